@@ -1,0 +1,255 @@
+"""Answers: the data every surface shows, and the generators that produce them.
+
+The JSON form of an `Answer` (`Answer.to_dict()`) is the contract between the engine
+and every client (CLI `--json`, web chat, `/api/ask`, eval):
+
+    {question, answer, abstained, abstain_reason,
+     citations: [{n, passage_id, document, section, page, paragraph, locator, text, quote}],
+     retrieved: [{passage_id, document, section, text, score}],
+     timings_ms: {embed, retrieve, answer, total}}
+
+A generator turns (question, hits) into an Answer. The default `ExtractiveGenerator`
+needs no LLM: it picks the sentences that answer the question from the retrieved
+passages, each followed by its `[n]` citation, and abstains when support is weak.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .lexical import terms
+from .retrieve import Hit
+
+# Dutch messages shown to the user when we do not answer.
+ABSTAIN_NO_EVIDENCE = (
+    "Ik kan deze vraag niet beantwoorden op basis van de bronnen: "
+    "ik heb er geen passage over gevonden die het antwoord geeft."
+)
+ABSTAIN_INSTRUCTION = (
+    "Ik beantwoord alleen vragen over de inhoud van de bronnen; "
+    "opdrachten of instructies voer ik niet uit."
+)
+ABSTAIN_EMPTY = "Stel een vraag over de inhoud van de bronnen."
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+# Requests to the system rather than questions about the sources: attempts to change
+# its instructions, or to make it produce content instead of answering from sources.
+_INSTRUCTION = re.compile(
+    r"""(?ix)
+    \b(negeer|vergeet|ignore|forget|disregard|overrule|omzeil)\b .{0,40}
+        \b(instructies?|regels?|opdracht(en)?|prompts?|instructions?|rules?|system)\b
+  | \b(je\s+bent\s+nu|jij\s+bent\s+nu|you\s+are\s+now|act\s+as|doe\s+alsof|pretend)\b
+  | \b(system\s*prompt|systeemprompt|developer\s+mode|jailbreak)\b
+  | ^\W*(schrijf|verzin|dicht|genereer|vertaal|write|compose|generate|translate|create)\b
+    """
+)
+
+
+@dataclass
+class Citation:
+    n: int
+    passage_id: str
+    document: str
+    section: str | None
+    page: int | None
+    paragraph: int
+    locator: str
+    text: str                      # the whole passage
+    quote: str                     # the sentence(s) used, verbatim from `text`
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[dict] = field(default_factory=list)
+    timings_ms: dict = field(default_factory=dict)
+    abstain_reason: str | None = None  # "empty" | "instruction" | "no_evidence" | None
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "citations": [asdict(c) for c in self.citations],
+            "retrieved": self.retrieved,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+def retrieved_dicts(hits: list[Hit]) -> list[dict]:
+    return [
+        {"passage_id": h.passage.id, "document": h.passage.doc_id, "section": h.passage.section,
+         "text": h.passage.text, "score": round(float(h.score), 6)}
+        for h in hits
+    ]
+
+
+def is_instruction(question: str) -> bool:
+    """True when the text is an instruction to the system rather than a question."""
+    return bool(_INSTRUCTION.search(question))
+
+
+class Generator(Protocol):
+    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None) -> Answer: ...
+
+
+@dataclass
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    terms: frozenset = frozenset()
+
+
+class ExtractiveGenerator:
+    """Compose a short answer from the best sentences of the retrieved passages.
+
+    Sentences are scored by (a) cosine similarity to the question, (b) how much of
+    the question's informative vocabulary (IDF-weighted) they contain, and (c) the
+    rank of their passage. The best sentence is taken, plus further ones that score
+    close to it, up to `max_words`. Support for abstaining combines the best dense
+    similarity and the IDF-weighted term coverage of the top passages.
+    """
+
+    def __init__(self, embedder, idf: dict[str, float], default_idf: float, *,
+                 max_words: int = 70, max_sentences: int = 3, min_support: float = 0.5,
+                 passages_considered: int = 4):
+        self.embedder = embedder
+        self.idf = idf
+        self.default_idf = default_idf
+        self.max_words = max_words
+        self.max_sentences = max_sentences
+        self.min_support = min_support
+        self.passages_considered = passages_considered
+
+    # ------------------------------------------------------------------ scoring
+    def _coverage(self, q_terms: list[str], text_terms: set[str]) -> float:
+        if not q_terms:
+            return 0.0
+        weights = {t: self.idf.get(t, self.default_idf) for t in set(q_terms)}
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
+
+    def support(self, question: str, hits: list[Hit]) -> float:
+        """Answerability in [0, ~1]: high when a top passage is semantically close to the
+        question or contains most of its informative words."""
+        if not hits:
+            return 0.0
+        q_terms = terms(question)
+        top = hits[: self.passages_considered]
+        coverage = max(self._coverage(q_terms, set(terms(h.passage.embedding_text()))) for h in top)
+        dense = max((h.dense_score or 0.0) for h in top)
+        # e5 cosines live in roughly [0.7, 0.9]: map 0.80 -> 0.0 and 0.88 -> 1.0
+        dense_part = min(1.0, max(0.0, (dense - 0.80) / 0.08))
+        return max(dense_part, coverage) * 0.5 + min(dense_part, coverage) * 0.5
+
+    def _candidates(self, question: str, hits: list[Hit], query_vector) -> list[_Candidate]:
+        cands: list[_Candidate] = []
+        for rank, hit in enumerate(hits[: self.passages_considered]):
+            text = hit.passage.text
+            for a, b in sentence_spans(text):
+                sentence = text[a:b].strip()
+                if len(sentence.split()) < 3:
+                    continue
+                cands.append(_Candidate(rank, hit, a, a + len(sentence), sentence,
+                                        terms=frozenset(terms(sentence))))
+        if not cands:
+            return cands
+        q_terms = terms(question)
+        if query_vector is not None and self.embedder is not None:
+            sims = self.embedder.encode_passages([c.text for c in cands]) @ query_vector
+        else:
+            sims = np.zeros(len(cands))
+        for c, sim in zip(cands, sims):
+            lexical = self._coverage(q_terms, set(c.terms))
+            prior = 1.0 / (1.0 + c.hit_rank)
+            c.score = float(sim) * 4.0 + lexical * 1.0 + prior * 0.3
+        return sorted(cands, key=lambda c: -c.score)
+
+    # ------------------------------------------------------------------ answer
+    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None) -> Answer:
+        retrieved = retrieved_dicts(hits)
+        if is_instruction(question):
+            return Answer(question, ABSTAIN_INSTRUCTION, True, [], retrieved, abstain_reason="instruction")
+        if self.support(question, hits) < self.min_support:
+            return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
+        cands = self._candidates(question, hits, query_vector)
+        if not cands:
+            return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
+
+        best = cands[0]
+        chosen = [best]
+        words = len(best.text.split())
+        for c in cands[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            n_words = len(c.text.split())
+            if words + n_words > self.max_words:
+                continue
+            close = c.score >= best.score - 0.25
+            if not close or _near_duplicate(c, chosen):
+                continue
+            chosen.append(c)
+            words += n_words
+        return compose(question, chosen, retrieved)
+
+
+def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
+    for c in chosen:
+        union = cand.terms | c.terms
+        if union and len(cand.terms & c.terms) / len(union) > 0.6:
+            return True
+    return False
+
+
+def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> Answer:
+    """Order the chosen sentences (by passage rank, then position), number the passages
+    they come from in order of first use, and put `[n]` after every sentence."""
+    chosen = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+    numbers: dict[str, int] = {}
+    quotes: dict[str, list[_Candidate]] = {}
+    parts = []
+    for c in chosen:
+        pid = c.hit.passage.id
+        n = numbers.setdefault(pid, len(numbers) + 1)
+        quotes.setdefault(pid, []).append(c)
+        parts.append(f"{c.text} [{n}]")
+    citations = []
+    for pid, n in numbers.items():
+        p = quotes[pid][0].hit.passage
+        citations.append(Citation(
+            n=n, passage_id=pid, document=p.doc_id, section=p.section, page=p.page,
+            paragraph=p.para, locator=p.locator, text=p.text,
+            quote=" … ".join(c.text for c in quotes[pid]) if len(quotes[pid]) == 1 else quotes[pid][0].text,
+        ))
+    return Answer(question, " ".join(parts), False, citations, retrieved)
+
+
+def cited_numbers(text: str) -> set[int]:
+    """The citation numbers `[n]` used in an answer text."""
+    return {int(m) for m in _CITATION.findall(text)}
+
+
+def idf_table(passage_terms: list[list[str]]) -> tuple[dict[str, float], float]:
+    """IDF per term over passages, and the IDF given to terms the corpus never uses."""
+    n = len(passage_terms)
+    df: dict[str, int] = {}
+    for ts in passage_terms:
+        for t in set(ts):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    return idf, math.log(1 + (n + 0.5) / 0.5)

