@@ -15,7 +15,6 @@ passages, each followed by its `[n]` citation, and abstains when support is weak
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
@@ -23,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import sentence_spans
-from .lexical import terms
+from .lexical import coverage, terms
 from .retrieve import Hit
 
 # Dutch messages shown to the user when we do not answer.
@@ -118,17 +117,17 @@ class _Candidate:
 class ExtractiveGenerator:
     """Compose a short answer from the best sentences of the retrieved passages.
 
-    Sentences are scored by (a) cosine similarity to the question, (b) how much of
-    the question's informative vocabulary (IDF-weighted) they contain, and (c) the
-    rank of their passage. The best sentence is taken, plus further ones that score
-    close to it, up to `max_words`. Support for abstaining combines the best dense
-    similarity and the IDF-weighted term coverage of the top passages.
+    Sentences are scored by (a) their cosine similarity to the question (computed at
+    retrieval time from the sentence vectors in the index), (b) how much of the
+    question's informative vocabulary (IDF-weighted) they contain, and (c) the rank
+    of their passage. The best sentence is taken, plus further ones that score close
+    to it, up to `max_words`. The answer is only given when the question is supported:
+    some top passage is semantically close to it or contains most of its informative
+    words (see `support`).
     """
 
-    def __init__(self, embedder, idf: dict[str, float], default_idf: float, *,
-                 max_words: int = 70, max_sentences: int = 3, min_support: float = 0.5,
-                 passages_considered: int = 4):
-        self.embedder = embedder
+    def __init__(self, idf: dict[str, float], default_idf: float, *, max_words: int = 70,
+                 max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -136,59 +135,43 @@ class ExtractiveGenerator:
         self.min_support = min_support
         self.passages_considered = passages_considered
 
-    # ------------------------------------------------------------------ scoring
-    def _coverage(self, q_terms: list[str], text_terms: set[str]) -> float:
-        if not q_terms:
-            return 0.0
-        weights = {t: self.idf.get(t, self.default_idf) for t in set(q_terms)}
-        total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
-
     def support(self, question: str, hits: list[Hit]) -> float:
-        """Answerability in [0, ~1]: high when a top passage is semantically close to the
-        question or contains most of its informative words."""
-        if not hits:
-            return 0.0
-        q_terms = terms(question)
-        top = hits[: self.passages_considered]
-        coverage = max(self._coverage(q_terms, set(terms(h.passage.embedding_text()))) for h in top)
-        dense = max((h.dense_score or 0.0) for h in top)
-        # e5 cosines live in roughly [0.7, 0.9]: map 0.80 -> 0.0 and 0.88 -> 1.0
-        dense_part = min(1.0, max(0.0, (dense - 0.80) / 0.08))
-        return max(dense_part, coverage) * 0.5 + min(dense_part, coverage) * 0.5
+        """Answerability in [0, 1]; 0.5 is the default threshold.
 
-    def _candidates(self, question: str, hits: list[Hit], query_vector) -> list[_Candidate]:
+        Two signals, the stronger one counts: (a) how far the best sentence stands out
+        from the question's similarity to sentences in general (z-score; 3.1 maps to
+        0.5), and (b) the IDF-weighted share of the question's words found in a top
+        passage (0.45 maps to 0.5). A question about something the corpus does not
+        discuss has neither a standout sentence nor its informative words covered.
+        """
+        top = hits[: self.passages_considered]
+        if not top:
+            return 0.0
+        z = top[0].sentence_z          # the passage the answer would mainly come from
+        cov = max(h.coverage for h in top)
+        return max(0.0, min(1.0, max((z - 2.0) / 2.2, cov / 0.9)))
+
+    def _candidates(self, question: str, hits: list[Hit]) -> list[_Candidate]:
+        q_terms = terms(question)
         cands: list[_Candidate] = []
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
-            for a, b in sentence_spans(text):
+            for (a, b), sim in zip(hit.sentences, hit.sentence_scores):
                 sentence = text[a:b].strip()
                 if len(sentence.split()) < 3:
                     continue
-                cands.append(_Candidate(rank, hit, a, a + len(sentence), sentence,
-                                        terms=frozenset(terms(sentence))))
-        if not cands:
-            return cands
-        q_terms = terms(question)
-        if query_vector is not None and self.embedder is not None:
-            sims = self.embedder.encode_passages([c.text for c in cands]) @ query_vector
-        else:
-            sims = np.zeros(len(cands))
-        for c, sim in zip(cands, sims):
-            lexical = self._coverage(q_terms, set(c.terms))
-            prior = 1.0 / (1.0 + c.hit_rank)
-            c.score = float(sim) * 4.0 + lexical * 1.0 + prior * 0.3
+                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=frozenset(terms(sentence)))
+                lexical = coverage(q_terms, set(c.terms), self.idf, self.default_idf)
+                c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank)
+                cands.append(c)
         return sorted(cands, key=lambda c: -c.score)
 
-    # ------------------------------------------------------------------ answer
-    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None) -> Answer:
+    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None) -> Answer:
         retrieved = retrieved_dicts(hits)
         if is_instruction(question):
             return Answer(question, ABSTAIN_INSTRUCTION, True, [], retrieved, abstain_reason="instruction")
-        if self.support(question, hits) < self.min_support:
-            return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
-        cands = self._candidates(question, hits, query_vector)
-        if not cands:
+        cands = self._candidates(question, hits)
+        if not cands or self.support(question, hits) < self.min_support:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
 
         best = cands[0]
@@ -200,8 +183,7 @@ class ExtractiveGenerator:
             n_words = len(c.text.split())
             if words + n_words > self.max_words:
                 continue
-            close = c.score >= best.score - 0.25
-            if not close or _near_duplicate(c, chosen):
+            if c.score < best.score - 0.25 or _near_duplicate(c, chosen):
                 continue
             chosen.append(c)
             words += n_words
@@ -242,14 +224,3 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> A
 def cited_numbers(text: str) -> set[int]:
     """The citation numbers `[n]` used in an answer text."""
     return {int(m) for m in _CITATION.findall(text)}
-
-
-def idf_table(passage_terms: list[list[str]]) -> tuple[dict[str, float], float]:
-    """IDF per term over passages, and the IDF given to terms the corpus never uses."""
-    n = len(passage_terms)
-    df: dict[str, int] = {}
-    for ts in passage_terms:
-        for t in set(ts):
-            df[t] = df.get(t, 0) + 1
-    idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-    return idf, math.log(1 + (n + 0.5) / 0.5)

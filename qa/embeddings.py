@@ -42,7 +42,7 @@ class SentenceTransformerEmbedder:
                  batch_size: int = 32):
         self.model = model
         self.id = model_id
-        self.dim = int(model.get_sentence_embedding_dimension())
+        self.dim = int(model.get_embedding_dimension())
         prompts = getattr(model, "prompts", {}) or {}
         self.query_prompt = prompts.get("query", query_prompt)
         self.passage_prompt = prompts.get("passage", prompts.get("document", passage_prompt))

@@ -9,10 +9,9 @@ import sys
 import time
 from typing import Callable
 
-from .answer import ABSTAIN_EMPTY, Answer, ExtractiveGenerator, Generator, idf_table
+from .answer import ABSTAIN_EMPTY, Answer, ExtractiveGenerator, Generator
 from .embeddings import load_embedder
 from .index import Index, build_index, index_problem, load_index
-from .lexical import terms
 from .retrieve import Hit, retrieve
 from .settings import Settings
 
@@ -47,9 +46,8 @@ class Engine:
         self.index = index
         self.embedder = embedder
         if generator is None:
-            idf, default_idf = idf_table([terms(p.embedding_text()) for p in index.passages])
             generator = ExtractiveGenerator(
-                embedder, idf, default_idf,
+                index.idf, index.default_idf,
                 max_words=settings.max_answer_words, max_sentences=settings.max_answer_sentences,
                 min_support=settings.min_support,
             )

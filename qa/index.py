@@ -7,6 +7,8 @@ Layout of the index folder (default `embeddings/`):
         manifest.json       format version, embedder, chunking, corpus hashes, files
         passages.jsonl      one Passage per line, row order = vector order
         vectors.npy         float32 [n, dim], L2-normalised (reused when re-indexing)
+        sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
+        sentence_vectors.npy float32 [m, dim]: the sentences embedded (for re-scoring and answers)
         dense.faiss         FaissStore
         bm25/               BM25Index
 
@@ -31,16 +33,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunking import chunk
+from .chunking import chunk, sentence_spans
 from .documents import Passage
-from .lexical import BM25Index
+from .lexical import BM25Index, idf_table, terms
 from .loaders import SUPPORTED_SUFFIXES, LoadError, find_files, load_document
 from .settings import Settings
 from .vectorstore import FaissStore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNKER_VERSION = 1
 CURRENT = "CURRENT"
 
@@ -143,10 +145,34 @@ class Index:
     vectors: np.ndarray
     store: FaissStore
     bm25: BM25Index
+    sentences: np.ndarray           # [m, 3] passage row, start, end (sorted by passage row)
+    sentence_vectors: np.ndarray    # [m, dim]
+
+    def __post_init__(self) -> None:
+        # sentence rows of passage i are offsets[i]:offsets[i+1]
+        self.sentence_offsets = np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
+        self.passage_terms = [set(terms(p.embedding_text())) for p in self.passages]
+        self.idf, self.default_idf = idf_table([list(t) for t in self.passage_terms])
+        # a fixed sample of sentence vectors: the background a query's best match is compared to
+        rng = np.random.default_rng(0)
+        n = len(self.sentence_vectors)
+        sample = rng.choice(n, size=min(n, 5000), replace=False) if n else np.zeros(0, dtype=int)
+        self.background = self.sentence_vectors[np.sort(sample)]
+
+    def background_stats(self, query_vector: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the query's similarity to sentences in general."""
+        if not len(self.background):
+            return 0.0, 1.0
+        sims = self.background @ query_vector
+        return float(sims.mean()), float(sims.std()) or 1.0
 
     @property
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
+
+    def sentence_rows(self, row: int) -> range:
+        """Rows in `sentences`/`sentence_vectors` that belong to passage `row`."""
+        return range(int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1]))
 
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document (for showing context)."""
@@ -192,10 +218,10 @@ def load_index(index_dir: Path) -> Index:
         )
     with open(build / "passages.jsonl", encoding="utf-8") as fh:
         passages = [Passage.from_dict(json.loads(line)) for line in fh]
-    vectors = np.load(build / "vectors.npy")
     return Index(
-        directory=build, manifest=manifest, passages=passages, vectors=vectors,
+        directory=build, manifest=manifest, passages=passages, vectors=np.load(build / "vectors.npy"),
         store=FaissStore.load(build), bm25=BM25Index.load(build / "bm25"),
+        sentences=np.load(build / "sentences.npy"), sentence_vectors=np.load(build / "sentence_vectors.npy"),
     )
 
 
@@ -236,26 +262,43 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
     passages, files, skipped = read_corpus(settings)
     report = IndexReport(files=len(files), passages=len(passages), skipped=skipped)
 
-    # vectors we can reuse from the previous build
-    reuse: dict[str, np.ndarray] = {}
+    # sentences of every passage: (passage row, start, end)
+    sentences = np.array(
+        [(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p.text)] or np.zeros((0, 3)),
+        dtype=np.int32,
+    ).reshape(-1, 3)
+
+    # vectors we can reuse from the previous build: passage hash -> (vector, sentence vectors)
+    reuse: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     try:
         previous = load_index(settings.index)
         if previous.manifest["embedder"] == {"id": embedder.id, "dim": embedder.dim}:
-            reuse = {p.hash: previous.vectors[i] for i, p in enumerate(previous.passages)}
+            for i, p in enumerate(previous.passages):
+                rows = previous.sentence_rows(i)
+                reuse[p.hash] = (previous.vectors[i], previous.sentence_vectors[rows.start:rows.stop])
     except (IndexNotReady, OSError, ValueError, KeyError) as exc:
         log.info("no reusable previous index: %s", exc)
 
     vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    todo = [i for i, p in enumerate(passages) if p.hash not in reuse]
+    sentence_vectors = np.zeros((len(sentences), embedder.dim), dtype=np.float32)
+    offsets = np.searchsorted(sentences[:, 0], np.arange(len(passages) + 1))
+    todo: list[int] = []
     for i, p in enumerate(passages):
-        if p.hash in reuse:
-            vectors[i] = reuse[p.hash]
+        old = reuse.get(p.hash)
+        if old is not None and len(old[1]) == offsets[i + 1] - offsets[i]:
+            vectors[i] = old[0]
+            sentence_vectors[offsets[i]:offsets[i + 1]] = old[1]
+        else:
+            todo.append(i)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
     batch = max(1, settings.embed_batch_size)
     with tqdm(total=len(todo), desc="Passages embedden", unit="passage", disable=not progress or not todo) as bar:
-        for s in range(0, len(todo), batch):
-            rows = todo[s: s + batch]
+        for first in range(0, len(todo), batch):
+            rows = todo[first: first + batch]
             vectors[rows] = embedder.encode_passages([passages[i].embedding_text() for i in rows])
+            srows = [k for i in rows for k in range(offsets[i], offsets[i + 1])]
+            texts = [passages[sentences[k, 0]].text[sentences[k, 1]:sentences[k, 2]] for k in srows]
+            sentence_vectors[srows] = embedder.encode_passages(texts)
             bar.update(len(rows))
 
     manifest = {
@@ -270,12 +313,13 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
         "n_passages": len(passages),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    build = _write_build(Path(settings.index), manifest, passages, vectors)
+    build = _write_build(Path(settings.index), manifest, passages, vectors, sentences, sentence_vectors)
     report.seconds = time.perf_counter() - started
     return load_index(build.parent), report
 
 
-def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vectors: np.ndarray) -> Path:
+def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vectors: np.ndarray,
+                 sentences: np.ndarray, sentence_vectors: np.ndarray) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"build-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".{name}.tmp"
@@ -285,6 +329,8 @@ def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vecto
             for p in passages:
                 fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
         np.save(tmp / "vectors.npy", vectors)
+        np.save(tmp / "sentences.npy", sentences)
+        np.save(tmp / "sentence_vectors.npy", sentence_vectors)
         store = FaissStore(vectors.shape[1])
         store.add(vectors)
         store.save(tmp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -72,3 +73,25 @@ class BM25Index:
         if not (Path(directory) / "params.index.json").exists():
             return cls(None)
         return cls(bm25s.BM25.load(str(directory), show_progress=False))
+
+
+def idf_table(passage_terms: list[list[str]]) -> tuple[dict[str, float], float]:
+    """BM25-style IDF per term over passages, and the IDF of a term the corpus never uses."""
+    n = len(passage_terms)
+    df: dict[str, int] = {}
+    for ts in passage_terms:
+        for t in set(ts):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    return idf, math.log(1 + (n + 0.5) / 0.5)
+
+
+def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float], default_idf: float) -> float:
+    """IDF-weighted share of the distinct query terms that occur in `text_terms` (0..1).
+
+    Terms the corpus never uses weigh most, so a question about something the corpus
+    does not mention gets a low coverage everywhere.
+    """
+    weights = {t: idf.get(t, default_idf) for t in set(query_terms)}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0

@@ -1,4 +1,9 @@
-"""Retrieval: dense (FAISS) + lexical (BM25), fused by weighted reciprocal rank."""
+"""Retrieval: dense (FAISS) + lexical (BM25) candidates, fused by weighted reciprocal
+rank, then re-scored per passage by its best-matching sentence.
+
+Stages (each a function that can be tested alone):
+    candidates = dense_search + bm25_search  ->  fuse  ->  rescore  ->  top-k Hits
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 
 from .documents import Passage
 from .index import Index
+from .lexical import coverage, terms
 from .settings import Settings
 
 RETRIEVERS = ("hybrid", "dense", "bm25")
@@ -15,14 +21,22 @@ RETRIEVERS = ("hybrid", "dense", "bm25")
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved passage with its fused score and its place in each ranking."""
+    """One retrieved passage with its score and the evidence behind it."""
 
     passage: Passage
-    score: float                           # fused score (higher is better)
+    score: float                           # final score (higher is better)
     row: int                               # row in the index
     ranks: dict = field(default_factory=dict)    # {"dense": 1, "bm25": 3} (1-based)
     dense_score: float | None = None       # cosine similarity query/passage
     bm25_score: float | None = None
+    sentences: tuple = ()                  # (start, end) of each sentence in passage.text
+    sentence_scores: tuple = ()            # cosine query/each of those sentences
+    coverage: float = 0.0                  # IDF-weighted share of query terms in the passage
+    sentence_z: float = 0.0                # best sentence score as z-score against all sentences
+
+    @property
+    def best_sentence_score(self) -> float:
+        return max(self.sentence_scores, default=self.dense_score or 0.0)
 
 
 def fuse(rankings: dict[str, list[int]], weights: dict[str, float], rrf_k: int) -> list[tuple[int, float]]:
@@ -39,11 +53,32 @@ def fuse(rankings: dict[str, list[int]], weights: dict[str, float], rrf_k: int) 
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
+            settings: Settings) -> list[tuple[int, float, tuple, float]]:
+    """Score candidate passages by their best sentence and their term coverage.
+
+    score = sentence_weight * max_s cos(query, sentence s) + coverage_weight * coverage.
+    Returns (row, score, sentence_scores, coverage), best first.
+    """
+    q_terms = terms(query)
+    out = []
+    for row in rows:
+        srows = index.sentence_rows(row)
+        sims = index.sentence_vectors[srows.start:srows.stop] @ query_vector
+        best = float(sims.max()) if len(sims) else float(index.vectors[row] @ query_vector)
+        cov = coverage(q_terms, index.passage_terms[row], index.idf, index.default_idf)
+        score = settings.sentence_weight * best + settings.coverage_weight * cov
+        out.append((row, score, tuple(float(x) for x in sims), cov))
+    return sorted(out, key=lambda item: -item[1])
+
+
 def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings: Settings,
              k: int | None = None) -> list[Hit]:
     """Top-k hits for `query` with the retriever named in `settings.retriever`.
 
     `query_vector` is the embedded query (needed unless the retriever is "bm25").
+    "hybrid" fuses both rankings and re-scores the fused candidates by sentence
+    (unless `settings.rerank` is off); "dense" and "bm25" are the single rankings.
     """
     k = k or settings.top_k
     mode = settings.retriever
@@ -61,10 +96,25 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         rankings["bm25"] = rows.tolist()
         lexical = dict(zip(rows.tolist(), scores.tolist()))
     fused = fuse(rankings, {"dense": settings.dense_weight, "bm25": settings.bm25_weight}, settings.rrf_k)
+    if query_vector is None:
+        q_terms = terms(query)
+        scored = [(row, score, (), coverage(q_terms, index.passage_terms[row], index.idf, index.default_idf))
+                  for row, score in fused[:k]]
+    elif mode == "hybrid" and settings.rerank:
+        scored = rescore(index, [row for row, _ in fused[: settings.candidates]], query, query_vector, settings)
+    else:
+        scored = rescore(index, [row for row, _ in fused[:k]], query, query_vector, settings)
+        order = {row: score for row, score in fused}
+        scored = sorted(((r, order[r], s, c) for r, _, s, c in scored), key=lambda item: -item[1])
+    mu, sd = index.background_stats(query_vector) if query_vector is not None else (0.0, 1.0)
     hits = []
-    for row, score in fused[:k]:
+    for row, score, sims, cov in scored[:k]:
         ranks = {name: rows.index(row) + 1 for name, rows in rankings.items() if row in rows}
         if row not in dense and query_vector is not None:
             dense[row] = float(index.vectors[row] @ query_vector)
-        hits.append(Hit(index.passages[row], score, row, ranks, dense.get(row), lexical.get(row)))
+        srows = index.sentence_rows(row)
+        spans = tuple((int(a), int(b)) for _, a, b in index.sentences[srows.start:srows.stop])
+        z = (max(sims) - mu) / sd if sims else 0.0
+        hits.append(Hit(index.passages[row], float(score), row, ranks, dense.get(row), lexical.get(row),
+                        spans, sims, cov, float(z)))
     return hits

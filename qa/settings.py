@@ -51,10 +51,13 @@ class Settings:
     # --- retrieval --------------------------------------------------------------------
     retriever: str = "hybrid"              # hybrid | dense | bm25
     top_k: int = 5                         # passages returned / shown
-    candidates: int = 30                   # per retriever, before fusion
+    candidates: int = 30                   # per retriever, before fusion; also the re-scored pool
     rrf_k: int = 60                        # reciprocal-rank-fusion constant
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    rerank: bool = True                    # re-score fused candidates by their best sentence
+    sentence_weight: float = 2.0           # weight of max cos(query, sentence)
+    coverage_weight: float = 0.2           # weight of IDF-weighted query-term coverage
 
     # --- answering ----------------------------------------------------------------------
     generator: str = "extractive"
