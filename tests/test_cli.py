@@ -1,0 +1,93 @@
+"""The `qa` command as a user runs it: a real subprocess, checked for exit codes,
+Dutch messages and no tracebacks."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_qa(*args, cwd, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A working directory with a small corpus, indexed once by `qa index`."""
+    work = tmp_path_factory.mktemp("work")
+    corpus = work / "corpus"
+    corpus.mkdir()
+    (corpus / "wijkteam.txt").write_text(
+        "Het wijkteam in Zuidhaven\n"
+        "Het wijkteam in Zuidhaven bestaat uit twaalf medewerkers. Zij werken vanuit het buurthuis.\n"
+        "Elke dinsdag houdt het team een open spreekuur voor bewoners met vragen over geld.\n",
+        encoding="utf-8")
+    (corpus / "ruis.txt").write_bytes(b"\x00\xff\x00binary")
+    result = run_qa("index", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert "2 passages" in result.stdout
+    assert "ruis.txt" in result.stderr and "binair" in result.stderr
+    return work
+
+
+def test_ask_json_prints_one_object_with_the_schema(workdir):
+    result = run_qa("ask", "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert not data["abstained"]
+    assert "twaalf medewerkers" in data["answer"]
+    assert data["citations"][0]["document"] == "wijkteam.txt"
+    assert data["citations"][0]["section"] == "Het wijkteam in Zuidhaven"
+
+
+def test_ask_readable_output_lists_sources(workdir):
+    result = run_qa("ask", "Wanneer is het spreekuur van het wijkteam?", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "dinsdag" in result.stdout and "Bronnen:" in result.stdout and "[1] wijkteam.txt" in result.stdout
+
+
+@pytest.mark.parametrize("question,message", [("  ", "Lege vraag"), ("x" * 2001, "te lang")])
+def test_bad_questions_are_usage_errors_without_traceback(workdir, question, message):
+    result = run_qa("ask", question, cwd=workdir)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    result = run_qa("index", "--corpus", str(tmp_path / "bestaat-niet"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "bestaat niet" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unloadable_embedder_is_a_clear_error(tmp_path):
+    result = run_qa("index", "--embedder", str(tmp_path), cwd=tmp_path,
+                    env_extra={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    assert "kan niet worden geladen" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_eval_writes_results_and_metrics(workdir):
+    questions = workdir / "vragen.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": "Uit hoeveel medewerkers bestaat het wijkteam?", "answerable": True,
+                    "evidence": ["bestaat uit twaalf medewerkers"], "keywords": ["twaalf"]}) + "\n"
+        + "dit is geen json\n"
+        + json.dumps({"id": "b", "question": "Wat is de hoofdstad van Peru?", "answerable": False}) + "\n",
+        encoding="utf-8")
+    result = run_qa("eval", str(questions), "--out", "uit", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "regel 2" in result.stderr
+    metrics = json.loads((workdir / "uit" / "metrics.json").read_text())
+    assert metrics["n_questions"] == 2
+    assert metrics["hit@1"] == 1.0 and metrics["abstention_unanswerable"] == 1.0
+    lines = (workdir / "uit" / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
+    assert "hit@1" in result.stdout

@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+
+from qa import index as index_module
+from qa.index import CorpusError, build_index, index_problem, load_index, read_corpus
+from qa.loaders import LoadError, load_document
+
+from .conftest import CountingEmbedder
+
+
+@pytest.fixture
+def settings(base_settings, small_corpus, tmp_path):
+    return base_settings.replace(corpus=small_corpus, index=tmp_path / "index")
+
+
+def test_build_writes_manifest_and_all_parts(settings, embedder):
+    index, report = build_index(settings, embedder, progress=False)
+    assert report.files == 2 and report.passages == len(index.passages) == 4
+    m = index.manifest
+    assert m["embedder"] == {"id": embedder.id, "dim": embedder.dim}
+    assert m["chunking"]["max_passage_chars"] == settings.max_passage_chars
+    assert set(m["files"]) == {"wijkteam.txt", "mentor.md"}
+    assert index.vectors.shape == (4, embedder.dim)
+    assert len(index.store) == 4
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
+    # every sentence of every passage has a vector
+    assert len(index.sentence_vectors) == len(index.sentences) >= 5
+    assert index_problem(settings, embedder.id, embedder.dim) is None
+
+
+def test_markdown_headings_become_sections(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    by_text = {p.text: p for p in index.passages}
+    result = by_text["Na een jaar had driekwart van de jongeren een stageplek gevonden."]
+    assert result.section == "Resultaten"
+    assert by_text[next(t for t in by_text if t.startswith("Elke dinsdag"))].text.endswith("wonen en opvoeding.")
+
+
+def test_reindexing_unchanged_corpus_embeds_nothing(settings, embedder):
+    build_index(settings, embedder, progress=False)
+    counting = CountingEmbedder(embedder)
+    _, report = build_index(settings, counting, progress=False)
+    assert counting.passage_texts == []
+    assert report.embedded == 0 and report.reused == 4
+
+
+def test_changing_one_paragraph_embeds_only_that_passage(settings, embedder):
+    build_index(settings, embedder, progress=False)
+    path = settings.corpus / "mentor.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("driekwart", "de helft"), encoding="utf-8")
+    assert index_problem(settings, embedder.id, embedder.dim) == "het corpus is gewijzigd sinds de index is gebouwd"
+    counting = CountingEmbedder(embedder)
+    index, report = build_index(settings, counting, progress=False)
+    assert report.embedded == 1
+    assert any("de helft" in t for t in counting.passage_texts)
+    assert all("twaalf" not in t for t in counting.passage_texts)
+    assert any("de helft" in p.text for p in index.passages)
+
+
+def test_new_file_and_other_embedder_make_the_index_stale(settings, embedder):
+    build_index(settings, embedder, progress=False)
+    assert "andere instellingen" in index_problem(settings, "st:some-other-model", embedder.dim)
+    assert "andere instellingen" in index_problem(settings.replace(max_passage_chars=300), embedder.id, embedder.dim)
+    (settings.corpus / "nieuw.txt").write_text("Een nieuwe alinea over jeugdzorg.\n", encoding="utf-8")
+    assert index_problem(settings, embedder.id, embedder.dim) == "nieuw bestand in het corpus: nieuw.txt"
+
+
+def test_crash_while_writing_keeps_previous_index(settings, embedder, monkeypatch):
+    first, _ = build_index(settings, embedder, progress=False)
+    (settings.corpus / "nieuw.txt").write_text("Een nieuwe alinea over jeugdzorg.\n", encoding="utf-8")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(index_module.BM25Index, "build", boom)
+    with pytest.raises(RuntimeError):
+        build_index(settings, embedder, progress=False)
+    survivor = load_index(settings.index)
+    assert [p.id for p in survivor.passages] == [p.id for p in first.passages]
+    assert not [p for p in settings.index.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_index_from_other_format_version_is_refused(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    manifest_path = index.directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 0
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(index_module.IndexNotReady, match="qa index"):
+        load_index(settings.index)
+
+
+def test_missing_and_empty_corpus_give_clear_errors(base_settings, tmp_path):
+    with pytest.raises(CorpusError, match="bestaat niet"):
+        read_corpus(base_settings.replace(corpus=tmp_path / "nope"))
+    (tmp_path / "leeg").mkdir()
+    with pytest.raises(CorpusError, match="geen leesbare documenten"):
+        read_corpus(base_settings.replace(corpus=tmp_path / "leeg"))
+
+
+def test_binary_and_unsupported_files_are_skipped_with_reason(base_settings, small_corpus):
+    (small_corpus / "kapot.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
+    (small_corpus / "plaatje.png").write_bytes(b"\x89PNG\r\n")
+    passages, files, skipped = read_corpus(base_settings.replace(corpus=small_corpus))
+    reasons = dict(skipped)
+    assert "binair" in reasons["kapot.txt"]
+    assert "niet ondersteund" in reasons["plaatje.png"]
+    assert set(files) == {"wijkteam.txt", "mentor.md"}
+    assert passages
+
+
+def test_non_utf8_text_is_detected(tmp_path):
+    path = tmp_path / "oud.txt"
+    path.write_bytes("Cliënten én hulpverleners praten over financiële zorgen en de coördinatie van hulp.\n"
+                     .encode("cp1252"))
+    document, raw = load_document(path, tmp_path)
+    assert "Cliënten én hulpverleners" in raw[0][0].text
+
+
+def test_unreadable_file_error_names_the_file(tmp_path):
+    with pytest.raises(LoadError, match="weg.txt"):
+        load_document(tmp_path / "weg.txt", tmp_path)
