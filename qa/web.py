@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import html
 
+from pydantic import BaseModel
+
 from .engine import Engine, QuestionError
 from .settings import Settings
+
+
+class AskRequest(BaseModel):
+    """Body of `POST /api/ask`."""
+
+    question: str
 
 TITLE = "Vraagbaak"
 INTRO = ("Stel een vraag over de artikelen in het corpus. Elk antwoord noemt zijn bronnen; "
@@ -74,12 +82,8 @@ def create_app(engine: Engine):
     """The ASGI app: Gradio chat at `/`, `POST /api/ask` with the answer JSON."""
     import gradio as gr
     from fastapi import FastAPI, HTTPException
-    from pydantic import BaseModel
 
     api = FastAPI(title="Vraagbaak API", description="Vragen beantwoorden met bronvermelding.")
-
-    class AskRequest(BaseModel):
-        question: str
 
     @api.post("/api/ask")
     def ask(req: AskRequest) -> dict:
