@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Vraagbaak latency benchmark")
     print("===========================")
     line("date", time.strftime("%Y-%m-%d %H:%M:%S"))
-    line("corpus", str(settings.corpus))
-    line("index", str(settings.index))
+    line("corpus", str(settings.corpus.resolve()))
+    line("index", str(settings.index.resolve()))
     line("embedder setting", settings.embedder)
     line("retriever", f"{settings.retriever} (rerank={settings.rerank}, top_k={settings.top_k})")
     line("questions file", f"{args.questions} ({len(questions)} questions)")
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     engine = Engine.load(settings, progress=False, say=messages.append)
     first_load_s = time.perf_counter() - t0
-    rebuilt = any(m.startswith("Index wordt bijgewerkt") for m in messages)
+    rebuilt = bool(messages)  # Engine.load only speaks when it (re)builds the index
 
     import torch  # already imported by the embedder
 
@@ -209,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         line(f"run {run}", ms(wall) + note)
     if cold:
         line("median", ms(statistics.median(cold)))
+        # Where a cold start goes: a bare interpreter importing the model stack.
+        t0 = time.perf_counter()
+        probe = subprocess.run([sys.executable, "-c", "import torch, sentence_transformers"],
+                               capture_output=True, text=True, cwd=REPO_ROOT)
+        if probe.returncode == 0:
+            line("of which: import torch + ST", f"{ms(time.perf_counter() - t0)}  (fresh python, imports only)")
 
     # ---- warm latency ---------------------------------------------------------------
     print(f"\n[warm latency: {args.n} asks after {args.warmup} warm-up asks, one engine]")

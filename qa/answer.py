@@ -38,6 +38,13 @@ ABSTAIN_EMPTY = "Stel een vraag over de inhoud van de bronnen."
 
 _CITATION = re.compile(r"\[(\d+)\]")
 
+# A sentence that opens with a pointer word continues the sentence before it
+# ("... de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening ...").
+_CONTINUATION = re.compile(
+    r"^\W*(dat|dit|deze|die|daarmee|daardoor|daarbij|hiermee|hierbij|zo|denk aan|het gaat om|zij|ze)\b",
+    re.IGNORECASE,
+)
+
 # Requests to the system rather than questions about the sources: attempts to change
 # its instructions, or to make it produce content instead of answering from sources.
 _INSTRUCTION = re.compile(
@@ -182,7 +189,14 @@ class ExtractiveGenerator:
         best = cands[0]
         chosen = [best]
         words = len(best.text.split())
+        # the best sentence together with its continuation (or what it continues)
+        for c in _neighbours(best, cands):
+            if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
+                chosen.append(c)
+                words += len(c.text.split())
         for c in cands[1:]:
+            if c in chosen:
+                continue
             if len(chosen) >= self.max_sentences:
                 break
             n_words = len(c.text.split())
@@ -193,6 +207,19 @@ class ExtractiveGenerator:
             chosen.append(c)
             words += n_words
         return compose(question, chosen, retrieved)
+
+
+def _neighbours(best: _Candidate, cands: list[_Candidate]) -> list[_Candidate]:
+    """Sentences of the same passage that belong with `best`: the next one when it opens
+    with a pointer word, and the previous one when `best` itself does."""
+    same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
+    i = same.index(best)
+    out = []
+    if i + 1 < len(same) and _CONTINUATION.match(same[i + 1].text):
+        out.append(same[i + 1])
+    if i > 0 and _CONTINUATION.match(best.text):
+        out.append(same[i - 1])
+    return out
 
 
 def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:

@@ -119,3 +119,22 @@ def test_citation_locator_points_into_the_source(engine):
     for c in answer.citations:
         passage = next(p for p in engine.index.passages if p.id == c.passage_id)
         assert normalize_text(source[passage.start:passage.end]) == c.text
+
+
+def test_sentence_that_continues_the_best_one_is_included():
+    from qa.answer import ExtractiveGenerator
+    from qa.documents import Passage
+    from qa.retrieve import Hit
+
+    text = ("Teams werken met de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening "
+            "rond onbegrepen gedrag. De gemeente betaalt de training voor alle teams.")
+    from qa.chunking import sentence_spans
+
+    spans = tuple(sentence_spans(text))
+    assert len(spans) == 3
+    passage = Passage(id="d#p1", doc_id="d", text=text, section=None, para=1, start=0, end=len(text))
+    hit = Hit(passage, 1.0, 0, {"dense": 1}, 0.9, None, spans, (0.90, 0.70, 0.70), 1.0, 6.0)
+    answer = ExtractiveGenerator({}, 1.0).answer("Wat is een gedeelde verklarende analyse?", [hit])
+    assert answer.answer == ("Teams werken met de gedeelde verklarende analyse. [1] "
+                             "Dat is een gezamenlijke leeroefening rond onbegrepen gedrag. [1]")
+    assert "gemeente" not in answer.answer
