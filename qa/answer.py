@@ -244,11 +244,13 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> A
         parts.append(f"{c.text} [{n}]")
     citations = []
     for pid, n in numbers.items():
-        p = quotes[pid][0].hit.passage
+        used = quotes[pid]
+        p = used[0].hit.passage
         citations.append(Citation(
             n=n, passage_id=pid, document=p.doc_id, section=p.section, page=p.page,
             paragraph=p.para, locator=p.locator, text=p.text,
-            quote=" … ".join(c.text for c in quotes[pid]) if len(quotes[pid]) == 1 else quotes[pid][0].text,
+            # one verbatim stretch of the passage covering every sentence used from it
+            quote=p.text[min(c.start for c in used):max(c.end for c in used)],
         ))
     return Answer(question, " ".join(parts), False, citations, retrieved)
 

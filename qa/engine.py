@@ -11,7 +11,7 @@ from typing import Callable
 
 from .answer import ABSTAIN_EMPTY, Answer, ExtractiveGenerator, Generator
 from .embeddings import load_embedder
-from .index import Index, build_index, index_problem, load_index
+from .index import Index, IndexNotReady, build_index, index_problem, load_index
 from .retrieve import Hit, retrieve
 from .settings import Settings
 
@@ -59,8 +59,6 @@ class Engine:
         """Load embedder and index. A missing or outdated index is (re)built when
         `auto_index`, else IndexNotReady says what to run. Raises EmbedderError,
         CorpusError, IndexNotReady with Dutch messages."""
-        from .index import IndexNotReady
-
         embedder = load_embedder(settings)
         problem = index_problem(settings, embedder.id, embedder.dim)
         if problem is None:

@@ -83,7 +83,7 @@ def test_english_question_gets_a_dutch_answer_from_the_right_article(engine):
     answer = engine.ask("How many hours did the researchers observe the youth coaches in Nijmegen?")
     assert not answer.abstained
     assert answer.citations[0].section == "Onderzoek naar de Jeugdcoaches in Nijmegen"
-    assert answer.answer.startswith(answer.citations[0].quote.split(" … ")[0][:20])
+    assert answer.answer.startswith(answer.citations[0].quote[:20])
     assert " de " in answer.answer or " het " in answer.answer      # Dutch corpus text, not English
 
 
