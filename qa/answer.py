@@ -4,7 +4,7 @@ The JSON form of an `Answer` (`Answer.to_dict()`) is the contract between the en
 and every client (CLI `--json`, web chat, `/api/ask`, eval):
 
     {question, answer, abstained, abstain_reason,
-     citations: [{n, passage_id, document, section, page, paragraph, locator, text, quote}],
+     citations: [{n, passage_id, document, section, page, paragraph, locator, span, text, quote}],
      retrieved: [{passage_id, document, section, text, score}],
      timings_ms: {embed, retrieve, answer, total}}
 
@@ -67,8 +67,16 @@ class Citation:
     page: int | None
     paragraph: int
     locator: str
+    span: tuple[int, int]          # character span of the passage in the source file
     text: str                      # the whole passage
     quote: str                     # the sentence(s) used, verbatim from `text`
+
+    @classmethod
+    def for_passage(cls, n: int, passage, quote: str) -> "Citation":
+        """Citation number `n` of `passage`, quoting `quote` (a substring of its text)."""
+        return cls(n=n, passage_id=passage.id, document=passage.doc_id, section=passage.section,
+                   page=passage.page, paragraph=passage.para, locator=passage.locator,
+                   span=(passage.start, passage.end), text=passage.text, quote=quote)
 
 
 @dataclass
@@ -119,6 +127,7 @@ class _Candidate:
     text: str
     score: float = 0.0
     terms: frozenset = frozenset()
+    echo: float = 0.0          # share of the sentence's words that the question already has
 
 
 class ExtractiveGenerator:
@@ -127,20 +136,29 @@ class ExtractiveGenerator:
     Sentences are scored by (a) their cosine similarity to the question (computed at
     retrieval time from the sentence vectors in the index), (b) how much of the
     question's informative vocabulary (IDF-weighted) they contain, and (c) the rank
-    of their passage. The best sentence is taken, plus further ones that score close
-    to it, up to `max_words`. The answer is only given when the question is supported:
+    of their passage. The best sentence is taken, with the sentence next to it when
+    that one continues it (or the best one only introduces the answer), plus further
+    sentences that score close to it (same passage: within `same_passage_margin`, wide
+    because an answer often spans a few sentences; other passages: within
+    `other_passage_margin`), up to `max_words` and `max_sentences`. The answer is only given when the question is supported:
     some top passage is semantically close to it or contains most of its informative
     words (see `support`).
     """
 
     def __init__(self, idf: dict[str, float], default_idf: float, *, max_words: int = 70,
-                 max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4):
+                 max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
+                 echo_threshold: float = 0.4, same_passage_margin: float = 0.75,
+                 other_passage_margin: float = 0.1, novelty_weight: float = 0.4):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
         self.max_sentences = max_sentences
         self.min_support = min_support
         self.passages_considered = passages_considered
+        self.echo_threshold = echo_threshold
+        self.same_passage_margin = same_passage_margin
+        self.other_passage_margin = other_passage_margin
+        self.novelty_weight = novelty_weight
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -174,7 +192,8 @@ class ExtractiveGenerator:
                     continue
                 c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=frozenset(terms(sentence)))
                 lexical = coverage(q_terms, set(c.terms), self.idf, self.default_idf)
-                c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank)
+                c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
+                c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
                 cands.append(c)
         return sorted(cands, key=lambda c: -c.score)
 
@@ -190,7 +209,7 @@ class ExtractiveGenerator:
         chosen = [best]
         words = len(best.text.split())
         # the best sentence together with its continuation (or what it continues)
-        for c in _neighbours(best, cands):
+        for c in _neighbours(best, cands, self.echo_threshold):
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
                 chosen.append(c)
                 words += len(c.text.split())
@@ -202,20 +221,25 @@ class ExtractiveGenerator:
             n_words = len(c.text.split())
             if words + n_words > self.max_words:
                 continue
-            if c.score < best.score - 0.25 or _near_duplicate(c, chosen):
+            margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
+            if c.score < best.score - margin or _near_duplicate(c, chosen):
                 continue
             chosen.append(c)
             words += n_words
         return compose(question, chosen, retrieved)
 
 
-def _neighbours(best: _Candidate, cands: list[_Candidate]) -> list[_Candidate]:
-    """Sentences of the same passage that belong with `best`: the next one when it opens
-    with a pointer word, and the previous one when `best` itself does."""
+def _neighbours(best: _Candidate, cands: list[_Candidate], echo_threshold: float) -> list[_Candidate]:
+    """Sentences of the same passage that belong with `best`.
+
+    The next one when it opens with a pointer word, or when `best` mostly repeats the
+    question or ends in a colon (it introduces the answer rather than giving it); the
+    previous one when `best` itself opens with a pointer word."""
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
-    if i + 1 < len(same) and _CONTINUATION.match(same[i + 1].text):
+    introduces = best.echo >= echo_threshold or best.text.endswith(":")
+    if i + 1 < len(same) and (introduces or _CONTINUATION.match(same[i + 1].text)):
         out.append(same[i + 1])
     if i > 0 and _CONTINUATION.match(best.text):
         out.append(same[i - 1])
@@ -246,12 +270,8 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> A
     for pid, n in numbers.items():
         used = quotes[pid]
         p = used[0].hit.passage
-        citations.append(Citation(
-            n=n, passage_id=pid, document=p.doc_id, section=p.section, page=p.page,
-            paragraph=p.para, locator=p.locator, text=p.text,
-            # one verbatim stretch of the passage covering every sentence used from it
-            quote=p.text[min(c.start for c in used):max(c.end for c in used)],
-        ))
+        # one verbatim stretch of the passage covering every sentence used from it
+        citations.append(Citation.for_passage(n, p, p.text[min(c.start for c in used):max(c.end for c in used)]))
     return Answer(question, " ".join(parts), False, citations, retrieved)
 
 

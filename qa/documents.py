@@ -62,6 +62,7 @@ class Passage:
     end: int
     page: int | None = None
     part: int = 0                  # 0 when the paragraph is one passage, else 1, 2, ...
+    para_end: int | None = None    # last paragraph, when neighbouring passages were merged
 
     @property
     def hash(self) -> str:
@@ -71,8 +72,22 @@ class Passage:
     @property
     def locator(self) -> str:
         """Human-readable place in the source, e.g. `alinea 12` or `p. 4, alinea 3`."""
-        where = f"alinea {self.para}" + (f" (deel {self.part})" if self.part else "")
+        if self.para_end and self.para_end != self.para:
+            where = f"alinea {self.para}–{self.para_end}"
+        else:
+            where = f"alinea {self.para}" + (f" (deel {self.part})" if self.part else "")
         return f"p. {self.page}, {where}" if self.page else where
+
+    def merged_with(self, nxt: "Passage") -> "Passage":
+        """This passage and the one right after it in the same document, as one passage.
+
+        Its span runs from this passage's start to `nxt`'s end, so the locator still
+        round-trips (the text between them is only whitespace)."""
+        return Passage(
+            id=f"{self.id}+{nxt.id.split('#', 1)[1]}", doc_id=self.doc_id, text=f"{self.text} {nxt.text}",
+            section=self.section, para=self.para, start=self.start, end=nxt.end, page=self.page,
+            part=self.part, para_end=nxt.para_end or nxt.para,
+        )
 
     def embedding_text(self) -> str:
         """The text the embedder and BM25 see: the section heading gives context."""

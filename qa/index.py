@@ -177,8 +177,10 @@ class Index:
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document (for showing context)."""
         same = [p for p in self.passages if p.doc_id == passage.doc_id]
-        i = next(k for k, p in enumerate(same) if p.id == passage.id)
-        return same[max(0, i - before): i + after + 1]
+        inside = [k for k, p in enumerate(same) if passage.start <= p.start and p.end <= passage.end]
+        if not inside:  # not from this index
+            return [passage]
+        return same[max(0, inside[0] - before): inside[-1] + after + 1]
 
 
 def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> dict:

@@ -72,6 +72,44 @@ def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
     return sorted(out, key=lambda item: -item[1])
 
 
+def merge_hits(first: Hit, second: Hit) -> Hit:
+    """Two hits on neighbouring passages (`first` comes first in the document) as one hit."""
+    a, b = first.passage, second.passage
+    shift = len(a.text) + 1
+    ranks = {k: min(v for v in (first.ranks.get(k), second.ranks.get(k)) if v)
+             for k in set(first.ranks) | set(second.ranks)}
+    dense = [x for x in (first.dense_score, second.dense_score) if x is not None]
+    lexical = [x for x in (first.bm25_score, second.bm25_score) if x is not None]
+    return Hit(
+        a.merged_with(b), max(first.score, second.score), first.row, ranks,
+        max(dense) if dense else None, max(lexical) if lexical else None,
+        first.sentences + tuple((x + shift, y + shift) for x, y in second.sentences),
+        first.sentence_scores + second.sentence_scores,
+        max(first.coverage, second.coverage), max(first.sentence_z, second.sentence_z),
+    )
+
+
+def merge_neighbours(hits: list[Hit], index: Index, depth: int) -> list[Hit]:
+    """Merge hits among the first `depth` that are neighbouring passages of the same
+    document and section: an answer often runs over a paragraph break ("... the new law."
+    / "This law aims to ..."), and one passage holding both is the better citation."""
+    out: list[Hit] = []
+    for hit in hits:
+        mate = None
+        if len(out) < depth and hits.index(hit) < depth:
+            for k, kept in enumerate(out):
+                lo, hi = sorted((kept, hit), key=lambda h: h.passage.start)
+                last_row = lo.row + (lo.passage.id.count("+"))
+                if (hi.row == last_row + 1 and lo.passage.doc_id == hi.passage.doc_id
+                        and lo.passage.section == hi.passage.section):
+                    mate = k
+                    out[k] = merge_hits(lo, hi)
+                    break
+        if mate is None:
+            out.append(hit)
+    return out
+
+
 def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings: Settings,
              k: int | None = None) -> list[Hit]:
     """Top-k hits for `query` with the retriever named in `settings.retriever`.
@@ -108,7 +146,7 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         scored = sorted(((r, order[r], s, c) for r, _, s, c in scored), key=lambda item: -item[1])
     mu, sd = index.background_stats(query_vector) if query_vector is not None else (0.0, 1.0)
     hits = []
-    for row, score, sims, cov in scored[:k]:
+    for row, score, sims, cov in scored[: k + settings.merge_depth]:
         ranks = {name: rows.index(row) + 1 for name, rows in rankings.items() if row in rows}
         if row not in dense and query_vector is not None:
             dense[row] = float(index.vectors[row] @ query_vector)
@@ -117,4 +155,6 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         z = (max(sims) - mu) / sd if sims else 0.0
         hits.append(Hit(index.passages[row], float(score), row, ranks, dense.get(row), lexical.get(row),
                         spans, sims, cov, float(z)))
-    return hits
+    if settings.merge_depth:
+        hits = merge_neighbours(hits, index, settings.merge_depth)
+    return hits[:k]

@@ -46,7 +46,7 @@ class Settings:
     embed_batch_size: int = 32
 
     # --- chunking ---------------------------------------------------------------------
-    max_passage_chars: int = 600           # long paragraphs are split on sentences to this size
+    max_passage_chars: int = 1000          # long paragraphs are split on sentences to this size
 
     # --- retrieval --------------------------------------------------------------------
     retriever: str = "hybrid"              # hybrid | dense | bm25
@@ -58,6 +58,7 @@ class Settings:
     rerank: bool = True                    # re-score fused candidates by their best sentence
     sentence_weight: float = 2.0           # weight of max cos(query, sentence)
     coverage_weight: float = 0.2           # weight of IDF-weighted query-term coverage
+    merge_depth: int = 3                   # neighbouring passages among the top N are merged (0 = off)
 
     # --- answering ----------------------------------------------------------------------
     generator: str = "extractive"
@@ -69,6 +70,24 @@ class Settings:
     # --- web ------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 7860
+
+    # --- web chat: feedback and question log (qa/feedback.py) -------------------------------
+    # 👍/👎 feedback (with the question and answer it rates) goes into this SQLite file;
+    # `qa feedback export` writes it as CSV. Questions are stored only when log_questions.
+    feedback_db: Path = field(
+        default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "feedback.sqlite3")
+    log_questions: bool = False
+
+    # --- LLM answers (qa/llm.py; used when generator is "openai" or "transformers") ------
+    # generator "openai": any OpenAI-compatible Chat Completions endpoint (Ollama, vLLM, ...)
+    openai_base_url: str = "http://localhost:11434/v1"
+    openai_model: str = ""                 # e.g. "qwen2.5:7b-instruct"; required for "openai"
+    openai_api_key: str = field(default="", repr=False)  # sent as a Bearer token when set
+    openai_timeout: float = 60.0           # seconds for connecting and for each wait on the reply
+    # generator "transformers": a local causal-LM folder (config, weights, tokenizer)
+    llm_model_path: str = ""
+    llm_max_tokens: int = 512              # most tokens the model may generate per answer
+    llm_temperature: float = 0.0           # 0 = deterministic (greedy)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""

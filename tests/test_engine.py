@@ -103,7 +103,8 @@ def test_json_schema(engine):
     assert set(data) == {"question", "answer", "abstained", "abstain_reason", "citations", "retrieved", "timings_ms"}
     assert data["question"] == KNOWN[0][0] and isinstance(data["abstained"], bool)
     citation = data["citations"][0]
-    assert set(citation) == {"n", "passage_id", "document", "section", "page", "paragraph", "locator", "text", "quote"}
+    assert set(citation) == {"n", "passage_id", "document", "section", "page", "paragraph", "locator", "span",
+                             "text", "quote"}
     assert citation["n"] == 1 and citation["document"] == "kennis-die-werkt.txt"
     assert citation["locator"].startswith("alinea ")
     assert len(data["retrieved"]) == engine.settings.top_k
@@ -116,9 +117,10 @@ def test_citation_locator_points_into_the_source(engine):
 
     answer = engine.ask(KNOWN[1][0])
     source = (engine.settings.corpus / "kennis-die-werkt.txt").read_text(encoding="utf-8")
+    assert answer.citations
     for c in answer.citations:
-        passage = next(p for p in engine.index.passages if p.id == c.passage_id)
-        assert normalize_text(source[passage.start:passage.end]) == c.text
+        start, end = c.span
+        assert normalize_text(source[start:end]) == c.text
 
 
 def test_sentence_that_continues_the_best_one_is_included():
@@ -138,3 +140,35 @@ def test_sentence_that_continues_the_best_one_is_included():
     assert answer.answer == ("Teams werken met de gedeelde verklarende analyse. [1] "
                              "Dat is een gezamenlijke leeroefening rond onbegrepen gedrag. [1]")
     assert "gemeente" not in answer.answer
+
+
+def test_neighbouring_hits_merge_into_one_citable_passage(engine):
+    from qa.documents import normalize_text
+    from qa.retrieve import Hit, merge_neighbours
+
+    index = engine.index
+    row = next(i for i in range(len(index.passages) - 1)
+               if index.passages[i].section == index.passages[i + 1].section
+               and index.passages[i].section is not None)
+    vector = engine.embedder.encode_queries(["test"])[0]
+
+    def hit(r, score):
+        rows = index.sentence_rows(r)
+        spans = tuple((int(a), int(b)) for _, a, b in index.sentences[rows.start:rows.stop])
+        sims = tuple(float(x) for x in index.sentence_vectors[rows.start:rows.stop] @ vector)
+        return Hit(index.passages[r], score, r, {"dense": 1}, 0.8, None, spans, sims, 0.5, 4.0)
+
+    far = next(i for i in range(len(index.passages)) if abs(i - row) > 2)
+    merged = merge_neighbours([hit(row + 1, 2.0), hit(far, 1.5), hit(row, 1.0)], index, depth=3)
+    assert len(merged) == 2
+    first = merged[0]
+    a, b = index.passages[row], index.passages[row + 1]
+    assert first.passage.text == f"{a.text} {b.text}" and first.score == 2.0
+    assert first.passage.locator == f"alinea {a.para}–{b.para}"
+    source = (engine.settings.corpus / a.doc_id).read_text(encoding="utf-8")
+    assert normalize_text(source[first.passage.start:first.passage.end]) == first.passage.text
+    sentences = [first.passage.text[x:y] for x, y in first.sentences]
+    assert sentences[-1] == b.text[slice(*hit(row + 1, 0).sentences[-1])]
+    assert len(first.sentence_scores) == len(first.sentences)
+    # hits below the merge depth are left alone
+    assert len(merge_neighbours([hit(far, 3.0), hit(row, 2.0), hit(row + 1, 1.0)], index, depth=2)) == 3
