@@ -38,6 +38,7 @@ from .documents import Passage
 from .lexical import BM25Index, idf_table, terms
 from .loaders import SUPPORTED_SUFFIXES, LoadError, find_files, load_document
 from .settings import Settings
+from .spelling import vocabulary
 from .vectorstore import FaissStore
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class Index:
         self.sentence_offsets = np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
         self.passage_terms = [set(terms(p.embedding_text())) for p in self.passages]
         self.idf, self.default_idf = idf_table([list(t) for t in self.passage_terms])
+        self.vocab = vocabulary(p.embedding_text() for p in self.passages)   # for typo correction
         # a fixed sample of sentence vectors: the background a query's best match is compared to
         rng = np.random.default_rng(0)
         n = len(self.sentence_vectors)

@@ -1,0 +1,18 @@
+from qa.spelling import correct, vocabulary
+
+VOCAB = vocabulary([
+    "Doorvoelde kennis ontstaat in het gesprek. Kennis is meer dan informatie.",
+    "Jongerenwerkers bereiken jongeren. Jongerenwerkers werken in de wijk met kennis.",
+])
+
+
+def test_unknown_word_one_edit_from_a_corpus_word_is_corrected():
+    assert correct("wat is doorvoelde kenis", VOCAB) == "wat is doorvoelde kennis"
+    assert correct("wat doen jongerewerkers", VOCAB) == "wat doen jongerenwerkers"
+
+
+def test_known_words_names_short_words_and_far_words_are_left_alone():
+    assert correct("Wat is kennis?", VOCAB) == "Wat is kennis?"
+    assert correct("Wat zegt Kenis?", VOCAB) == "Wat zegt Kenis?"          # capitalised: a name
+    assert correct("wat is kens", VOCAB) == "wat is kens"                   # too short to correct
+    assert correct("wat is kermis", VOCAB) == "wat is kermis"               # two edits away
