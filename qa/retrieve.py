@@ -152,7 +152,9 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
             dense[row] = float(index.vectors[row] @ query_vector)
         srows = index.sentence_rows(row)
         spans = tuple((int(a), int(b)) for _, a, b in index.sentences[srows.start:srows.stop])
-        z = (max(sims) - mu) / sd if sims else 0.0
+        if not sims:  # lexical only: sentences are still candidates, judged on their words
+            sims = (0.0,) * len(spans)
+        z = (max(sims) - mu) / sd if query_vector is not None and sims else 0.0
         hits.append(Hit(index.passages[row], float(score), row, ranks, dense.get(row), lexical.get(row),
                         spans, sims, cov, float(z)))
     if settings.merge_depth:

@@ -31,6 +31,8 @@ def test_retrieval_finds_known_passage_in_top_5(engine, question, evidence, mode
     hits = retrieve(engine.index, question, vector, settings, k=5)
     assert any(evidence in h.passage.text for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # every mode hands the answer composer its candidate sentences
+    assert all(h.sentences and len(h.sentences) == len(h.sentence_scores) for h in hits)
 
 
 @pytest.mark.parametrize("question,evidence", KNOWN)
