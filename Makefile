@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup index eval bench clean
+.PHONY: run test setup index eval bench load-test chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/qa serve
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium through playwright (pip); `playwright install`
+# is never used (it downloads its own browser build). Installing needs root (as on CI).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 index: $(STAMP)
@@ -26,6 +31,9 @@ index: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/latency.py
+
+load-test: $(STAMP) chromium
+	$(PY) benchmarks/load_test.py
 
 clean:
 	rm -rf $(VENV) embeddings eval-out

@@ -4,7 +4,8 @@ The JSON form of an `Answer` (`Answer.to_dict()`) is the contract between the en
 and every client (CLI `--json`, web chat, `/api/ask`, eval):
 
     {question, answer, abstained, abstain_reason,
-     citations: [{n, passage_id, document, section, page, paragraph, locator, span, text, quote}],
+     citations: [{n, passage_id, document, section, page, paragraph, locator, span, text, quote,
+                  title, author, date, url}],     # the last four: document metadata or null
      retrieved: [{passage_id, document, section, text, score}],
      timings_ms: {embed, retrieve, answer, total}}
 
@@ -70,13 +71,27 @@ class Citation:
     span: tuple[int, int]          # character span of the passage in the source file
     text: str                      # the whole passage
     quote: str                     # the sentence(s) used, verbatim from `text`
+    # document metadata (properties, front matter or metadata.csv); None when unknown
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None        # "YYYY-MM-DD" when known that precisely
+    url: str | None = None
 
     @classmethod
-    def for_passage(cls, n: int, passage, quote: str) -> "Citation":
-        """Citation number `n` of `passage`, quoting `quote` (a substring of its text)."""
-        return cls(n=n, passage_id=passage.id, document=passage.doc_id, section=passage.section,
-                   page=passage.page, paragraph=passage.para, locator=passage.locator,
-                   span=(passage.start, passage.end), text=passage.text, quote=quote)
+    def for_passage(cls, n: int, passage, quote: str, meta: dict | None = None) -> "Citation":
+        """Citation number `n` of `passage`, quoting `quote` (a substring of its text);
+        `meta` is the document's metadata (title, author, date, url), if known."""
+        citation = cls(n=n, passage_id=passage.id, document=passage.doc_id, section=passage.section,
+                       page=passage.page, paragraph=passage.para, locator=passage.locator,
+                       span=(passage.start, passage.end), text=passage.text, quote=quote)
+        return citation.add_meta(meta or {})
+
+    def add_meta(self, meta: dict) -> "Citation":
+        """Set title/author/date/url from a document's metadata dict (other keys ignored)."""
+        for key in ("title", "author", "date", "url"):
+            if meta.get(key):
+                setattr(self, key, meta[key])
+        return self
 
 
 @dataclass

@@ -29,7 +29,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="maximale lengte van een passage in tekens")
     parser.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], help="zoekmethode")
     parser.add_argument("--top-k", type=int, dest="top_k", help="aantal passages om te tonen/gebruiken")
+    parser.add_argument("--collection", metavar="NAAM",
+                        help="collectie: een submap van het corpus met een eigen index "
+                             "(standaard: de bestanden direct in het corpus)")
     parser.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
+
+
+def _generator_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator", choices=["extractive", "openai", "transformers"],
+                        help="hoe antwoorden ontstaan: 'extractive' (standaard, zinnen uit de bronnen), "
+                             "'openai' (OpenAI-compatibele server, zie VRAAGBAAK_OPENAI_*) of "
+                             "'transformers' (lokaal taalmodel in VRAAGBAAK_LLM_MODEL_PATH)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,23 +54,56 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question", help="de vraag, tussen aanhalingstekens")
     p.add_argument("--json", action="store_true", help="print het antwoord als JSON-object")
+    _generator_option(p)
 
     p = sub.add_parser("eval", help="draai een vragenset en bereken de kwaliteitscijfers")
     _common(p)
     p.add_argument("questions", type=Path, help="vragenset (.jsonl of .csv)")
     p.add_argument("--out", type=Path, default=Path("eval-out"), help="uitvoermap (standaard: eval-out/)")
+    _generator_option(p)
+    p.add_argument("--compare", nargs="+", metavar="INSTELLINGEN",
+                   help="vergelijk twee of meer configuraties op dezelfde vragen; elke configuratie is "
+                        "een lijst instelling=waarde met komma's, bijv. --compare retriever=bm25 "
+                        "retriever=hybrid,top_k=10 (zet de vragenset vóór --compare)")
 
     p = sub.add_parser("serve", help="start de webchat")
     _common(p)
     p.add_argument("--host", help="adres (standaard 127.0.0.1)")
     p.add_argument("--port", type=int, help="poort (standaard 7860)")
+    _generator_option(p)
+    _feedback_options(p)
+    p.add_argument("--log-questions", action="store_true", dest="log_questions", default=None,
+                   help="bewaar alle gestelde vragen in de feedbackdatabase (standaard uit)")
+
+    # web chat feedback (qa/feedback.py)
+    p = sub.add_parser("feedback", help="feedback uit de webchat")
+    actions = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTIE")
+    e = actions.add_parser("export", help="schrijf de 👍/👎-feedback als CSV")
+    e.add_argument("--out", type=Path, help="CSV-bestand (standaard: naar het scherm)")
+    e.add_argument("--questions", action="store_true",
+                   help="exporteer de vragenlog (instelling log_questions) in plaats van de feedback")
+    e.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
+    e.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
+    _feedback_options(e)
     return parser
 
 
+def _feedback_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--feedback-db", type=Path, dest="feedback_db",
+                        help="SQLite-bestand voor feedback (standaard ~/.local/share/vraagbaak/feedback.sqlite3)")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("corpus", "index", "embedder", "max_passage_chars", "retriever", "top_k", "host", "port")
+    keys = ("corpus", "index", "embedder", "max_passage_chars", "retriever", "top_k", "host", "port",
+            "generator", "collection")
     overrides = {k: getattr(args, k, None) for k in keys}
     return load_settings(overrides, config_file=args.config)
+
+
+def _document_meta(citation: dict) -> str:
+    """" (title, author, date, url)" from a citation's document metadata, or ""."""
+    parts = [citation.get(k) for k in ("title", "author", "date", "url") if citation.get(k)]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _print_answer(answer: dict) -> None:
@@ -72,21 +115,61 @@ def _print_answer(answer: dict) -> None:
     print("\nBronnen:")
     for c in answer["citations"]:
         where = f"{c['document']}" + (f" — {c['section']}" if c["section"] else "") + f", {c['locator']}"
-        print(f"[{c['n']}] {where}")
+        print(f"[{c['n']}] {where}{_document_meta(c)}")
         print(textwrap.indent(textwrap.fill(f"“{c['quote']}”", width - 4), "    "))
 
 
-def cmd_index(settings: Settings, args) -> int:
-    from .embeddings import load_embedder
-    from .index import build_index
+def _print_streamed(engine, question: str) -> None:
+    """Print the answer while the LLM generates it (guarded sentences), then its sources."""
+    from .answer import Answer
 
+    final = None
+    for item in engine.ask_stream(question):
+        if isinstance(item, Answer):
+            final = item
+        else:
+            sys.stdout.write(item)
+            sys.stdout.flush()
+    print()
+    if final is not None and not final.abstained and final.citations:
+        width = 88
+        print("\nBronnen:")
+        for c in final.to_dict()["citations"]:
+            where = f"{c['document']}" + (f" — {c['section']}" if c["section"] else "") + f", {c['locator']}"
+            print(f"[{c['n']}] {where}{_document_meta(c)}")
+            print(textwrap.indent(textwrap.fill(f"“{c['quote']}”", width - 4), "    "))
+
+
+def cmd_index(settings: Settings, args) -> int:
+    """Index one collection (`--collection`), or every collection when none is named; a
+    Dutch summary table per collection. Exit 0 unless nothing at all could be indexed."""
+    from .collection import collection_label, collection_settings, collections_to_index
+    from .embeddings import load_embedder
+    from .index import CorpusError, IndexReport, build_index, index_dir, summary_table
+
+    one = args.collection is not None or bool(settings.collection)
+    names = [settings.collection] if one else collections_to_index(settings)
     embedder = load_embedder(settings)
-    index, report = build_index(settings, embedder, progress=True)
-    print(f"Index bijgewerkt in {settings.index}: {report.files} bestand(en), {report.passages} passages "
-          f"({report.embedded} ingebed, {report.reused} hergebruikt) in {report.seconds:.1f} s.")
-    for name, reason in report.skipped:
-        print(f"  overgeslagen: {name} — {reason}", file=sys.stderr)
-    return 0
+    indexed, errors = 0, []
+    for name in names:
+        title = f"Collectie {collection_label(name)}:"
+        try:
+            target = collection_settings(settings, name)
+            index, report = build_index(target, embedder, progress=True)
+        except CorpusError as exc:
+            if exc.statuses:
+                print(summary_table(IndexReport(statuses=exc.statuses), title=title))
+            errors.append(str(exc))
+            print(f"Fout: {exc}", file=sys.stderr)
+            continue
+        indexed += 1
+        for status in report.statuses:
+            if status.status in ("overgeslagen", "fout"):
+                print(f"Waarschuwing: {status.file} {status.status} — {status.reason}", file=sys.stderr)
+        print(f"Index bijgewerkt in {index_dir(target)}: {report.files} bestand(en), {report.passages} passages "
+              f"({report.embedded} ingebed, {report.reused} hergebruikt) in {report.seconds:.1f} s.")
+        print(summary_table(report, title=title))
+    return 0 if indexed else EXIT_ERROR
 
 
 def cmd_ask(settings: Settings, args) -> int:
@@ -94,6 +177,9 @@ def cmd_ask(settings: Settings, args) -> int:
 
     question = validate_question(args.question, settings)  # fail fast, before loading models
     engine = Engine.load(settings, progress=not args.json)
+    if not args.json and hasattr(engine.generator, "stream"):
+        _print_streamed(engine, question)   # LLM generator: show the answer as it is written
+        return 0
     answer = engine.ask(question).to_dict()
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -104,33 +190,71 @@ def cmd_ask(settings: Settings, args) -> int:
 
 def cmd_eval(settings: Settings, args) -> int:
     from .engine import Engine
-    from .evaluate import format_summary, load_questions, run_eval
+    from .evaluate import (evaluate_engine, format_comparison, format_summary, load_questions,
+                           plan_comparison, run_comparison)
+    from .report import write_outputs
 
+    # Mistakes in --compare surface before anything is loaded (SettingsError: exit 2).
+    plan = plan_comparison(args.compare, settings, args.out) if args.compare else None
     questions, warnings = load_questions(args.questions)
     for w in warnings:
         print(f"Waarschuwing: {w}", file=sys.stderr)
-    engine = Engine.load(settings)
-    metrics = run_eval(questions, lambda q: engine.ask(q).to_dict(), args.out, progress=True)
-    print(format_summary(metrics))
-    print(f"\nResultaten: {args.out / 'results.jsonl'} en {args.out / 'metrics.json'}")
+    if plan is None:
+        engine = Engine.load(settings)
+        runs = [evaluate_engine(engine, questions, args.out, progress=True)]
+    else:
+        runs = run_comparison(questions, plan, settings, args.out, progress=True)
+    paths = write_outputs(args.out, questions, runs, questions_file=str(args.questions), warnings=warnings)
+    if plan is None:
+        print(format_summary(runs[0]["metrics"]))
+        print(f"\nResultaten: {args.out / 'results.jsonl'} en {args.out / 'metrics.json'}")
+    else:
+        print(format_comparison(runs))
+        print("\nResultaten per configuratie: "
+              + ", ".join(str(args.out / run["name"]) for run in runs) + f"; overzicht: {paths['compare']}")
+    print(f"Rapport: {paths['report']}  ·  tabel voor Excel: {paths['csv']}")
     return 0
 
 
 def cmd_serve(settings: Settings, args) -> int:
     from .web import serve
 
-    serve(settings)
+    changes = {k: getattr(args, k, None) for k in ("feedback_db", "log_questions")}
+    serve(settings.replace(**{k: v for k, v in changes.items() if v is not None}))
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve}
+def cmd_feedback(settings: Settings, args) -> int:
+    """`qa feedback export [--out file.csv] [--questions]`: the feedback table (or the
+    question log) as CSV, to a file or standard output."""
+    from .feedback import FeedbackStore
+
+    if args.feedback_db is not None:
+        settings = settings.replace(feedback_db=args.feedback_db)
+    store = FeedbackStore(settings.feedback_db)
+    table = "questions" if args.questions else "feedback"
+    if args.out is None:
+        store.export_csv(sys.stdout, table)
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            n = store.export_csv(fh, table)
+    except OSError as exc:
+        print(f"Fout: kan {args.out} niet schrijven: {exc.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    what = "vragen" if args.questions else "feedbackregels"
+    print(f"{n} {what} uit {settings.feedback_db} geschreven naar {args.out}.")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve, "feedback": cmd_feedback}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s", "pypdf"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
 
     from .embeddings import EmbedderError

@@ -5,15 +5,17 @@ HTTP API, eval) calls it; none re-implements retrieval or formatting."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from .answer import ABSTAIN_EMPTY, Answer, ExtractiveGenerator, Generator
 from .embeddings import load_embedder
-from .index import Index, IndexNotReady, build_index, index_problem, load_index
+from .index import Index, IndexNotReady, build_index, index_dir, index_problem, load_index
 from .retrieve import Hit, retrieve
 from .settings import Settings
+from .spelling import correct as correct_spelling
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,53 @@ def validate_question(question: str, settings: Settings) -> str:
     return question
 
 
+# --- follow-up questions -----------------------------------------------------------------
+# A question "looks like a follow-up" when it cannot stand on its own: it is short, opens
+# with a connective ("En ...", "Maar ...", "Ook ..."), or points back with a reference
+# ("het artikel", "daar", "hij", "ze" ...) or, in a short question, a demonstrative
+# ("Wat kost dat?"). Such a question is retrieved together with the earlier question.
+FOLLOWUP_MAX_WORDS = 3             # this short or shorter: always a follow-up
+FOLLOWUP_DEMONSTRATIVE_WORDS = 8   # "dat/die/dit/deze" count as a reference up to this length
+_FOLLOWUP_OPENING = re.compile(r"^\W*(en|maar|ook|dus|en\s+verder|verder)\b", re.IGNORECASE)
+_FOLLOWUP_REFERENCE = re.compile(
+    r"""(?ix)\b(
+        (het|dit|dat|hetzelfde)\s+(artikel|stuk)
+      | (dit|dat|hetzelfde)\s+(onderzoek|project|voorbeeld|boek)
+      | (deze|dezelfde)\s+(auteurs?|schrijvers?|onderzoekers?|gemeente)
+      | daar\w* | hier(van|over|mee|bij|door|voor|in|aan|uit|na|om)
+      | er(van|over|mee|bij|door|voor|in|aan|uit|na|om)
+      | hij | zij | ze | hem | haar | hun | hen
+    )\b""")
+_DEMONSTRATIVE = re.compile(r"\b(dat|die|dit|deze)\b", re.IGNORECASE)
+_MAX_CONTEXT_TURNS = 2             # earlier questions prepended at most
+
+
+def is_followup(question: str) -> bool:
+    """True when `question` probably leans on an earlier turn (see the rules above)."""
+    words = question.split()
+    if len(words) <= FOLLOWUP_MAX_WORDS:
+        return True
+    if _FOLLOWUP_OPENING.search(question) or _FOLLOWUP_REFERENCE.search(question):
+        return True
+    return len(words) <= FOLLOWUP_DEMONSTRATIVE_WORDS and bool(_DEMONSTRATIVE.search(question))
+
+
+def contextual_query(question: str, history: list[str] | None, max_chars: int = 2000) -> str:
+    """The text to retrieve with: `question` itself, or, when it is a follow-up and there
+    is history, the most recent earlier question(s) + " " + `question`. Earlier questions
+    that are follow-ups themselves pull in their own predecessor (at most
+    `_MAX_CONTEXT_TURNS` earlier questions); each is cut to `max_chars`."""
+    earlier = [h.strip()[:max_chars] for h in (history or []) if isinstance(h, str) and h.strip()]
+    if not earlier or not is_followup(question):
+        return question
+    context: list[str] = []
+    for previous in reversed(earlier):
+        context.insert(0, previous)
+        if len(context) >= _MAX_CONTEXT_TURNS or not is_followup(previous):
+            break
+    return " ".join(context + [question])
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -51,29 +100,40 @@ class Engine:
                 max_words=settings.max_answer_words, max_sentences=settings.max_answer_sentences,
                 min_support=settings.min_support,
             )
+            if settings.generator != "extractive":
+                # an LLM generator (qa/llm.py) wraps the extractive one as its fallback
+                from .llm import make_generator
+                generator = make_generator(settings, generator)
         self.generator = generator
 
     @classmethod
     def load(cls, settings: Settings, *, auto_index: bool = True, progress: bool = True,
-             say: Callable[[str], None] = _say) -> "Engine":
-        """Load embedder and index. A missing or outdated index is (re)built when
-        `auto_index`, else IndexNotReady says what to run. Raises EmbedderError,
-        CorpusError, IndexNotReady with Dutch messages."""
-        embedder = load_embedder(settings)
+             say: Callable[[str], None] = _say, embedder=None) -> "Engine":
+        """Load embedder and index of the selected collection (`settings.collection`). A
+        missing or outdated index is (re)built when `auto_index`, else IndexNotReady says
+        what to run. Pass `embedder` to share one loaded embedder between collections.
+        Raises EmbedderError, CorpusError, IndexNotReady with Dutch messages."""
+        embedder = embedder if embedder is not None else load_embedder(settings)
         problem = index_problem(settings, embedder.id, embedder.dim)
         if problem is None:
-            index = load_index(settings.index)
+            index = load_index(index_dir(settings))
         elif auto_index:
             say(f"Index wordt bijgewerkt: {problem}.")
             index, report = build_index(settings, embedder, progress=progress)
             say(f"Index klaar: {report.passages} passages, {report.embedded} nieuw ingebed.")
+            if report.skipped:
+                say(f"Niet geïndexeerd: {', '.join(name for name, _ in report.skipped)} "
+                    "(redenen: qa index toont ze in een tabel).")
         else:
             raise IndexNotReady(f"De index kan niet gebruikt worden: {problem}. Voer uit: qa index")
         return cls(settings, index, embedder)
 
     def search(self, question: str, k: int | None = None) -> tuple[list[Hit], object, dict]:
-        """Retrieve hits for a (validated) question. Returns (hits, query_vector, timings_ms)."""
+        """Retrieve hits for a (validated) question. Returns (hits, query_vector, timings_ms).
+
+        Likely typos are corrected against the corpus vocabulary first (`qa.spelling`)."""
         t0 = time.perf_counter()
+        question = correct_spelling(question, self.index.vocab)
         vector = None
         if self.settings.retriever != "bm25":
             vector = self.embedder.encode_queries([question])[0]
@@ -85,16 +145,72 @@ class Engine:
     def ask(self, question: str, history: list[str] | None = None) -> Answer:
         """Answer a question. Raises QuestionError for an empty or over-long question.
 
-        `history` holds earlier questions of the same conversation (most recent last);
-        it is reserved for follow-up handling and not used by retrieval yet.
+        `history` holds earlier user questions of the same conversation (most recent
+        last). When the question looks like a follow-up (`is_followup`), retrieval uses
+        `contextual_query(question, history)`: the earlier question(s) prepended, so
+        "En wat zegt het artikel over de kosten?" after a question about Veendam finds
+        the Veendam passages. Sentences are still chosen for the user's own words, and
+        `Answer.question` is always the user's text.
         """
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
-        hits, vector, timings = self.search(question)
+        query = contextual_query(question, history, self.settings.max_question_chars)
+        hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
-        answer = self.generator.answer(question, hits, vector)
+        answer = self._with_document_meta(self.generator.answer(question, hits, vector))
         t2 = time.perf_counter()
         answer.timings_ms = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
+        return answer
+
+    def ask_stream(self, question: str, history: list[str] | None = None) -> Iterator[str | Answer]:
+        """Answer a question while it is generated: an iterator of text chunks, then the Answer.
+
+        Contract (for the CLI and the web chat):
+        - The question is validated at call time: QuestionError is raised by `ask_stream`
+          itself, before any iteration. Retrieval and generation happen while iterating.
+        - Every item but the last is a `str`; the last item is the final `Answer`, the same
+          object `ask()` would return (same JSON contract, `timings_ms` filled in, with
+          `first_chunk` = ms until the first text chunk).
+        - The chunks concatenated are exactly `Answer.answer`, so a client can show them as
+          they arrive and needs no correction afterwards. Chunks have passed the grounding
+          guard (`qa/guard.py`): a sentence is released only when complete and cited.
+          Notes (removed sentences, fallback to the extractive answer) come as a last chunk.
+        - With the extractive generator (no streaming) the whole answer is one chunk.
+        - Citations and sources are only in the final Answer; stop iterating early and no
+          Answer is produced (an HTTP request to the LLM is closed).
+        `history` is used as in `ask()`.
+        """
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings)
+        return self._stream(question, history, t0)
+
+    def _stream(self, question: str, history: list[str] | None, t0: float) -> Iterator[str | Answer]:
+        query = contextual_query(question, history, self.settings.max_question_chars)
+        hits, vector, timings = self.search(query)
+        t1 = time.perf_counter()
+        stream = getattr(self.generator, "stream", None)
+        if stream is not None:
+            items = stream(question, hits, vector)
+        else:
+            answer = self.generator.answer(question, hits, vector)
+            items = iter([answer.answer, answer])
+        first = None
+        for item in items:
+            if isinstance(item, Answer):
+                self._with_document_meta(item)
+                t2 = time.perf_counter()
+                item.timings_ms = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000,
+                                   "first_chunk": ((first or t2) - t0) * 1000}
+                yield item
+                return
+            if item:
+                first = first or time.perf_counter()
+                yield item
+
+    def _with_document_meta(self, answer: Answer) -> Answer:
+        """Fill each citation's title/author/date/url from the document's metadata."""
+        for citation in answer.citations:
+            citation.add_meta(self.index.document_meta(citation.document))
         return answer
 
     def info(self) -> dict:
@@ -105,7 +221,8 @@ class Engine:
             "passages": m["n_passages"],
             "created": m["created"],
             "embedder": m["embedder"]["id"],
+            "collection": self.settings.collection,
         }
 
 
-__all__ = ["Engine", "QuestionError", "validate_question", "ABSTAIN_EMPTY", "Answer"]
+__all__ = ["Engine", "QuestionError", "validate_question", "is_followup", "contextual_query", "ABSTAIN_EMPTY", "Answer"]

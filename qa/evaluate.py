@@ -8,6 +8,10 @@ The CLI lives elsewhere; this module provides the pieces:
 * :func:`compute_metrics` turns questions plus answer objects into metrics
   (pure, no I/O).
 * :func:`format_summary` renders the metrics as a small terminal table.
+* :func:`plan_comparison`, :func:`run_comparison` and
+  :func:`format_comparison` implement ``qa eval --compare``: several
+  configurations on the same questions, side by side. The HTML report and
+  CSV export are written by :mod:`qa.report`.
 * :func:`contains_evidence` is the shared "does this passage contain one of
   the evidence quotes" check.
 
@@ -28,6 +32,7 @@ Conventions used throughout (see also :func:`compute_metrics`):
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import math
@@ -39,6 +44,8 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
+
+from .settings import SettingsError
 
 __all__ = [
     "QuestionFileError",
@@ -55,6 +62,19 @@ __all__ = [
     "CONCISE_MAX_WORDS",
     "HIT_KS",
     "MRR_K",
+    "SUMMARY_ROWS",
+    "COUNT_ROWS",
+    "best_value",
+    "read_results",
+    "CompareSpecError",
+    "SHARED_INDEX_SETTINGS",
+    "parse_compare_spec",
+    "plan_comparison",
+    "settings_record",
+    "evaluate_engine",
+    "run_comparison",
+    "comparison_record",
+    "format_comparison",
 ]
 
 #: Maximum number of words (citation markers excluded) of a "concise" answer.
@@ -475,8 +495,11 @@ def judge(question: dict, result: dict) -> dict:
     reference or for unanswerable questions), ``cited_passages`` /
     ``cited_with_evidence`` (deduplicated citations and how many contain
     evidence; None when no evidence), and ``passed``: for an unanswerable
-    question "abstained", for an answerable one "answered, all keywords
-    (if any) found and at most 70 words"; always False on error.
+    question "abstained"; for an answerable one with keywords "answered,
+    all keywords found and at most 70 words"; for an answerable one without
+    keywords False when it abstained or exceeded 70 words and otherwise
+    None (nothing to check automatically: left to manual review); always
+    False on error.
     """
     answerable = bool(question.get("answerable", True))
     evidence = question.get("evidence") or []
@@ -522,8 +545,10 @@ def judge(question: dict, result: dict) -> dict:
         passed = False
     elif not answerable:
         passed = abstained
+    elif not answered or words > CONCISE_MAX_WORDS or missing:
+        passed = False
     else:
-        passed = answered and not missing and words <= CONCISE_MAX_WORDS
+        passed = True if keywords else None  # None: no automatic criterion, review by hand
 
     return {
         "error": error,
@@ -770,7 +795,7 @@ def run_eval(questions: Sequence[dict], ask: Callable[[str], dict], out_dir: Pat
 # ---------------------------------------------------------------------------
 
 # (metric key, Dutch description, unit) in display order.
-_SUMMARY_ROWS = [
+SUMMARY_ROWS = [
     ("hit@1", "bewijs op plek 1 gevonden", ""),
     ("hit@3", "bewijs in top 3", ""),
     ("hit@5", "bewijs in top 5", ""),
@@ -789,7 +814,7 @@ _SUMMARY_ROWS = [
     ("latency_ms_mean", "antwoordtijd gemiddeld", "ms"),
 ]
 
-_COUNT_ROWS = [
+COUNT_ROWS = [
     ("n_questions", "vragen"),
     ("n_answerable", "beantwoordbaar"),
     ("n_unanswerable", "onbeantwoordbaar"),
@@ -797,6 +822,25 @@ _COUNT_ROWS = [
     ("abstained_unanswerable", "onbeantwoordbaar geweigerd"),
     ("n_errors", "fouten"),
 ]
+
+#: Metrics where a lower value is better; ``answer_words_median`` is neither
+#: better nor worse. All other metrics in :data:`SUMMARY_ROWS`: higher is better.
+LOWER_IS_BETTER = frozenset({"false_abstention", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean"})
+NEUTRAL_METRICS = frozenset({"answer_words_median"})
+
+
+def best_value(values: Sequence[float | None], key: str) -> float | None:
+    """The best of several configurations' values of metric ``key``.
+
+    In: values (``None`` = not computable) and the metric key. Out: the
+    maximum (minimum for :data:`LOWER_IS_BETTER`), or ``None`` for neutral
+    metrics, when fewer than two values are computable, or when all are equal
+    (nothing stands out).
+    """
+    present = [v for v in values if v is not None]
+    if key in NEUTRAL_METRICS or len(present) < 2 or max(present) == min(present):
+        return None
+    return min(present) if key in LOWER_IS_BETTER else max(present)
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -819,16 +863,16 @@ def format_summary(metrics: dict) -> str:
     with a short Dutch description, and a per-kind table when ``by_kind``
     is non-empty.
     """
-    key_w = max(len(k) for k, _, _ in _SUMMARY_ROWS)
+    key_w = max(len(k) for k, _, _ in SUMMARY_ROWS)
     lines = ["Resultaat evaluatie", "=" * 19]
 
-    count_w = max(len(label) for _, label in _COUNT_ROWS)
-    for key, label in _COUNT_ROWS:
+    count_w = max(len(label) for _, label in COUNT_ROWS)
+    for key, label in COUNT_ROWS:
         value = metrics.get(key)
         lines.append(f"{label:<{count_w}}  {'n.v.t.' if value is None else value:>6}")
     lines.append("")
 
-    rows = [(key, _fmt(metrics.get(key), unit), desc) for key, desc, unit in _SUMMARY_ROWS]
+    rows = [(key, _fmt(metrics.get(key), unit), desc) for key, desc, unit in SUMMARY_ROWS]
     val_w = max(len(v) for _, v, _ in rows)
     for key, value, desc in rows:
         lines.append(f"{key:<{key_w}}  {value:>{val_w}}  {desc}")
@@ -853,4 +897,254 @@ def format_summary(metrics: dict) -> str:
         n = metrics["n_errors"]
         lines.append(f"Let op: {n} {'vraag gaf' if n == 1 else 'vragen gaven'} een fout; "
                      "zie results.jsonl (veld 'error').")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Reading results back
+# ---------------------------------------------------------------------------
+
+
+def read_results(out_dir: Path) -> list[dict]:
+    """The per-question records that :func:`run_eval` wrote.
+
+    In: the ``out_dir`` given to :func:`run_eval`. Out: the objects of
+    ``out_dir/results.jsonl`` in file order (answer object, question fields,
+    ``latency_ms``, ``error`` and the judgments).
+    """
+    with open(Path(out_dir) / "results.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+# ---------------------------------------------------------------------------
+# Comparing configurations (qa eval --compare)
+# ---------------------------------------------------------------------------
+
+#: Settings that only change retrieval or answering. A configuration that
+#: differs from the base settings only in these shares the base engine's
+#: loaded index and embedder; any other difference (chunking, embedder,
+#: corpus, or a setting this list does not know) gets its own index folder.
+SHARED_INDEX_SETTINGS = frozenset({
+    "retriever", "top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "rerank",
+    "sentence_weight", "coverage_weight", "generator", "max_answer_words", "max_answer_sentences",
+    "min_support", "max_question_chars", "host", "port", "embed_batch_size",
+    "feedback_db", "log_questions",
+})
+#: Name prefixes of further answer-only settings (LLM generators).
+SHARED_INDEX_PREFIXES = ("openai_", "llm_")
+
+
+def _shares_index(name: str) -> bool:
+    return name in SHARED_INDEX_SETTINGS or name.startswith(SHARED_INDEX_PREFIXES)
+
+
+class CompareSpecError(SettingsError):
+    """A ``--compare`` value cannot be used (Dutch message). A
+    ``SettingsError``, so the CLI reports it as a usage error (exit 2)."""
+
+
+def parse_compare_spec(spec: str, valid_names: Iterable[str]) -> dict[str, str]:
+    """Parse one ``--compare`` value into setting overrides.
+
+    In: ``spec`` like ``"retriever=hybrid,top_k=10"`` (comma-separated
+    ``name=value`` pairs; ``-`` in a name is read as ``_``, so ``top-k``
+    works too) and the valid setting names. Out: ``{name: value}`` with the
+    values still as text (``Settings.replace`` coerces them).
+
+    Raises ``SettingsError`` (Dutch message) for an empty spec, a part
+    without ``=``, a name given twice or an unknown setting name.
+    """
+    valid = set(valid_names)
+    overrides: dict[str, str] = {}
+    parts = [part.strip() for part in spec.split(",")]
+    if not any(parts):
+        raise CompareSpecError("lege configuratie bij --compare; geef bijvoorbeeld retriever=bm25")
+    for part in parts:
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise CompareSpecError(
+                f"'{part}' in --compare '{spec}' is geen instelling=waarde (voorbeeld: retriever=bm25)")
+        if name not in valid:
+            close = difflib.get_close_matches(name, sorted(valid), n=1)
+            hint = f" Bedoelde je '{close[0]}'?" if close else ""
+            raise CompareSpecError(
+                f"onbekende instelling '{name}' in --compare '{spec}'.{hint} "
+                f"Bekende instellingen: {', '.join(sorted(valid))}")
+        if name in overrides:
+            raise CompareSpecError(f"instelling '{name}' staat twee keer in --compare '{spec}'")
+        overrides[name] = value.strip()
+    return overrides
+
+
+def _slug(label: str) -> str:
+    text = label.lower().replace("=", "-").replace(",", "_")
+    return re.sub(r"[^a-z0-9._-]+", "-", text).strip("-._") or "config"
+
+
+def plan_comparison(specs: Sequence[str], base, out_dir: Path) -> list[dict]:
+    """Turn ``--compare`` values into configurations, without loading anything.
+
+    In: the ``specs`` (see :func:`parse_compare_spec`), the base
+    ``Settings`` and the output folder. Out: one dict per spec with
+    ``label`` (the spec as given), ``name`` (a folder-safe, unique name such
+    as ``retriever-hybrid_rerank-false``), ``overrides`` (dict of text
+    values), ``settings`` (the base settings with the overrides applied) and
+    ``shared_index`` (True when it can use the base engine's index and
+    embedder, see :data:`SHARED_INDEX_SETTINGS`). A configuration that needs
+    its own index and does not set ``index`` itself gets
+    ``out_dir/index-<n>`` (n = its position, from 1).
+
+    Raises ``SettingsError`` (Dutch) for fewer than two specs, an unknown
+    setting or a value of the wrong type, so mistakes surface before any
+    model is loaded.
+    """
+    import dataclasses
+
+    if len(specs) < 2:
+        raise CompareSpecError("--compare heeft minstens twee configuraties nodig, "
+                             "bijvoorbeeld: --compare retriever=bm25 retriever=hybrid")
+    names = [f.name for f in dataclasses.fields(base)]
+    plan: list[dict] = []
+    used: set[str] = set()
+    for number, spec in enumerate(specs, start=1):
+        overrides = parse_compare_spec(spec, names)
+        settings = base.replace(**overrides)
+        changed = {n for n in names if getattr(settings, n) != getattr(base, n)}
+        shared = all(_shares_index(n) for n in changed)
+        if not shared and "index" not in overrides:
+            settings = settings.replace(index=Path(out_dir) / f"index-{number}")
+        name = _slug(spec)
+        if name in used:
+            suffix = 2
+            while f"{name}-{suffix}" in used:
+                suffix += 1
+            name = f"{name}-{suffix}"
+        used.add(name)
+        plan.append({"label": spec.strip(), "name": name, "overrides": overrides,
+                     "settings": settings, "shared_index": shared})
+    return plan
+
+
+_SECRET_NAME = re.compile(r"key|secret|token|password", re.IGNORECASE)
+
+
+def settings_record(settings) -> dict:
+    """All fields of a ``Settings`` as JSON-friendly values (paths as text).
+
+    Secrets (fields declared with ``repr=False`` or named like ``*key*``,
+    ``*secret*``, ``*token*``, ``*password*``) are replaced by ``"***"``
+    when set, so reports and ``compare.json`` can be shared.
+    """
+    import dataclasses
+
+    record = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if value and (not f.repr or _SECRET_NAME.search(f.name)):
+            value = "***"
+        record[f.name] = str(value) if isinstance(value, Path) else value
+    return record
+
+
+def evaluate_engine(engine, questions: Sequence[dict], out_dir: Path, *, label: str = "",
+                    name: str = "", progress: bool = True) -> dict:
+    """Run a question set through one engine and collect everything a report needs.
+
+    In: an ``Engine`` (anything with ``settings`` and ``ask(question) ->
+    Answer``), the questions, the output folder (``results.jsonl`` and
+    ``metrics.json`` are written there by :func:`run_eval`) and a display
+    ``label`` / folder ``name``. Out: a *run* dict with ``label``, ``name``,
+    ``settings`` (:func:`settings_record`), ``metrics`` and ``records``
+    (from :func:`read_results`).
+    """
+    metrics = run_eval(questions, lambda q: engine.ask(q).to_dict(), out_dir, progress=progress)
+    return {"label": label, "name": name, "settings": settings_record(engine.settings),
+            "metrics": metrics, "records": read_results(out_dir)}
+
+
+def run_comparison(questions: Sequence[dict], plan: Sequence[dict], base, out_dir: Path, *,
+                   progress: bool = True, load_engine: Callable | None = None,
+                   make_engine: Callable | None = None) -> list[dict]:
+    """Evaluate every planned configuration on the same questions, one after another.
+
+    In: the questions, the ``plan`` from :func:`plan_comparison`, the base
+    ``Settings``, the output folder, and optionally ``load_engine``
+    (``Settings -> Engine``, default ``Engine.load``) and ``make_engine``
+    (``(settings, index, embedder) -> Engine``, default ``Engine``), for
+    tests. Configurations with ``shared_index`` reuse the index and embedder
+    of one base engine, loaded once; the others load their own (building
+    their index folder when needed) and are released after their run.
+
+    Writes ``out_dir/<name>/results.jsonl`` and ``metrics.json`` per
+    configuration. Out: the run dicts of :func:`evaluate_engine` in plan
+    order, each also with ``overrides`` and ``shared_index``.
+    """
+    if load_engine is None or make_engine is None:
+        from .engine import Engine
+
+        load_engine = load_engine or Engine.load
+        make_engine = make_engine or Engine
+    base_engine = None
+    runs = []
+    for config in plan:
+        if config["shared_index"]:
+            if base_engine is None:
+                base_engine = load_engine(base)
+            engine = make_engine(config["settings"], base_engine.index, base_engine.embedder)
+        else:
+            engine = load_engine(config["settings"])
+        print(f"Configuratie {config['label']} ({len(runs) + 1} van {len(plan)})", file=sys.stderr, flush=True)
+        run = evaluate_engine(engine, questions, Path(out_dir) / config["name"],
+                              label=config["label"], name=config["name"], progress=progress)
+        run["overrides"] = dict(config["overrides"])
+        run["shared_index"] = config["shared_index"]
+        runs.append(run)
+        del engine
+    return runs
+
+
+def comparison_record(runs: Sequence[dict], questions_file: str | None = None) -> dict:
+    """The content of ``compare.json``: per configuration its label, folder
+    name, overrides, full settings and metrics (no per-question records)."""
+    return {
+        "questions_file": questions_file,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "configs": [
+            {key: run.get(key) for key in ("label", "name", "overrides", "shared_index", "settings", "metrics")}
+            for run in runs
+        ],
+    }
+
+
+def format_comparison(runs: Sequence[dict]) -> str:
+    """Render several configurations' metrics side by side for the terminal.
+
+    In: run dicts (``label``, ``metrics``). Out: a Dutch multi-line table
+    (no trailing newline): a legend ``(1) label``, then one row per metric
+    of :data:`SUMMARY_ROWS` and the question/error counts with one column
+    per configuration; the best value of a row is marked with ``*``
+    (see :func:`best_value`); "n.v.t." when a value is not computable.
+    """
+    lines = ["Vergelijking van configuraties", "=" * 30]
+    for i, run in enumerate(runs, start=1):
+        lines.append(f"({i}) {run.get('label') or run.get('name') or 'standaard'}")
+    lines.append("")
+    headers = ["", *[f"({i})" for i in range(1, len(runs) + 1)], ""]
+    table = [headers]
+    for key, label in (("n_questions", "vragen"), ("n_errors", "fouten")):
+        table.append([key, *[str(r["metrics"].get(key, "n.v.t.")) for r in runs], label])
+    for key, desc, unit in SUMMARY_ROWS:
+        values = [r["metrics"].get(key) for r in runs]
+        best = best_value(values, key)
+        cells = [_fmt(v, unit) + ("*" if best is not None and v == best else " ") for v in values]
+        table.append([key, *cells, desc])
+    widths = [max(len(row[c]) for row in table) for c in range(len(headers))]
+    for row in table:
+        cells = [row[0].ljust(widths[0])] + [row[c].rjust(widths[c]) for c in range(1, len(row) - 1)]
+        lines.append("  ".join(cells + [row[-1]]).rstrip())
+    lines.append("")
+    lines.append("* = beste waarde in de rij")
     return "\n".join(lines)

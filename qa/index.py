@@ -14,7 +14,18 @@ Layout of the index folder (default `embeddings/`):
 
 A build is written into a hidden temporary folder and only becomes active when
 CURRENT is replaced, so a crash mid-write leaves the previous index usable.
-Re-indexing reuses the vectors of passages whose content hash is unchanged.
+Re-indexing is incremental per file: a file whose content (sha256) is unchanged keeps its
+passages without being read again, and vectors are reused for every passage whose content
+hash is unchanged, so adding, changing or removing one file embeds only that file's new
+passages.
+
+Collections: every sub-folder of the corpus folder is a collection with its own index in
+`<index>/<name>/`; the files directly in the corpus folder are the default collection
+(`settings.collection == ""`), indexed in `<index>/` itself. `corpus_dir(settings)` and
+`index_dir(settings)` give the folders of the selected collection.
+
+A file that cannot be indexed (damaged, encrypted, empty, binary, too large, a duplicate)
+is reported in `IndexReport.statuses` with a Dutch reason and never stops the build.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -36,24 +48,47 @@ from tqdm import tqdm
 from .chunking import chunk, sentence_spans
 from .documents import Passage
 from .lexical import BM25Index, idf_table, terms
-from .loaders import SUPPORTED_SUFFIXES, LoadError, find_files, load_document
+from .loaders import LOADER_VERSION, SUPPORTED_SUFFIXES, LoadError, find_files, load_document
+from .metadata import METADATA_FILE, MetadataTables, clean
 from .settings import Settings
 from .spelling import vocabulary
 from .vectorstore import FaissStore
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3             # 3: collections, per-file statuses and document metadata
 CHUNKER_VERSION = 1
 CURRENT = "CURRENT"
 
 
 class CorpusError(Exception):
-    """The corpus folder is missing or holds nothing to index (Dutch message)."""
+    """The corpus folder is missing or holds nothing to index (Dutch message).
+
+    `statuses` lists what happened to each file when there were files but none could be
+    indexed (for the summary table)."""
+
+    def __init__(self, message: str, statuses: list["FileStatus"] | None = None):
+        super().__init__(message)
+        self.statuses = statuses or []
 
 
 class IndexNotReady(Exception):
     """The index is missing, stale or was built differently (Dutch message says what to run)."""
+
+
+# File statuses in the index report (Dutch: they are shown to the user as is).
+INDEXED, UNCHANGED, SKIPPED, ERROR, REMOVED = "geïndexeerd", "ongewijzigd", "overgeslagen", "fout", "verwijderd"
+
+
+@dataclass
+class FileStatus:
+    """What indexing did with one file: `status` is one of INDEXED, UNCHANGED, SKIPPED,
+    ERROR, REMOVED; `reason` says why in Dutch (e.g. "nieuw", "versleutelde PDF ...")."""
+
+    file: str
+    status: str
+    passages: int = 0
+    reason: str = ""
 
 
 @dataclass
@@ -64,17 +99,88 @@ class IndexReport:
     passages: int = 0
     embedded: int = 0                # passages that had to be embedded
     reused: int = 0                  # passages whose vectors were reused
-    skipped: list[tuple[str, str]] = field(default_factory=list)   # (file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (file, reason): skipped or failed
     seconds: float = 0.0
+    collection: str = ""
+    statuses: list[FileStatus] = field(default_factory=list)       # one per file, sorted by name
+
+    def count(self, status: str) -> int:
+        return sum(s.status == status for s in self.statuses)
+
+
+def summary_table(report: IndexReport, title: str | None = None) -> str:
+    """The report as a Dutch plain-text table: one row per file (status, passages, reason)
+    and a line with the totals."""
+    rows = [("bestand", "status", "passages", "reden")]
+    rows += [(s.file, s.status, str(s.passages) if s.status in (INDEXED, UNCHANGED) else "", s.reason)
+             for s in report.statuses]
+    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(3)]
+    lines = [title] if title else []
+    for k, (name, status, n, reason) in enumerate(rows):
+        lines.append(f"  {name:<{widths[0]}}  {status:<{widths[1]}}  {n:>{widths[2]}}  {reason}".rstrip())
+        if k == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths) + "  -----")
+    removed = report.count(REMOVED)
+    lines.append(
+        f"Totaal: {report.count(INDEXED)} geïndexeerd, {report.count(UNCHANGED)} ongewijzigd, "
+        f"{report.count(SKIPPED)} overgeslagen, {report.count(ERROR)} met fouten"
+        + (f", {removed} verwijderd" if removed else "")
+        + f"; {report.passages} passages ({report.embedded} ingebed, {report.reused} hergebruikt) "
+          f"in {report.seconds:.1f} s."
+    )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- collections
+
+DEFAULT_COLLECTION = ""
+_BAD_COLLECTION = re.compile(r"^(\.|build-)|\.tmp$|[/\\]|^CURRENT$")
+
+
+def check_collection(name: str) -> str:
+    """`name` if it can be a collection (a plain folder name), else CorpusError."""
+    if name and (_BAD_COLLECTION.search(name) or name in {".", ".."}):
+        raise CorpusError(f"Ongeldige collectienaam '{name}': gebruik de naam van een map in het corpus "
+                          "(niet beginnend met '.' of 'build-').")
+    return name
+
+
+def corpus_dir(settings: Settings) -> Path:
+    """The folder with the documents of the selected collection (`settings.collection`)."""
+    name = check_collection(getattr(settings, "collection", DEFAULT_COLLECTION))
+    return Path(settings.corpus) / name if name else Path(settings.corpus)
+
+
+def index_dir(settings: Settings) -> Path:
+    """The index folder of the selected collection: `<index>/<name>/`, or `<index>/` itself
+    for the default collection."""
+    name = check_collection(getattr(settings, "collection", DEFAULT_COLLECTION))
+    return Path(settings.index) / name if name else Path(settings.index)
+
+
+def collection_names(corpus: Path) -> list[str]:
+    """Names of the collections in a corpus folder: its sub-folders (sorted; hidden ones and
+    names that cannot be a collection are left out). The default collection is not listed."""
+    corpus = Path(corpus)
+    if not corpus.is_dir():
+        return []
+    return sorted(p.name for p in corpus.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and not _BAD_COLLECTION.search(p.name))
+
+
+def collection_files(settings: Settings) -> list[Path]:
+    """The files of the selected collection: everything below its folder, or for the
+    default collection only the files directly in the corpus folder."""
+    return find_files(corpus_dir(settings), recursive=bool(getattr(settings, "collection", "")))
 
 
 # --------------------------------------------------------------------------- corpus
 
 
-def corpus_fingerprint(corpus: Path) -> str:
+def corpus_fingerprint(corpus: Path, recursive: bool = True) -> str:
     """Cheap fingerprint of the corpus from file names, sizes and mtimes."""
     h = hashlib.sha256()
-    for path in find_files(corpus):
+    for path in find_files(corpus, recursive=recursive):
         st = path.stat()
         h.update(f"{path.relative_to(corpus).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
@@ -88,42 +194,177 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_corpus(settings: Settings) -> tuple[list[Passage], dict[str, dict], list[tuple[str, str]]]:
-    """Load and chunk every supported file in the corpus folder.
+@dataclass
+class PreviousBuild:
+    """The active build, read without checks, as a source of reusable passages and vectors."""
 
-    Returns (passages, files {doc_id: {sha256, passages}}, skipped [(file, reason)]).
-    Raises CorpusError when the folder is missing or nothing in it can be read.
+    manifest: dict
+    passages: list[Passage]
+    vectors: np.ndarray
+    sentences: np.ndarray
+    sentence_vectors: np.ndarray
+
+    def passages_by_doc(self) -> dict[str, list[Passage]]:
+        out: dict[str, list[Passage]] = {}
+        for p in self.passages:
+            out.setdefault(p.doc_id, []).append(p)
+        return out
+
+
+def load_previous(index_dir: Path) -> PreviousBuild | None:
+    """The active build in `index_dir` (any format version), or None when there is none or
+    it cannot be read."""
+    build = _active_build(index_dir)
+    if build is None:
+        return None
+    try:
+        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+        with open(build / "passages.jsonl", encoding="utf-8") as fh:
+            passages = [Passage.from_dict(json.loads(line)) for line in fh]
+        return PreviousBuild(manifest, passages, np.load(build / "vectors.npy"),
+                             np.load(build / "sentences.npy"), np.load(build / "sentence_vectors.npy"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.info("previous build in %s not reusable: %s", index_dir, exc)
+        return None
+
+
+@dataclass
+class CorpusScan:
+    """The passages of a collection and what happened to each file."""
+
+    passages: list[Passage]
+    files: dict[str, dict]                 # doc_id -> {sha256, size, passages, file_meta, meta}
+    statuses: list[FileStatus]
+    metadata_files: dict[str, str]         # metadata.csv files: path -> sha256
+    ignored: dict[str, dict]               # skipped/failed files: path -> {size, sha256}
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(s.file, s.reason) for s in self.statuses if s.status in (SKIPPED, ERROR)]
+
+
+def _no_documents_message(settings: Settings, corpus: Path) -> str:
+    message = (f"Corpusmap '{corpus}' bevat geen leesbare documenten "
+               f"(ondersteund: {', '.join(sorted(SUPPORTED_SUFFIXES))}).")
+    names = [] if settings.collection else collection_names(corpus)
+    if names:
+        message += f" Kies een collectie met --collection: {', '.join(names)}."
+    return message
+
+
+def scan_corpus(settings: Settings, previous: PreviousBuild | None = None) -> CorpusScan:
+    """Load and chunk every file of the selected collection.
+
+    Files whose content is unchanged since `previous` (same sha256, same loader and chunker
+    settings) keep their passages without being read again. Bad files are listed in
+    `statuses` and never stop the scan. Raises CorpusError when the folder is missing or
+    nothing in it can be indexed.
     """
-    corpus = Path(settings.corpus)
+    corpus = corpus_dir(settings)
     if not corpus.is_dir():
+        if settings.collection:
+            available = ", ".join(collection_names(Path(settings.corpus))) or "(geen)"
+            raise CorpusError(f"Collectie '{settings.collection}' bestaat niet in '{settings.corpus}'. "
+                              f"Beschikbare collecties: {available}.")
         raise CorpusError(f"Corpusmap '{corpus}' bestaat niet. Geef een map met documenten op met --corpus.")
-    passages: list[Passage] = []
-    files: dict[str, dict] = {}
-    skipped: list[tuple[str, str]] = []
-    for path in find_files(corpus):
+    old_files: dict[str, dict] = previous.manifest.get("files", {}) if previous else {}
+    chunking = expected_manifest_keys(settings, "", 0)["chunking"]
+    reusable = previous.passages_by_doc() if previous and previous.manifest.get("chunking") == chunking else {}
+    tables = MetadataTables(corpus)
+    limit = int(settings.max_file_mb * 1024 * 1024)
+
+    scan = CorpusScan([], {}, [], {}, {})
+
+    def note(rel: str, status: str, reason: str, size: int, sha: str | None = None) -> None:
+        scan.statuses.append(FileStatus(rel, status, 0, reason))
+        scan.ignored[rel] = {"size": size, "sha256": sha}
+
+    # 1. which files can be read at all, and their content hashes
+    candidates: list[tuple[Path, str, int, str]] = []
+    for path in collection_files(settings):
         rel = path.relative_to(corpus).as_posix()
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            skipped.append((rel, f"bestandstype {path.suffix or '(geen)'} wordt niet ondersteund"))
+        if path.name == METADATA_FILE:
+            scan.metadata_files[rel] = _file_sha(path)
             continue
         try:
-            document, raw = load_document(path, corpus)
-        except LoadError as exc:
-            skipped.append((rel, str(exc).split(": ", 1)[-1]))
+            size = path.stat().st_size
+        except OSError as exc:
+            note(rel, ERROR, f"kan niet gelezen worden ({exc.strerror})", -1)
             continue
-        _, doc_passages = chunk(document, raw, settings.max_passage_chars)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            note(rel, SKIPPED, f"bestandstype {path.suffix or '(geen)'} wordt niet ondersteund", size)
+            continue
+        if size > limit:
+            note(rel, SKIPPED, f"te groot ({size / 2**20:.0f} MB; de grens is {settings.max_file_mb:g} MB, "
+                               "instelling max_file_mb); niet gelezen", size)
+            continue
+        if size == 0:
+            note(rel, SKIPPED, "leeg bestand", size)
+            continue
+        try:
+            candidates.append((path, rel, size, _file_sha(path)))
+        except OSError as exc:
+            note(rel, ERROR, f"kan niet gelezen worden ({exc.strerror})", size)
+
+    # 2. the same content twice is indexed once: under the name it was indexed with before,
+    #    else under the first name
+    keeper: dict[str, str] = {}
+    for path, rel, size, sha in candidates:
+        if sha not in keeper or (old_files.get(rel, {}).get("sha256") == sha
+                                 and old_files.get(keeper[sha], {}).get("sha256") != sha):
+            keeper[sha] = rel
+
+    # 3. load and chunk (or reuse) each file
+    for path, rel, size, sha in candidates:
+        if keeper[sha] != rel:
+            note(rel, SKIPPED, f"dubbel: zelfde inhoud als {keeper[sha]} (één keer geïndexeerd)", size, sha)
+            continue
+        old = old_files.get(rel)
+        if old and old.get("sha256") == sha and rel in reusable:
+            doc_passages, own_meta, status, reason = reusable[rel], old.get("file_meta", {}), UNCHANGED, ""
+        else:
+            try:
+                document, raw = load_document(path, corpus)
+                _, doc_passages = chunk(document, raw, settings.max_passage_chars)
+            except LoadError as exc:
+                note(rel, exc.kind, str(exc).split(": ", 1)[-1], size, sha)
+                continue
+            except Exception as exc:  # never let one file stop the run
+                log.warning("unexpected error on %s", rel, exc_info=True)
+                note(rel, ERROR, f"onverwachte fout ({type(exc).__name__}: {exc})", size, sha)
+                continue
+            own_meta = document.meta
+            status, reason = INDEXED, ("gewijzigd" if old else "nieuw")
+            if own_meta.get("encoding"):
+                reason += f"; tekencodering {own_meta['encoding']}"
         if not doc_passages:
-            skipped.append((rel, "bevat geen tekst"))
+            hint = " (een gescande PDF zonder tekstlaag?)" if path.suffix.lower() == ".pdf" else ""
+            note(rel, SKIPPED, f"bevat geen tekst{hint}", size, sha)
             continue
-        files[rel] = {"sha256": _file_sha(path), "passages": len(doc_passages)}
-        passages.extend(doc_passages)
-    for rel, reason in skipped:
-        log.warning("skipped %s: %s", rel, reason)
-    if not passages:
-        raise CorpusError(
-            f"Corpusmap '{corpus}' bevat geen leesbare documenten "
-            f"(ondersteund: {', '.join(sorted(SUPPORTED_SUFFIXES))})."
-        )
-    return passages, files, skipped
+        meta = {**clean(own_meta), **tables.for_file(path)}
+        scan.files[rel] = {"sha256": sha, "size": size, "passages": len(doc_passages),
+                           "file_meta": own_meta, "meta": meta}
+        scan.statuses.append(FileStatus(rel, status, len(doc_passages), reason))
+        scan.passages.extend(doc_passages)
+    for rel in sorted(set(old_files) - set(scan.files) - set(scan.ignored)):
+        scan.statuses.append(FileStatus(rel, REMOVED, 0, "niet meer in het corpus"))
+    scan.statuses.sort(key=lambda s: s.file)
+    for s in scan.statuses:
+        if s.status in (SKIPPED, ERROR):
+            log.info("not indexed: %s: %s", s.file, s.reason)
+    if not scan.passages:
+        raise CorpusError(_no_documents_message(settings, corpus), scan.statuses)
+    return scan
+
+
+def read_corpus(settings: Settings) -> tuple[list[Passage], dict[str, dict], list[tuple[str, str]]]:
+    """Load and chunk every supported file of the selected collection (nothing reused).
+
+    Returns (passages, files {doc_id: {sha256, passages, meta, ...}}, skipped [(file, reason)]).
+    Raises CorpusError when the folder is missing or nothing in it can be read.
+    """
+    scan = scan_corpus(settings)
+    return scan.passages, scan.files, scan.skipped
 
 
 def content_hash(files: dict[str, dict]) -> str:
@@ -172,6 +413,10 @@ class Index:
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
 
+    def document_meta(self, doc_id: str) -> dict:
+        """What is known about a document: title, author, date, url (only those present)."""
+        return self.manifest.get("files", {}).get(doc_id, {}).get("meta", {})
+
     def sentence_rows(self, row: int) -> range:
         """Rows in `sentences`/`sentence_vectors` that belong to passage `row`."""
         return range(int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1]))
@@ -190,7 +435,8 @@ def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> di
     return {
         "format_version": FORMAT_VERSION,
         "embedder": {"id": embedder_id, "dim": dim},
-        "chunking": {"chunker_version": CHUNKER_VERSION, "max_passage_chars": settings.max_passage_chars},
+        "chunking": {"chunker_version": CHUNKER_VERSION, "loader_version": LOADER_VERSION,
+                     "max_passage_chars": settings.max_passage_chars},
     }
 
 
@@ -230,41 +476,56 @@ def load_index(index_dir: Path) -> Index:
 
 
 def index_problem(settings: Settings, embedder_id: str, dim: int) -> str | None:
-    """Why the index in `settings.index` cannot be used as is, or None when it is current.
+    """Why the index of the selected collection cannot be used as is, or None when it is current.
 
     Checks the embedder, chunking and format against the settings, and the corpus
     against the manifest (cheap fingerprint first, content hashes if that differs).
     """
-    manifest = read_manifest(settings.index)
+    manifest = read_manifest(index_dir(settings))
     if manifest is None:
         return "er is nog geen index"
     for key, value in expected_manifest_keys(settings, embedder_id, dim).items():
         if manifest.get(key) != value:
             return f"de index is gebouwd met andere instellingen ({key}: {manifest.get(key)} ≠ {value})"
-    if manifest["corpus"]["path"] != str(Path(settings.corpus).resolve()):
+    corpus = corpus_dir(settings)
+    if manifest["corpus"]["path"] != str(corpus.resolve()):
         return f"de index hoort bij een ander corpus ({manifest['corpus']['path']})"
-    if manifest["corpus"]["fingerprint"] != corpus_fingerprint(Path(settings.corpus)):
+    if manifest["corpus"]["fingerprint"] != corpus_fingerprint(corpus, recursive=bool(settings.collection)):
+        known = {**manifest["files"], **{rel: {"sha256": sha} for rel, sha in manifest["metadata_files"].items()}}
+        ignored = manifest.get("ignored", {})
         files = {}
-        for path in find_files(Path(settings.corpus)):
-            rel = path.relative_to(settings.corpus).as_posix()
-            if rel in manifest["files"]:
+        for path in collection_files(settings):
+            rel = path.relative_to(corpus).as_posix()
+            if rel in known:
                 files[rel] = {"sha256": _file_sha(path)}
+            elif path.name == METADATA_FILE:
+                return f"nieuw metadatabestand in het corpus: {rel}"
             elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-                return f"nieuw bestand in het corpus: {rel}"
-        if set(files) != set(manifest["files"]) or content_hash(files) != manifest["corpus"]["content_hash"]:
+                was = ignored.get(rel)
+                size = path.stat().st_size
+                if was is None or was["size"] != size or (was["sha256"] and was["sha256"] != _file_sha(path)):
+                    return f"nieuw bestand in het corpus: {rel}"
+        if set(files) != set(known) or content_hash(files) != manifest["corpus"]["content_hash"]:
             return "het corpus is gewijzigd sinds de index is gebouwd"
     return None
 
 
 def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[Index, IndexReport]:
-    """(Re)build the index for `settings.corpus` into `settings.index`.
+    """(Re)build the index of the selected collection (`corpus_dir`/`index_dir`).
 
-    Incremental: vectors of passages whose content hash is unchanged (same embedder)
-    are reused, only new or changed passages are embedded. Written atomically.
+    Incremental: files with unchanged content keep their passages (not read again), and
+    vectors of passages whose content hash is unchanged (same embedder) are reused, so
+    only new or changed passages are embedded. Written atomically: whatever goes wrong,
+    the previous build stays active. Raises CorpusError (with per-file statuses) when
+    nothing can be indexed.
     """
     started = time.perf_counter()
-    passages, files, skipped = read_corpus(settings)
-    report = IndexReport(files=len(files), passages=len(passages), skipped=skipped)
+    target = index_dir(settings)
+    previous = load_previous(target)
+    scan = scan_corpus(settings, previous)
+    passages = scan.passages
+    report = IndexReport(files=len(scan.files), passages=len(passages), skipped=scan.skipped,
+                         collection=settings.collection, statuses=scan.statuses)
 
     # sentences of every passage: (passage row, start, end)
     sentences = np.array(
@@ -274,14 +535,10 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
 
     # vectors we can reuse from the previous build: passage hash -> (vector, sentence vectors)
     reuse: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    try:
-        previous = load_index(settings.index)
-        if previous.manifest["embedder"] == {"id": embedder.id, "dim": embedder.dim}:
-            for i, p in enumerate(previous.passages):
-                rows = previous.sentence_rows(i)
-                reuse[p.hash] = (previous.vectors[i], previous.sentence_vectors[rows.start:rows.stop])
-    except (IndexNotReady, OSError, ValueError, KeyError) as exc:
-        log.info("no reusable previous index: %s", exc)
+    if previous is not None and previous.manifest.get("embedder") == {"id": embedder.id, "dim": embedder.dim}:
+        offsets_prev = np.searchsorted(previous.sentences[:, 0], np.arange(len(previous.passages) + 1))
+        for i, p in enumerate(previous.passages):
+            reuse[p.hash] = (previous.vectors[i], previous.sentence_vectors[offsets_prev[i]:offsets_prev[i + 1]])
 
     vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
     sentence_vectors = np.zeros((len(sentences), embedder.dim), dtype=np.float32)
@@ -305,19 +562,26 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
             sentence_vectors[srows] = embedder.encode_passages(texts)
             bar.update(len(rows))
 
+    corpus = corpus_dir(settings)
+    hashed = {**scan.files, **{rel: {"sha256": sha} for rel, sha in scan.metadata_files.items()}}
     manifest = {
         **expected_manifest_keys(settings, embedder.id, embedder.dim),
+        "collection": settings.collection,
         "corpus": {
-            "path": str(Path(settings.corpus).resolve()),
-            "fingerprint": corpus_fingerprint(Path(settings.corpus)),
-            "content_hash": content_hash(files),
+            "path": str(corpus.resolve()),
+            "fingerprint": corpus_fingerprint(corpus, recursive=bool(settings.collection)),
+            "content_hash": content_hash(hashed),
         },
-        "files": files,
-        "skipped": [{"file": f, "reason": r} for f, r in skipped],
+        "files": scan.files,
+        "metadata_files": scan.metadata_files,
+        "ignored": scan.ignored,
+        "skipped": [{"file": f, "reason": r} for f, r in scan.skipped],
+        "statuses": [{"file": s.file, "status": s.status, "passages": s.passages, "reason": s.reason}
+                     for s in scan.statuses],
         "n_passages": len(passages),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    build = _write_build(Path(settings.index), manifest, passages, vectors, sentences, sentence_vectors)
+    build = _write_build(target, manifest, passages, vectors, sentences, sentence_vectors)
     report.seconds = time.perf_counter() - started
     return load_index(build.parent), report
 

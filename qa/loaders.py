@@ -1,8 +1,19 @@
 """Loaders: one per file type, `path -> Document`.
 
-A loader decodes the file and cuts it into raw blocks (one per non-empty line, with
-its character span in the decoded text). Repairing extraction noise and splitting
-into passages is the chunker's job (`qa.chunking`).
+A loader reads a file and cuts it into raw blocks: (Block, is_heading) pairs in reading
+order, each with its character span in `Document.text`. Repairing extraction noise and
+splitting into passages is the chunker's job (`qa.chunking`).
+
+What `Document.text` (and so every span) refers to:
+- `.txt`, `.md`: the decoded file itself, so slicing the file by a passage's span gives
+  its text (after whitespace normalisation);
+- `.pdf`, `.docx`, `.html`: the text the loader extracts (`load_document(path).text`; the
+  same file always gives the same text). The human-readable place is the locator: page
+  (PDF) and paragraph number, e.g. "p. 4, alinea 3".
+
+`Document.meta` holds what the file itself says about title, author, date and URL
+(properties, `<meta>` tags, front matter); a `metadata.csv` beside the files is applied
+on top of it by the indexer (`qa.metadata`).
 """
 
 from __future__ import annotations
@@ -14,80 +25,143 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from .documents import Block, Document, normalize_text
+from .metadata import front_matter
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = {".txt", ".md"}
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
+LOADER_VERSION = 2          # bump when extracted text or blocks change for the same file
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+
+RawBlocks = list[tuple[Block, bool]]
 
 
 class LoadError(Exception):
-    """A file could not be read; the message names the file (Dutch, for the user)."""
+    """A file could not be read; the message names the file (Dutch, for the user).
+
+    `kind` says how the index report lists it: "fout" (the file is damaged or not what its
+    name says) or "overgeslagen" (nothing wrong, but nothing to index)."""
+
+    def __init__(self, message: str, kind: str = "fout"):
+        super().__init__(message)
+        self.kind = kind
 
 
-def decode(data: bytes, name: str) -> str:
+def decode_with_encoding(data: bytes, name: str) -> tuple[str, str]:
     """Decode bytes as UTF-8, else as the encoding charset-normalizer detects.
 
-    Raises LoadError for binary data or text whose encoding cannot be determined.
+    Returns (text, encoding name). Raises LoadError for binary data or text whose
+    encoding cannot be determined.
     """
     if b"\x00" in data[:8192]:
-        raise LoadError(f"{name}: binair bestand, geen tekst (overgeslagen)")
+        raise LoadError(f"{name}: binair bestand, geen tekst")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
     best = from_bytes(data).best()
     if best is None:
         raise LoadError(f"{name}: tekencodering niet te herkennen (sla het bestand op als UTF-8)")
     log.warning("%s is not UTF-8; decoded as %s", name, best.encoding)
-    return str(best)
+    return str(best), best.encoding
 
 
-def _line_blocks(text: str, markdown: bool) -> list[tuple[Block, bool]]:
-    """Every non-empty line as a raw Block, with a flag for Markdown headings."""
-    out: list[tuple[Block, bool]] = []
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        start, end = pos, pos + len(line.rstrip("\r\n"))
+def decode(data: bytes, name: str) -> str:
+    """`decode_with_encoding` without the encoding name."""
+    return decode_with_encoding(data, name)[0]
+
+
+def line_blocks(text: str, markdown: bool = False, start: int = 0, page: int | None = None) -> RawBlocks:
+    """Every non-empty line of `text[start:]` as a raw Block (span in `text`), with a flag
+    for Markdown headings. `page` is set on every block."""
+    out: RawBlocks = []
+    pos = start
+    for line in text[start:].splitlines(keepends=True):
+        a, b = pos, pos + len(line.rstrip("\r\n"))
         pos += len(line)
-        body = normalize_text(text[start:end])
+        body = normalize_text(text[a:b])
         if not body:
             continue
         heading = False
-        if markdown and (m := _MD_HEADING.match(text[start:end])):
+        if markdown and (m := _MD_HEADING.match(text[a:b])):
             # span covers only the heading words, not the '#' markers
-            start = start + text[start:end].index(m.group(2)) if m.group(2) else start
-            end = start + len(m.group(2))
+            a = a + text[a:b].index(m.group(2)) if m.group(2) else a
+            b = a + len(m.group(2))
             body, heading = normalize_text(m.group(2)), True
             if not body:
                 continue
-        out.append((Block(text=body, start=start, end=end, para=0), heading))
+        out.append((Block(text=body, start=a, end=b, para=0, page=page), heading))
     return out
 
 
-def load_document(path: Path, root: Path) -> tuple[Document, list[tuple[Block, bool]]]:
-    """Read a .txt or .md file under `root`.
+def _title_from_name(path: Path) -> str:
+    return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
-    Returns the Document (with empty `blocks`, filled by the chunker) and its raw
-    line blocks with a Markdown-heading flag. Raises LoadError naming the file.
+
+def _load_text(path: Path, rel: str) -> tuple[str, RawBlocks, dict]:
+    text, encoding = decode_with_encoding(path.read_bytes(), rel)
+    markdown = path.suffix.lower() in {".md", ".markdown"}
+    meta, body_start = front_matter(text) if markdown else ({}, 0)
+    if encoding != "utf-8":
+        meta["encoding"] = encoding
+    raw = line_blocks(text, markdown=markdown, start=body_start)
+    if markdown and "title" not in meta:
+        first_h1 = re.search(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", text[body_start:], re.MULTILINE)
+        if first_h1:
+            meta["title"] = normalize_text(first_h1.group(1))
+    return text, raw, meta
+
+
+def _loader_for(suffix: str):
+    if suffix in TEXT_SUFFIXES:
+        return _load_text
+    if suffix == ".pdf":
+        from .loaders_pdf import load_pdf
+        return load_pdf
+    if suffix == ".docx":
+        from .loaders_docx import load_docx
+        return load_docx
+    if suffix in {".html", ".htm"}:
+        from .loaders_html import load_html
+        return load_html
+    return None
+
+
+def load_document(path: Path, root: Path) -> tuple[Document, RawBlocks]:
+    """Read a supported file under `root` (.txt, .md, .pdf, .docx, .html).
+
+    Returns the Document (with empty `blocks`, filled by the chunker; `text` is what the
+    spans refer to; `meta` what the file says about itself) and its raw blocks with a
+    heading flag. Raises LoadError naming the file, for every way a file can be bad.
     """
     path = Path(path)
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise LoadError(f"{rel}: bestandstype {path.suffix or '(geen)'} wordt niet ondersteund")
+    loader = _loader_for(path.suffix.lower())
+    if loader is None:
+        raise LoadError(f"{rel}: bestandstype {path.suffix or '(geen)'} wordt niet ondersteund", "overgeslagen")
     try:
-        data = path.read_bytes()
+        text, raw, meta = loader(path, rel)
+    except LoadError:
+        raise
     except OSError as exc:
-        raise LoadError(f"{rel}: kan niet gelezen worden ({exc.strerror})") from None
-    text = decode(data, rel)
-    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
-    doc = Document(id=rel, path=str(path.resolve()), title=title, blocks=[], text=text)
-    return doc, _line_blocks(text, markdown=path.suffix.lower() == ".md")
+        raise LoadError(f"{rel}: kan niet gelezen worden ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise LoadError(f"{rel}: te groot om te lezen") from None
+    except Exception as exc:   # a damaged file can make any parser fail in its own way
+        log.debug("loader failed on %s", rel, exc_info=True)
+        raise LoadError(f"{rel}: kan niet gelezen worden ({type(exc).__name__}: {exc})") from None
+    title = meta.get("title") or _title_from_name(path)
+    doc = Document(id=rel, path=str(path.resolve()), title=title, blocks=[], text=text, meta=meta)
+    return doc, raw
 
 
-def find_files(root: Path) -> list[Path]:
-    """All files below `root` (sorted, hidden files skipped)."""
+def find_files(root: Path, recursive: bool = True) -> list[Path]:
+    """All files below `root` (sorted, hidden files skipped); only those directly in
+    `root` when not `recursive`."""
+    root = Path(root)
+    found = root.rglob("*") if recursive else root.glob("*")
     return sorted(
-        p for p in Path(root).rglob("*")
+        p for p in found
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )

@@ -89,6 +89,12 @@ class Settings:
     llm_max_tokens: int = 512              # most tokens the model may generate per answer
     llm_temperature: float = 0.0           # 0 = deterministic (greedy)
 
+    # --- documents and collections (qa/loaders*.py, qa/index.py, qa/collections.py) -------
+    # Every sub-folder of `corpus` is a collection with its own index in `index/<name>/`;
+    # "" is the default collection: the files directly in `corpus`, indexed in `index/`.
+    collection: str = ""
+    max_file_mb: float = 100.0             # larger files are not read (reported as skipped)
+
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})

@@ -106,7 +106,7 @@ def test_json_schema(engine):
     assert data["question"] == KNOWN[0][0] and isinstance(data["abstained"], bool)
     citation = data["citations"][0]
     assert set(citation) == {"n", "passage_id", "document", "section", "page", "paragraph", "locator", "span",
-                             "text", "quote"}
+                             "text", "quote", "title", "author", "date", "url"}
     assert citation["n"] == 1 and citation["document"] == "kennis-die-werkt.txt"
     assert citation["locator"].startswith("alinea ")
     assert len(data["retrieved"]) == engine.settings.top_k

@@ -399,3 +399,14 @@ def test_format_summary():
 
     empty = format_summary(compute_metrics([q("a", "V")], [{"answer": "x", "abstained": False}]))
     assert "n.v.t." in empty
+
+
+def test_judge_without_keywords_leaves_pass_to_manual_review():
+    plain = q("a", "Wat is een wijkteam?")
+    answered = {"answer": "Een team in de wijk [1].", "abstained": False, "citations": [], "retrieved": []}
+    assert judge(plain, answered)["passed"] is None
+    abstained = {"answer": "Ik kan deze vraag niet beantwoorden.", "abstained": True}
+    assert judge(plain, abstained)["passed"] is False
+    too_long = {"answer": " ".join(["woord"] * 71), "abstained": False}
+    assert judge(plain, too_long)["passed"] is False
+    assert judge(plain, {"error": "RuntimeError: kapot", "answer": ""})["passed"] is False
