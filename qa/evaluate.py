@@ -926,7 +926,7 @@ def read_results(out_dir: Path) -> list[dict]:
 #: corpus, or a setting this list does not know) gets its own index folder.
 SHARED_INDEX_SETTINGS = frozenset({
     "retriever", "top_k", "candidates", "rrf_k", "dense_weight", "bm25_weight", "rerank",
-    "sentence_weight", "coverage_weight", "generator", "max_answer_words", "max_answer_sentences",
+    "sentence_weight", "coverage_weight", "merge_depth", "query_threads", "generator", "max_answer_words", "max_answer_sentences",
     "min_support", "max_question_chars", "host", "port", "embed_batch_size",
     "feedback_db", "log_questions",
 })

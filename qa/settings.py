@@ -44,6 +44,7 @@ class Settings:
     query_prompt: str = ""                 # only for models without named prompts
     passage_prompt: str = ""
     embed_batch_size: int = 32
+    query_threads: int = 1                 # torch threads for embedding a question (indexing uses all)
 
     # --- chunking ---------------------------------------------------------------------
     max_passage_chars: int = 1000          # long paragraphs are split on sentences to this size

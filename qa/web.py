@@ -267,31 +267,33 @@ class _Asker:
             self._by_k[top_k] = other
         return self._by_k[top_k]
 
+    def _log(self, answer: dict) -> None:
+        if self.engine.settings.log_questions:
+            try:
+                self.feedback.log_question(answer)
+            except Exception:  # the log must never break answering
+                log.exception("could not log question")
+
     def stream(self, question: str, history: list[str] | None = None,
                top_k: int | None = None) -> Iterator[str | dict]:
-        """Chunks of the answer text as they are generated, then the `Answer.to_dict()`
-        (`Engine.ask_stream`). Raises QuestionError."""
-        engine = self._engine(top_k)
-        items = engine.ask_stream(question, history=list(history or [])[-MAX_HISTORY:])
+        """For the chat: chunks of the answer text as they are generated, then the
+        `Answer.to_dict()` (`Engine.ask_stream`). Raises QuestionError."""
+        items = self._engine(top_k).ask_stream(question, history=list(history or [])[-MAX_HISTORY:])
         for item in items:
             if isinstance(item, str):
                 yield item
                 continue
             answer = item.to_dict()
-            if self.engine.settings.log_questions:
-                try:
-                    self.feedback.log_question(answer)
-                except Exception:  # the log must never break answering
-                    log.exception("could not log question")
+            self._log(answer)
             yield answer
             return
 
     def ask(self, question: str, history: list[str] | None = None, top_k: int | None = None) -> dict:
-        """`Answer.to_dict()` for the question (what `POST /api/ask` returns); raises QuestionError."""
-        for item in self.stream(question, history, top_k):
-            if isinstance(item, dict):
-                return item
-        raise RuntimeError("the engine's stream ended without an answer")
+        """For the API: `Engine.ask(...).to_dict()`, exactly what `qa ask --json` prints.
+        Raises QuestionError."""
+        answer = self._engine(top_k).ask(question, history=list(history or [])[-MAX_HISTORY:]).to_dict()
+        self._log(answer)
+        return answer
 
     def cited_passages(self, passage_id: str) -> list:
         """The index passages behind a citation's passage_id; a citation of merged
