@@ -201,12 +201,18 @@ class ExtractiveGenerator:
         cands: list[_Candidate] = []
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
+            previous: frozenset = frozenset()
             for (a, b), sim in zip(hit.sentences, hit.sentence_scores):
                 sentence = text[a:b].strip()
+                own = frozenset(terms(sentence))
+                context, previous = previous, own
                 if len(sentence.split()) < 3:
                     continue
-                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=frozenset(terms(sentence)))
-                lexical = coverage(q_terms, set(c.terms), self.idf, self.default_idf)
+                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=own)
+                # a sentence that points back ("Deze nieuwe wet ...") is about what the
+                # sentence before it names: count those words as present too
+                about = own | context if _CONTINUATION.match(sentence) else own
+                lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
                 c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
                 cands.append(c)

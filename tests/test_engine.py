@@ -174,3 +174,22 @@ def test_neighbouring_hits_merge_into_one_citable_passage(engine):
     assert len(first.sentence_scores) == len(first.sentences)
     # hits below the merge depth are left alone
     assert len(merge_neighbours([hit(far, 3.0), hit(row, 2.0), hit(row + 1, 1.0)], index, depth=2)) == 3
+
+
+def test_sentence_pointing_back_counts_the_words_of_the_sentence_before():
+    from qa.answer import ExtractiveGenerator
+    from qa.chunking import sentence_spans
+    from qa.documents import Passage
+    from qa.lexical import idf_table, terms
+    from qa.retrieve import Hit
+
+    text = ("In 2021 kwam er een nieuwe wet Straffen en Beschermen voor gedetineerden en hun verlof. "
+            "Deze nieuwe wet heeft als doel de maatschappij veilig te houden.")
+    spans = tuple(sentence_spans(text))
+    passage = Passage(id="d#p1", doc_id="d", text=text, section=None, para=1, start=0, end=len(text))
+    # the first sentence is semantically a little closer; the second holds the asked-for "doel"
+    hit = Hit(passage, 1.0, 0, {"dense": 1}, 0.9, None, spans, (0.86, 0.85), 1.0, 6.0)
+    idf, default_idf = idf_table([terms(text), terms("iets anders over jeugdzorg")])
+    generator = ExtractiveGenerator(idf, default_idf, max_words=15)
+    answer = generator.answer("Wat is het doel van de wet Straffen en Beschermen?", [hit])
+    assert answer.answer.startswith("Deze nieuwe wet heeft als doel")
