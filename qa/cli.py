@@ -85,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
     e.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
     _feedback_options(e)
+
+    # LMS widget (qa/widget.py)
+    p = sub.add_parser("widget", help="chatwidget voor leeromgevingen (Moodle, Canvas, Brightspace)")
+    actions = p.add_subparsers(dest="widget_command", required=True, metavar="ACTIE")
+    w = actions.add_parser("snippet", help="print de HTML om in de leeromgeving te plakken, en de serverinstelling")
+    w.add_argument("--title", required=True, help="titel boven de chat, bijv. 'Vraagbaak Jeugdzorg'")
+    w.add_argument("--color", required=True, help="hexkleur van knop en kop, bijv. '#1d4ed8'")
+    w.add_argument("--origin", required=True, action="append",
+                   help="adres van de leeromgeving, bijv. https://moodle.example.nl (mag vaker)")
+    w.add_argument("--welcome", help="welkomsttekst in de chat")
+    w.add_argument("--position", choices=["right", "left"], default="right",
+                   help="knop rechts (standaard) of links onderin")
+    w.add_argument("--host-url", dest="host_url",
+                   help="publiek adres van deze Vraagbaak-server (standaard http://HOST:PORT uit de instellingen)")
+    w.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
+    w.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
     return parser
 
 
@@ -247,7 +263,26 @@ def cmd_feedback(settings: Settings, args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve, "feedback": cmd_feedback}
+def cmd_widget(settings: Settings, args) -> int:
+    """`qa widget snippet`: the HTML for the LMS and the VRAAGBAAK_ALLOWED_ORIGINS it needs."""
+    from .widget import parse_origins, snippet
+
+    origins = parse_origins(",".join([settings.allowed_origins, *args.origin]))
+    host_url = args.host_url or f"http://{settings.host}:{settings.port}"
+    try:
+        html = snippet(host_url, args.title, args.color, args.welcome, args.position)
+    except ValueError as exc:
+        print(f"Fout: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print("Plak deze HTML in de leeromgeving (zie docs/widget.md):\n")
+    print(html)
+    print("\nZet op de Vraagbaak-server (anders weigert die de leeromgeving):\n")
+    print(f"VRAAGBAAK_ALLOWED_ORIGINS={','.join(origins)}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve, "feedback": cmd_feedback,
+            "widget": cmd_widget}
 
 
 def main(argv: list[str] | None = None) -> int:

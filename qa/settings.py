@@ -96,6 +96,13 @@ class Settings:
     collection: str = ""
     max_file_mb: float = 100.0             # larger files are not read (reported as skipped)
 
+    # --- LMS widget (qa/widget.py): /widget, /widget.js, CORS/CSP and rate limits ----------
+    # Origins allowed to embed the widget and call /api/ask from the browser, comma-separated
+    # (e.g. "https://moodle.example.nl,https://canvas.example.nl"); empty = this server only.
+    allowed_origins: str = ""
+    rate_limit_per_minute: int = 60        # questions per client address per minute on /api/ask (0 = off)
+    rate_limit_session_per_minute: int = 10  # questions per widget session per minute (0 = off)
+
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""
         return dataclasses.replace(self, **{k: _coerce(k, v) for k, v in changes.items()})

@@ -538,6 +538,9 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
             log.exception("answering failed")
             raise HTTPException(status_code=500, detail=ERROR_MESSAGE) from None
 
+    from .widget import install_widget   # /widget, /widget.js, CORS/CSP and rate limits (before the / mount)
+    install_widget(api, engine.settings)
+
     blocks = build_blocks(engine, feedback, asker)
     return gr.mount_gradio_app(api, blocks, path="/", css=CSS, head=HEAD, footer_links=[], theme=theme())
 
