@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="knop rechts (standaard) of links onderin")
     w.add_argument("--host-url", dest="host_url",
                    help="publiek adres van deze Vraagbaak-server (standaard http://HOST:PORT uit de instellingen)")
+    w.add_argument("--collection", dest="widget_collection",
+                   help="collectie (submap van het corpus) waarin de widget zoekt; standaard de standaardcollectie")
     w.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
     w.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
     return parser
@@ -270,7 +272,8 @@ def cmd_widget(settings: Settings, args) -> int:
     origins = parse_origins(",".join([settings.allowed_origins, *args.origin]))
     host_url = args.host_url or f"http://{settings.host}:{settings.port}"
     try:
-        html = snippet(host_url, args.title, args.color, args.welcome, args.position)
+        html = snippet(host_url, args.title, args.color, args.welcome, args.position,
+                       getattr(args, "widget_collection", None))
     except ValueError as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -26,8 +26,10 @@ from typing import Iterator, Literal
 import gradio as gr
 from pydantic import BaseModel, ConfigDict, Field
 
+from .collection import EngineCache, list_collections
 from .engine import Engine, QuestionError
 from .feedback import FeedbackStore
+from .index import CorpusError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ class AskRequest(BaseModel):
                     "Een vervolgvraag ('En wat kost dat?') wordt dan met de vorige vraag als context gezocht.")
     top_k: int | None = Field(default=None, ge=1, le=50,
                               description="Aantal passages in `retrieved` (standaard: instelling top_k).")
+    collection: str | None = Field(default=None, max_length=200,
+                                   description="Collectie (submap van het corpus) om in te zoeken; "
+                                               "standaard de collectie waarmee de server is gestart.")
 
 
 class CitationOut(BaseModel):
@@ -369,14 +374,53 @@ def _new_state() -> dict:
     return {"questions": [], "answer": None, "feedback_id": None}
 
 
-def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _Asker | None = None):
-    """The Gradio chat (Blocks) for `engine`; feedback goes to `feedback`."""
+class _Askers:
+    """One `_Asker` per collection: the server's own engine, and the other collections of
+    the corpus folder loaded on first use (`EngineCache`, sharing the loaded embedder)."""
+
+    def __init__(self, engine: Engine, feedback: FeedbackStore):
+        self.settings = engine.settings
+        self.default_name = engine.settings.collection
+        self.feedback = feedback
+        self.engines = EngineCache(engine.settings, embedder=engine.embedder)
+        self._askers = {self.default_name: _Asker(engine, feedback)}
+        self._lock = threading.Lock()
+
+    @property
+    def default(self) -> _Asker:
+        return self._askers[self.default_name]
+
+    def get(self, name: str | None) -> _Asker:
+        """The asker of collection `name` (None = the server's own). Raises CorpusError
+        (Dutch, lists the collections) for an unknown name."""
+        if name is None or name == self.default_name:
+            return self.default
+        with self._lock:
+            if name not in self._askers:
+                self._askers[name] = _Asker(self.engines.get(name), self.feedback)
+            return self._askers[name]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, name) of every collection, for the chat's selector."""
+        found = [(c.label, c.name) for c in list_collections(self.settings)]
+        if self.default_name not in [name for _, name in found]:
+            found.insert(0, (self.default_name or "standaard", self.default_name))
+        return found
+
+
+def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: _Askers | None = None):
+    """The Gradio chat (Blocks) for `engine`; feedback goes to `feedback`. When the corpus
+    folder has more than one collection, a selector chooses the collection to ask."""
     feedback = feedback or FeedbackStore(engine.settings.feedback_db)
-    asker = asker or _Asker(engine, feedback)
+    askers = askers or _Askers(engine, feedback)
+    choices = askers.choices()
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         state = gr.State(_new_state())   # per browser session: earlier questions, last answer
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        collection = gr.Dropdown(choices=choices, value=askers.default_name, label="Collectie",
+                                 info="Welke verzameling documenten Vraagbaak doorzoekt.",
+                                 visible=len(choices) > 1, elem_id="vb-collection", interactive=True)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
                 chatbot = gr.Chatbot(
@@ -412,7 +456,7 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _
 
         outputs = [chatbot, sources, box, state, fb_group, fb_status, comment, copy, copy_text]
 
-        def respond(question, chat, st):
+        def respond(question, chat, st, coll=None):
             """Stream the answer into the chat; then show its sources and the feedback row."""
             chat = list(chat or [])
             st = dict(st or _new_state())
@@ -426,6 +470,7 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _
             yield chat, gr.update(), "", st, hide_fb, "", "", no_copy, ""
             shown, pending, answer = "", None, None
             try:
+                asker = askers.get(coll)
                 # one chunk of look-ahead: an abstention is known before its text is shown
                 for item in asker.stream(question, history=st["questions"]):
                     if isinstance(item, dict):
@@ -440,7 +485,7 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _
                     pending = item
                 if answer is None:
                     raise RuntimeError("no answer at the end of the stream")
-            except QuestionError as exc:
+            except (QuestionError, CorpusError) as exc:
                 chat[-1] = _bot_msg(f"⚠️ {escape_markdown(str(exc))}")
                 yield chat, gr.update(), "", st, hide_fb, "", "", no_copy, ""
                 return
@@ -460,10 +505,10 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _
             yield (chat, sources_html(answer, asker.context(answer), turn=len(st["questions"])), "", st,
                    gr.update(visible=True), "", "", gr.update(interactive=True), answer_plain_text(answer))
 
-        def from_example(chat, st, evt: gr.SelectData):
+        def from_example(chat, st, coll, evt: gr.SelectData):
             value = evt.value
             question = value.get("text", "") if isinstance(value, dict) else str(value)
-            yield from respond(question, chat, st)
+            yield from respond(question, chat, st, coll)
 
         def rate(rating, text, st):
             """Store (or change) the rating of the last answer; returns (state, status)."""
@@ -486,9 +531,10 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, asker: _
                     gr.update(interactive=False), "")
 
         events = dict(concurrency_limit=8, concurrency_id="ask")
-        box.submit(respond, [box, chatbot, state], outputs, **events)
-        send.click(respond, [box, chatbot, state], outputs, **events)
-        chatbot.example_select(from_example, [chatbot, state], outputs, **events)
+        box.submit(respond, [box, chatbot, state, collection], outputs, **events)
+        send.click(respond, [box, chatbot, state, collection], outputs, **events)
+        chatbot.example_select(from_example, [chatbot, state, collection], outputs, **events)
+        collection.change(reset, None, outputs)   # a conversation belongs to one collection
         up.click(lambda text, st: rate("up", text, st), [comment, state], [state, fb_status])
         down.click(lambda text, st: rate("down", text, st), [comment, state], [state, fb_status])
         new.click(reset, None, outputs)
@@ -514,7 +560,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     from fastapi import FastAPI, HTTPException
 
     feedback = feedback or FeedbackStore(engine.settings.feedback_db)
-    asker = _Asker(engine, feedback)
+    askers = _Askers(engine, feedback)
     api = FastAPI(
         title="Vraagbaak API",
         description=("Vragen beantwoorden met bronvermelding, over het geïndexeerde corpus. "
@@ -525,11 +571,16 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     @api.post(
         "/api/ask", response_model=None, summary="Stel een vraag",
         responses={200: {"model": AnswerOut, "description": "Het antwoord, zoals `qa ask --json`."},
+                   404: {"model": ErrorOut, "description": "Onbekende collectie (Nederlandse melding)."},
                    422: {"model": ErrorOut, "description": "Lege of te lange vraag (Nederlandse melding)."},
                    500: {"model": ErrorOut, "description": "Onverwachte fout (Nederlandse melding)."}},
     )
     def ask(req: AskRequest) -> dict:
         """Beantwoord `question` met bronnen. Geef `history` (eerdere vragen) mee voor vervolgvragen."""
+        try:
+            asker = askers.get(req.collection)
+        except CorpusError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
         try:
             return asker.ask(req.question, history=req.history, top_k=req.top_k)
         except QuestionError as exc:
@@ -541,7 +592,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     from .widget import install_widget   # /widget, /widget.js, CORS/CSP and rate limits (before the / mount)
     install_widget(api, engine.settings)
 
-    blocks = build_blocks(engine, feedback, asker)
+    blocks = build_blocks(engine, feedback, askers)
     return gr.mount_gradio_app(api, blocks, path="/", css=CSS, head=HEAD, footer_links=[], theme=theme())
 
 

@@ -126,7 +126,7 @@ def frame_ancestors(origins: list[str]) -> str:
 
 
 def widget_page(title: str | None = None, color: str | None = None, welcome: str | None = None,
-                max_chars: int = 2000, session: str | None = None) -> str:
+                max_chars: int = 2000, session: str | None = None, collection: str | None = None) -> str:
     """The widget's HTML. `title` and `welcome` are cleaned, limited and escaped; `color`
     is used only when it is a hex colour. `session` (default: a new random id) is read by
     the page's script and sent with every question in a header (no cookies)."""
@@ -134,6 +134,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
     welcome = clean_text(welcome, WELCOME_MAX) or DEFAULT_WELCOME
     color = color if valid_color(color) else DEFAULT_COLOR
     session = session or secrets.token_urlsafe(24)
+    collection = clean_text(collection, 100)      # sent back with each question; the API checks it
     e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
     return f"""<!doctype html>
 <html lang="nl">
@@ -146,7 +147,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 <link rel="stylesheet" href="widget/widget.css">
 <script src="widget/widget-app.js" defer></script>
 </head>
-<body data-color="{e(color)}" data-max-chars="{int(max_chars)}">
+<body data-color="{e(color)}" data-max-chars="{int(max_chars)}" data-collection="{e(collection)}">
 <header class="vbw-head"><h1 class="vbw-title">{e(title)}</h1></header>
 <main id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
 <div class="vbw-msg vbw-bot vbw-welcome"><p>{e(welcome)}</p></div>
@@ -164,7 +165,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 
 
 def snippet(host_url: str, title: str, color: str, welcome: str | None = None,
-            position: str = "right") -> str:
+            position: str = "right", collection: str | None = None) -> str:
     """The HTML a trainer pastes into the LMS: the `widget.js` script tag, and an iframe
     alternative for editors that strip scripts. Raises ValueError (Dutch) for a colour that
     is not hex or a position other than right/left."""
@@ -180,9 +181,14 @@ def snippet(host_url: str, title: str, color: str, welcome: str | None = None,
     if welcome:
         attrs += f' data-welcome="{e(welcome)}"'
     attrs += f' data-color="{e(color)}" data-position="{position}"'
+    collection = clean_text(collection, 100)
+    if collection:
+        attrs += f' data-collection="{e(collection)}"'
     query = {"title": title, "color": color}
     if welcome:
         query["welcome"] = welcome
+    if collection:
+        query["collection"] = collection
     return (f'<script src="{e(base)}/widget.js" {attrs} defer></script>\n'
             f'<!-- of, waar scripts niet mogen (bijv. Canvas), als iframe: -->\n'
             f'<iframe src="{e(base)}/widget?{e(urlencode(query))}" title="{e(title)}" '
@@ -272,10 +278,11 @@ def install_widget(api, settings: Settings) -> None:
     common = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
     @api.get("/widget", response_class=HTMLResponse, include_in_schema=False)
-    def widget(title: str = Query(DEFAULT_TITLE), color: str = Query(DEFAULT_COLOR), welcome: str = Query("")):
+    def widget(title: str = Query(DEFAULT_TITLE), color: str = Query(DEFAULT_COLOR), welcome: str = Query(""),
+               collection: str = Query("")):
         # over-long or invalid values fall back / are cut, never an error page inside the LMS
         page = widget_page(title[:TITLE_MAX * 4], color[:8], welcome[:WELCOME_MAX * 4],
-                           max_chars=settings.max_question_chars)
+                           max_chars=settings.max_question_chars, collection=collection[:400])
         return HTMLResponse(page, headers={**common, "Content-Security-Policy": csp,
                                            "Cache-Control": "no-store"})
 

@@ -166,3 +166,35 @@ def test_snippet_cli_refuses_bad_colour_and_origin(capsys):
     assert "Ongeldige herkomst" in capsys.readouterr().err
     with pytest.raises(ValueError):
         snippet("https://h", "t", "#123", position="top")
+
+
+def test_api_and_widget_select_a_collection(engine, tmp_path):
+    """Each sub-folder of the corpus is a collection; /api/ask and the widget page choose one."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from qa.engine import Engine
+    from qa.web import create_app
+    from qa.widget import snippet
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(engine.settings.corpus / "kennis-die-werkt.txt", corpus)
+    (corpus / "cursus-a").mkdir()
+    (corpus / "cursus-a" / "wijkteam.txt").write_text(
+        "Het wijkteam in Zuidhaven bestaat uit twaalf medewerkers. Zij werken vanuit het buurthuis.\n",
+        encoding="utf-8")
+    settings = engine.settings.replace(corpus=corpus, index=tmp_path / "index")
+    app = create_app(Engine(settings, engine.index, engine.embedder))
+    client = TestClient(app)
+    asked = {"question": "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?"}
+    in_course = client.post("/api/ask", json={**asked, "collection": "cursus-a"}).json()
+    assert "twaalf medewerkers" in in_course["answer"]
+    assert in_course["citations"][0]["document"] == "wijkteam.txt"
+    assert "twaalf" not in client.post("/api/ask", json=asked).json()["answer"]   # default collection
+    unknown = client.post("/api/ask", json={**asked, "collection": "bestaat-niet"})
+    assert unknown.status_code == 404 and "cursus-a" in unknown.json()["detail"]
+    page = client.get("/widget", params={"collection": 'cursus-a"><script>'}).text
+    assert 'data-collection="cursus-a&quot;&gt;&lt;script&gt;"' in page
+    assert 'data-collection="cursus-a"' in snippet("https://vb.example.nl", "T", "#112233", collection="cursus-a")

@@ -10,6 +10,7 @@
     document.documentElement.style.setProperty("--vb-color", color);
   }
   var maxChars = parseInt(body.getAttribute("data-max-chars"), 10) || 2000;
+  var collection = body.getAttribute("data-collection") || "";
   var meta = document.querySelector('meta[name="vb-session"]');
   var session = meta ? meta.getAttribute("content") : "";
   var history = [];
@@ -105,7 +106,8 @@
       method: "POST",
       credentials: "omit",
       headers: {"Content-Type": "application/json", "X-Vraagbaak-Session": session},
-      body: JSON.stringify({question: question, history: history.slice(-20)})
+      body: JSON.stringify(collection ? {question: question, history: history.slice(-20), collection: collection}
+                                      : {question: question, history: history.slice(-20)})
     }).then(function (resp) {
       return resp.json().catch(function () { return null; }).then(function (data) {
         if (resp.ok && data) {

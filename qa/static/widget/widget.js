@@ -1,6 +1,6 @@
 // Vraagbaak loader for host pages (LMS). Usage:
 //   <script src="https://host/widget.js" data-title="…" data-welcome="…" data-color="#1d4ed8"
-//           data-position="right" defer></script>
+//           data-position="right" data-collection="…" defer></script>   (data-collection optional)
 // Adds one element (#vraagbaak-widget-host) with a Shadow DOM holding a floating button and,
 // once opened, an iframe to https://host/widget. Touches nothing else on the page; styles are
 // set through the DOM (no <style> element, so a strict host CSP on inline styles is no problem).
@@ -18,6 +18,8 @@
   url.searchParams.set("title", title);
   url.searchParams.set("color", color);
   if (welcome) url.searchParams.set("welcome", welcome);
+  var collection = clean(d.collection, 100);
+  if (collection) url.searchParams.set("collection", collection);
 
   function style(node, props) { for (var k in props) node.style.setProperty(k, props[k]); }
 
