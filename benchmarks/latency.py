@@ -55,8 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up asks (default 3)")
     p.add_argument("--cold-runs", type=int, default=3, help="fresh `qa ask` subprocesses (default 3)")
     p.add_argument("--torch-threads", type=int, default=None, dest="torch_threads",
-                   help="set torch's intra-op threads (here and, via OMP_NUM_THREADS, in the cold-start "
-                        "subprocesses); default: leave torch's own default")
+                   help="torch threads for embedding a question (the query_threads setting, here and in "
+                        "the cold-start subprocesses via VRAAGBAAK_QUERY_THREADS); default: the setting (1)")
     p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS,
                    help="JSONL question set (default benchmarks/sample_questions.jsonl)")
     args = p.parse_args(argv)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     if args.torch_threads is not None:
-        os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)  # before torch is imported
+        os.environ["VRAAGBAAK_QUERY_THREADS"] = str(args.torch_threads)  # also for the subprocesses
 
     t_import = time.perf_counter()
     from qa.engine import Engine
@@ -155,9 +155,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch  # already imported by the embedder
 
-    if args.torch_threads is not None:
-        torch.set_num_threads(args.torch_threads)
-
     if rebuilt:
         line("index", "was missing/outdated and was BUILT by the first Engine.load")
         for m in messages:
@@ -178,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     line("index passages", f"{info['passages']} in {info['documents']} document(s)")
     line("index embedder", info["embedder"])
     line("torch", torch.__version__)
-    line("torch.get_num_threads()", str(torch.get_num_threads())
-         + ("  (set by --torch-threads)" if args.torch_threads is not None else "  (torch default)"))
+    line("query threads", str(settings.query_threads)
+         + ("  (set by --torch-threads)" if args.torch_threads is not None else "  (setting query_threads)"))
 
     # ---- cold start: fresh `qa ask --json` subprocess ----------------------------------
     print("\n[cold start: fresh `qa ask ... --json` process]")
