@@ -67,3 +67,15 @@ def small_corpus(tmp_path):
         "## Resultaten\n\nNa een jaar had driekwart van de jongeren een stageplek gevonden.\n",
         encoding="utf-8")
     return corpus
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh Dutch browser page from the test module's `browser` fixture (chromium via
+    playwright); JavaScript dialogs are recorded in `page.dialogs` and dismissed."""
+    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()

@@ -110,16 +110,6 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    yield page
-    context.close()
-
-
 def open_chat(page, url):
     page.goto(url + "/")
     expect(page.get_by_label("Je vraag", exact=True)).to_be_enabled(timeout=30_000)
