@@ -15,7 +15,7 @@ import logging
 import zipfile
 from pathlib import Path
 
-from .documents import Block, normalize_text
+from .documents import Block, blocks_from_lines, normalize_text
 from .loaders_html import table_row
 from .metadata import clean
 
@@ -81,13 +81,7 @@ def load_docx(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise _error(rel, f"beschadigd of geen geldig Word-bestand (.docx) ({exc})") from None
-    lines: list[str] = []
-    raw: list[tuple[Block, bool]] = []
-    pos = 0
-    for text, heading in _items(document):
-        raw.append((Block(text=text, start=pos, end=pos + len(text), para=0), heading))
-        lines.append(text)
-        pos += len(text) + 1
+    text, raw = blocks_from_lines(_items(document))
     meta = {}
     try:
         props = document.core_properties
@@ -96,4 +90,4 @@ def load_docx(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict
                       "url": props.identifier if (props.identifier or "").startswith("http") else None})
     except Exception as exc:
         log.info("%s: unreadable core properties: %s", rel, exc)
-    return "\n".join(lines), raw, meta
+    return text, raw, meta

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .documents import Block, normalize_text
+from .documents import Block, blocks_from_lines, normalize_text
 from .metadata import clean
 
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form",
@@ -142,15 +142,9 @@ def load_html(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict
         root = max(candidates, key=lambda t: len(t.get_text()))
     else:
         root = soup.body or soup
-    lines: list[str] = []
-    raw: list[tuple[Block, bool]] = []
-    pos = 0
-    for text, heading in _blocks(root):
-        raw.append((Block(text=text, start=pos, end=pos + len(text), para=0), heading))
-        lines.append(text)
-        pos += len(text) + 1
+    text, raw = blocks_from_lines(_blocks(root))
     if "title" not in meta:
         first = next((b.text for b, h in raw if h), None)
         if first:
             meta["title"] = first
-    return "\n".join(lines), raw, meta
+    return text, raw, meta

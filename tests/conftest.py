@@ -79,3 +79,14 @@ def page(browser):
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     yield page
     context.close()
+
+
+def write_hostile_corpus(folder):
+    """A one-document corpus whose text holds HTML and script (it must be shown as text)."""
+    folder.mkdir(parents=True)
+    (folder / "wijkteam.txt").write_text(
+        "Het wijkteam\n"
+        "Het wijkteam <img src=x onerror=alert('passage')> in Zuidhaven bestaat uit twaalf medewerkers. "
+        "Zij werken vanuit het buurthuis <script>alert('script')</script> aan de Havenstraat.\n\n"
+        "Elke dinsdag houdt het team een open spreekuur voor bewoners met vragen over geld en wonen.\n",
+        encoding="utf-8")

@@ -25,6 +25,8 @@ from qa.feedback import FeedbackStore
 from qa.index import build_index
 from qa.web import ERROR_MESSAGE, answer_plain_text, create_app
 
+from .conftest import write_hostile_corpus
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VEENDAM = "Wat gebeurde er in Veendam met de jeugdhulp?"
@@ -87,13 +89,7 @@ def hostile(base_settings, embedder, tmp_path_factory):
     """The app over a corpus whose text contains HTML and script, with an engine that fails
     on request (for the error message)."""
     root = tmp_path_factory.mktemp("hostile")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "wijkteam.txt").write_text(
-        "Het wijkteam\n"
-        "Het wijkteam <img src=x onerror=alert('passage')> in Zuidhaven bestaat uit twaalf medewerkers. "
-        "Zij werken vanuit het buurthuis <script>alert('script')</script> aan de Havenstraat.\n\n"
-        "Elke dinsdag houdt het team een open spreekuur voor bewoners met vragen over geld en wonen.\n",
-        encoding="utf-8")
+    write_hostile_corpus(root / "corpus")
     settings = base_settings.replace(corpus=root / "corpus", index=root / "index")
     index, _ = build_index(settings, embedder, progress=False)
     engine = FlakyEngine(settings, index, embedder)

@@ -20,6 +20,8 @@ from qa.index import build_index
 from qa.web import create_app
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, _free_port
 
+from .conftest import write_hostile_corpus
+
 COACHES = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 POEM = "Schrijf een gedicht over de zee."
 TITLE = "Vraagbaak <b>Jeugd</b>"
@@ -211,13 +213,7 @@ def test_works_with_third_party_cookies_blocked_and_sets_none(page, app, lms):
 def hostile_app(base_settings, embedder, lms, tmp_path_factory):
     allowed, _ = lms
     root = tmp_path_factory.mktemp("whostile")
-    (root / "corpus").mkdir()
-    (root / "corpus" / "wijkteam.txt").write_text(
-        "Het wijkteam\n"
-        "Het wijkteam <img src=x onerror=alert('passage')> in Zuidhaven bestaat uit twaalf medewerkers. "
-        "Zij werken vanuit het buurthuis <script>alert('script')</script> aan de Havenstraat.\n\n"
-        "Elke dinsdag houdt het team een open spreekuur voor bewoners met vragen over geld en wonen.\n",
-        encoding="utf-8")
+    write_hostile_corpus(root / "corpus")
     settings = base_settings.replace(corpus=root / "corpus", index=root / "index", allowed_origins=allowed.origin)
     index, _ = build_index(settings, embedder, progress=False)
     with LiveServer(create_app(Engine(settings, index, embedder), FeedbackStore(root / "fb.sqlite3"))) as server:
