@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     from .engine import QuestionError
     from .evaluate import QuestionFileError
     from .index import CorpusError, IndexNotReady
+    from .vectorstore import StoreError
 
     try:
         settings = _settings(args)
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     except (QuestionError, SettingsError) as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CorpusError, IndexNotReady, EmbedderError, QuestionFileError) as exc:
+    except (CorpusError, IndexNotReady, EmbedderError, QuestionFileError, StoreError) as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -40,16 +40,18 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model, model_id: str, query_prompt: str = "", passage_prompt: str = "",
-                 batch_size: int = 32, query_threads: int = 1):
+                 batch_size: int = 32, query_threads: int = 1, passage_threads: int = 0):
+        """`batch_size`: texts per forward pass; `query_threads` / `passage_threads`: torch
+        threads for questions / for indexing (`passage_threads` 0 = one per core)."""
         self.model = model
         self.id = model_id
         self.dim = int(model.get_embedding_dimension())
         prompts = getattr(model, "prompts", {}) or {}
         self.query_prompt = prompts.get("query", query_prompt)
         self.passage_prompt = prompts.get("passage", prompts.get("document", passage_prompt))
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
         self.query_threads = query_threads
-        self.passage_threads = max(1, os.cpu_count() or 1)
+        self.passage_threads = passage_threads if passage_threads > 0 else max(1, os.cpu_count() or 1)
 
     def _encode(self, texts: Sequence[str], prompt: str, progress: bool, threads: int) -> np.ndarray:
         if not texts:
@@ -70,7 +72,11 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self.query_prompt, progress=False, threads=self.query_threads)
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Batches while indexing: all cores."""
+        """Texts to embed while indexing -> float32 [len(texts), dim], in the order given.
+
+        Pass many texts per call (`build_index` passes a few thousand): sentence-transformers
+        sorts each call's texts by length before batching, so a batch holds texts of similar
+        length and little is spent on padding. Uses `passage_threads` torch threads."""
         return self._encode(texts, self.passage_prompt, progress=progress, threads=self.passage_threads)
 
 
@@ -108,5 +114,5 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     log.info("loaded embedder %s", model_id)
     return SentenceTransformerEmbedder(
         model, model_id, settings.query_prompt, settings.passage_prompt, settings.embed_batch_size,
-        settings.query_threads,
+        settings.query_threads, settings.embed_threads,
     )

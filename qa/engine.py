@@ -116,7 +116,7 @@ class Engine:
         embedder = embedder if embedder is not None else load_embedder(settings)
         problem = index_problem(settings, embedder.id, embedder.dim)
         if problem is None:
-            index = load_index(index_dir(settings))
+            index = load_index(index_dir(settings), settings)
         elif auto_index:
             say(f"Index wordt bijgewerkt: {problem}.")
             index, report = build_index(settings, embedder, progress=progress)
@@ -222,6 +222,7 @@ class Engine:
             "created": m["created"],
             "embedder": m["embedder"]["id"],
             "collection": self.settings.collection,
+            "store": {k: v for k, v in self.index.store.describe().items() if k in ("backend", "index_type")},
         }
 
 

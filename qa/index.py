@@ -9,8 +9,10 @@ Layout of the index folder (default `embeddings/`):
         vectors.npy         float32 [n, dim], L2-normalised (reused when re-indexing)
         sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
         sentence_vectors.npy float32 [m, dim]: the sentences embedded (for re-scoring and answers)
-        dense.faiss         FaissStore
+        store.json          vector-store backend, index type and parameters (qa/vectorstore.py)
+        dense.faiss         the FAISS index (backend "faiss"; a Milvus collection otherwise)
         bm25/               BM25Index
+        vocab.json          word counts for typo correction (qa/spelling.py), counted at build time
 
 A build is written into a hidden temporary folder and only becomes active when
 CURRENT is replaced, so a crash mid-write leaves the previous index usable.
@@ -38,7 +40,9 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,18 +51,20 @@ from tqdm import tqdm
 
 from .chunking import chunk, sentence_spans
 from .documents import Passage
-from .lexical import BM25Index, idf_table, terms
+from .lexical import BM25Index, terms
 from .loaders import LOADER_VERSION, SUPPORTED_SUFFIXES, LoadError, find_files, load_document
 from .metadata import METADATA_FILE, MetadataTables, clean
 from .settings import Settings
 from .spelling import vocabulary
-from .vectorstore import FaissStore
+from .vectorstore import VectorStore, build_store, drop_store, open_store, resolve_index_type
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3             # 3: collections, per-file statuses and document metadata
+FORMAT_VERSION = 4             # 3: collections, per-file statuses and document metadata; 4: vocab.json
 CHUNKER_VERSION = 1
 CURRENT = "CURRENT"
+VOCAB_FILE = "vocab.json"
+TERMS_CACHE_ROWS = 4096        # passages whose terms Index.terms_of remembers
 
 
 class CorpusError(Exception):
@@ -385,7 +391,7 @@ class Index:
     manifest: dict
     passages: list[Passage]
     vectors: np.ndarray
-    store: FaissStore
+    store: VectorStore
     bm25: BM25Index
     sentences: np.ndarray           # [m, 3] passage row, start, end (sorted by passage row)
     sentence_vectors: np.ndarray    # [m, dim]
@@ -393,9 +399,14 @@ class Index:
     def __post_init__(self) -> None:
         # sentence rows of passage i are offsets[i]:offsets[i+1]
         self.sentence_offsets = np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
-        self.passage_terms = [set(terms(p.embedding_text())) for p in self.passages]
-        self.idf, self.default_idf = idf_table([list(t) for t in self.passage_terms])
-        self.vocab = vocabulary(p.embedding_text() for p in self.passages)   # for typo correction
+        # the terms of a passage are computed when needed (`terms_of`), IDF comes from the BM25
+        # model's document frequencies, the typo vocabulary was counted at build time: loading
+        # does no work per passage
+        self._row_terms = lru_cache(maxsize=TERMS_CACHE_ROWS)(self._passage_terms)
+        self.idf, self.default_idf = self.bm25.idf()
+        vocab_file = Path(self.directory) / VOCAB_FILE
+        self.vocab = (Counter(json.loads(vocab_file.read_text(encoding="utf-8"))) if vocab_file.is_file()
+                      else vocabulary(p.embedding_text() for p in self.passages))   # for typo correction
         # a fixed sample of sentence vectors: the background a query's best match is compared to
         rng = np.random.default_rng(0)
         n = len(self.sentence_vectors)
@@ -421,9 +432,35 @@ class Index:
         """Rows in `sentences`/`sentence_vectors` that belong to passage `row`."""
         return range(int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1]))
 
+    def _passage_terms(self, row: int) -> frozenset[str]:
+        return frozenset(terms(self.passages[row].embedding_text()))
+
+    def terms_of(self, row: int) -> frozenset[str]:
+        """The distinct BM25 terms of passage `row` (`set(terms(embedding_text))`); the last
+        TERMS_CACHE_ROWS rows asked for are remembered."""
+        return self._row_terms(row)
+
+    @cached_property
+    def _document_rows(self) -> dict[str, tuple[int, int]]:
+        """doc_id -> (first row, end row). A document's passages are consecutive rows in the
+        order of the manifest's files; if the manifest does not say so, one pass finds them."""
+        rows, first = {}, 0
+        for doc_id, entry in self.manifest.get("files", {}).items():
+            count = int(entry.get("passages", 0)) if isinstance(entry, dict) else 0
+            rows[doc_id], first = (first, first + count), first + count
+        if first == len(self.passages) and all(
+                self.passages[a].doc_id == d == self.passages[b - 1].doc_id for d, (a, b) in rows.items() if b > a):
+            return rows
+        rows = {}
+        for row, p in enumerate(self.passages):
+            rows[p.doc_id] = (rows.get(p.doc_id, (row,))[0], row + 1)
+        return rows
+
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
-        """Passages around `passage` in its document (for showing context)."""
-        same = [p for p in self.passages if p.doc_id == passage.doc_id]
+        """Passages around `passage` in its document (for showing context); only the rows of
+        its document are looked at."""
+        first, end = self._document_rows.get(passage.doc_id, (0, 0))
+        same = [p for p in self.passages[first:end] if p.doc_id == passage.doc_id]
         inside = [k for k, p in enumerate(same) if passage.start <= p.start and p.end <= passage.end]
         if not inside:  # not from this index
             return [passage]
@@ -455,8 +492,12 @@ def read_manifest(index_dir: Path) -> dict | None:
     return json.loads((build / "manifest.json").read_text(encoding="utf-8"))
 
 
-def load_index(index_dir: Path) -> Index:
-    """Load the active build. Raises IndexNotReady if there is none."""
+def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
+    """Load the active build. Raises IndexNotReady if there is none.
+
+    Vectors are memory-mapped (pages are read when used); `settings` says how to reach the
+    vector store (Milvus URI) and its search parameters (defaults when None)."""
+    settings = settings or Settings()
     build = _active_build(index_dir)
     if build is None:
         raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
@@ -469,9 +510,10 @@ def load_index(index_dir: Path) -> Index:
     with open(build / "passages.jsonl", encoding="utf-8") as fh:
         passages = [Passage.from_dict(json.loads(line)) for line in fh]
     return Index(
-        directory=build, manifest=manifest, passages=passages, vectors=np.load(build / "vectors.npy"),
-        store=FaissStore.load(build), bm25=BM25Index.load(build / "bm25"),
-        sentences=np.load(build / "sentences.npy"), sentence_vectors=np.load(build / "sentence_vectors.npy"),
+        directory=build, manifest=manifest, passages=passages, vectors=np.load(build / "vectors.npy", mmap_mode="r"),
+        store=open_store(build, settings), bm25=BM25Index.load(build / "bm25"),
+        sentences=np.load(build / "sentences.npy"),
+        sentence_vectors=np.load(build / "sentence_vectors.npy", mmap_mode="r"),
     )
 
 
@@ -487,6 +529,11 @@ def index_problem(settings: Settings, embedder_id: str, dim: int) -> str | None:
     for key, value in expected_manifest_keys(settings, embedder_id, dim).items():
         if manifest.get(key) != value:
             return f"de index is gebouwd met andere instellingen ({key}: {manifest.get(key)} ≠ {value})"
+    built = manifest.get("dense", {"backend": "faiss", "index_type": "flat"})
+    wanted = {"backend": settings.store, "index_type": resolve_index_type(settings, manifest.get("n_passages", 0))}
+    if {k: built.get(k) for k in wanted} != wanted:
+        return (f"de index is gebouwd voor een andere vectoropslag ({built.get('backend')}/{built.get('index_type')}"
+                f" ≠ {wanted['backend']}/{wanted['index_type']})")
     corpus = corpus_dir(settings)
     if manifest["corpus"]["path"] != str(corpus.resolve()):
         return f"de index hoort bij een ander corpus ({manifest['corpus']['path']})"
@@ -508,6 +555,25 @@ def index_problem(settings: Settings, embedder_id: str, dim: int) -> str | None:
         if set(files) != set(known) or content_hash(files) != manifest["corpus"]["content_hash"]:
             return "het corpus is gewijzigd sinds de index is gebouwd"
     return None
+
+
+def embedding_chunks(rows: list[int], sentence_offsets: np.ndarray, max_texts: int) -> list[list[int]]:
+    """Split passage `rows` (in order) into chunks to embed in one call each: a passage
+    counts as 1 + its sentences (`sentence_offsets[i]:sentence_offsets[i + 1]`), and a chunk
+    holds at most `max_texts` texts, or a single passage that alone has more."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i in rows:
+        n = 1 + int(sentence_offsets[i + 1] - sentence_offsets[i])
+        if current and size + n > max_texts:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[Index, IndexReport]:
@@ -552,14 +618,16 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
         else:
             todo.append(i)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
-    batch = max(1, settings.embed_batch_size)
+    # One encode call per chunk of passages with their sentences (same passage prompt):
+    # sentence-transformers sorts each call by length, so batches carry little padding.
     with tqdm(total=len(todo), desc="Passages embedden", unit="passage", disable=not progress or not todo) as bar:
-        for first in range(0, len(todo), batch):
-            rows = todo[first: first + batch]
-            vectors[rows] = embedder.encode_passages([passages[i].embedding_text() for i in rows])
+        for rows in embedding_chunks(todo, offsets, settings.embed_chunk_texts):
             srows = [k for i in rows for k in range(offsets[i], offsets[i + 1])]
-            texts = [passages[sentences[k, 0]].text[sentences[k, 1]:sentences[k, 2]] for k in srows]
-            sentence_vectors[srows] = embedder.encode_passages(texts)
+            texts = [passages[i].embedding_text() for i in rows]
+            texts += [passages[sentences[k, 0]].text[sentences[k, 1]:sentences[k, 2]] for k in srows]
+            encoded = embedder.encode_passages(texts)
+            vectors[rows] = encoded[:len(rows)]
+            sentence_vectors[srows] = encoded[len(rows):]
             bar.update(len(rows))
 
     corpus = corpus_dir(settings)
@@ -581,13 +649,13 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
         "n_passages": len(passages),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    build = _write_build(target, manifest, passages, vectors, sentences, sentence_vectors)
+    build = _write_build(target, manifest, passages, vectors, sentences, sentence_vectors, settings)
     report.seconds = time.perf_counter() - started
-    return load_index(build.parent), report
+    return load_index(build.parent, settings), report
 
 
 def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vectors: np.ndarray,
-                 sentences: np.ndarray, sentence_vectors: np.ndarray) -> Path:
+                 sentences: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"build-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".{name}.tmp"
@@ -599,11 +667,11 @@ def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vecto
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sentences.npy", sentences)
         np.save(tmp / "sentence_vectors.npy", sentence_vectors)
-        store = FaissStore(vectors.shape[1])
-        store.add(vectors)
-        store.save(tmp)
+        manifest["dense"] = build_store(tmp, vectors, settings, name).describe()
         (tmp / "bm25").mkdir()
         BM25Index.build([p.embedding_text() for p in passages]).save(tmp / "bm25")
+        vocab = vocabulary(p.embedding_text() for p in passages)   # typo correction (qa/spelling.py)
+        (tmp / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         # the manifest last: a build without one is never loaded
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = index_dir / name
@@ -612,9 +680,11 @@ def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vecto
         pointer_tmp.write_text(name, encoding="utf-8")
         os.replace(pointer_tmp, index_dir / CURRENT)
     except BaseException:
+        drop_store(tmp, settings)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for old in index_dir.iterdir():  # best effort: drop earlier builds and leftovers
         if old.is_dir() and old.name != name and (old.name.startswith("build-") or old.name.endswith(".tmp")):
+            drop_store(old, settings)
             shutil.rmtree(old, ignore_errors=True)
     return final

@@ -6,7 +6,9 @@ import logging
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import bm25s
@@ -44,19 +46,93 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+EMPTY_TOKEN = "\x00empty"    # the one token of a passage without content words (never a query term)
+
+
+class TermCache:
+    """`terms()` of many texts, memoised per whitespace-separated chunk of text.
+
+    Folding, word matching, stop words and stemming never look across whitespace, so the
+    terms of a text are the terms of its chunks (`text.split()`) one after another:
+    `TermCache().terms(text) == terms(text)` for every text. A chunk ("kennis," or
+    "(sociale") is analysed once; after that it costs a dictionary lookup.
+    At most `max_chunks` chunks are remembered (the memo is emptied when full).
+    """
+
+    def __init__(self, max_chunks: int = 1 << 20):
+        self.max_chunks = max_chunks
+        self._memo: dict[str, tuple[str, ...]] = {}
+
+    def terms(self, text: str) -> list[str]:
+        """The same list as `terms(text)`."""
+        chunks = text.split()
+        found = list(map(self._memo.get, chunks))    # the loops run in C; Python only on misses
+        if None in found:
+            for k, item in enumerate(found):
+                if item is None:
+                    if len(self._memo) >= self.max_chunks:
+                        self._memo.clear()
+                    found[k] = self._memo[chunks[k]] = tuple(terms(chunks[k]))
+        return list(chain.from_iterable(found))
+
+
+def _idf(df: int, n: int) -> float:
+    """BM25 (Lucene) IDF of a term in `df` of `n` passages; the formula of `idf_table` and bm25s."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+class IdfTable(Mapping):
+    """IDF per term (`{term: idf}`, read-only) taken from a BM25 model's document frequencies.
+
+    bm25s keeps a CSC score matrix (passages x terms): the number of stored entries in a
+    term's column is the number of passages containing it. The values equal
+    `idf_table(...)` over the same passages exactly; nothing is computed until a term is
+    looked up, so this costs nothing at load time whatever the corpus size.
+    """
+
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, n_docs: int):
+        self._vocab, self._indptr, self.n_docs = vocab, indptr, n_docs
+
+    def __getitem__(self, term: str) -> float:
+        if term == "" or term == EMPTY_TOKEN:   # bookkeeping tokens of bm25s and BM25Index
+            raise KeyError(term)
+        tid = self._vocab[term]
+        return _idf(int(self._indptr[tid + 1]) - int(self._indptr[tid]), self.n_docs)
+
+    def __iter__(self):
+        return (t for t in self._vocab if t != "" and t != EMPTY_TOKEN)
+
+    def __len__(self) -> int:
+        return len(self._vocab) - ("" in self._vocab) - (EMPTY_TOKEN in self._vocab)
+
+    @property
+    def default(self) -> float:
+        """The IDF of a term no passage contains (as `idf_table`)."""
+        return _idf(0, self.n_docs)
+
+
 class BM25Index:
-    """BM25 over passage texts. Positions in the index are passage row numbers."""
+    """BM25 over passage texts (bm25s, Lucene variant). Positions are passage row numbers."""
 
     def __init__(self, model: bm25s.BM25 | None = None):
         self.model = model
 
     @classmethod
     def build(cls, texts: list[str]) -> "BM25Index":
+        """Index `texts` (row i = texts[i]); a text without content words gets `EMPTY_TOKEN`.
+
+        Texts are tokenised with `TermCache` (the same terms as `terms()`, each distinct
+        chunk of text analysed once: about 5x faster on a large corpus), then indexed by
+        bm25s."""
+        if not len(texts):
+            return cls(None)
+        cache = TermCache()
         model = bm25s.BM25()
-        tokens = [terms(t) or ["\x00empty"] for t in texts]
-        if tokens:
-            model.index(tokens, show_progress=False)
-        return cls(model if tokens else None)
+        model.index([cache.terms(text) or [EMPTY_TOKEN] for text in texts], show_progress=False)
+        return cls(model)
+
+    def __len__(self) -> int:
+        return int(self.model.scores["num_docs"]) if self.model is not None else 0
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, scores), best first; rows with score 0 are left out."""
@@ -73,15 +149,25 @@ class BM25Index:
         keep = scores[top] > 0
         return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
 
+    def idf(self) -> tuple[IdfTable, float]:
+        """IDF per term from this index's document frequencies, and the IDF of an unseen term:
+        the same values as `idf_table` over the indexed passages' terms."""
+        if self.model is None:
+            return IdfTable({}, np.zeros(1, dtype=np.int64), 0), _idf(0, 0)
+        table = IdfTable(self.model.vocab_dict, self.model.scores["indptr"], len(self))
+        return table, table.default
+
     def save(self, directory: Path) -> None:
         if self.model is not None:
             self.model.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "BM25Index":
+    def load(cls, directory: Path, mmap: bool = True) -> "BM25Index":
+        """Load a saved index; with `mmap` the score matrix is memory-mapped (read when used,
+        shared between processes) instead of read into memory."""
         if not (Path(directory) / "params.index.json").exists():
             return cls(None)
-        return cls(bm25s.BM25.load(str(directory), show_progress=False))
+        return cls(bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False))
 
 
 def idf_table(passage_terms: list[list[str]]) -> tuple[dict[str, float], float]:

@@ -7,6 +7,7 @@ Stages (each a function that can be tested alone):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,7 +67,7 @@ def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
         srows = index.sentence_rows(row)
         sims = index.sentence_vectors[srows.start:srows.stop] @ query_vector
         best = float(sims.max()) if len(sims) else float(index.vectors[row] @ query_vector)
-        cov = coverage(q_terms, index.passage_terms[row], index.idf, index.default_idf)
+        cov = coverage(q_terms, index.terms_of(row), index.idf, index.default_idf)
         score = settings.sentence_weight * best + settings.coverage_weight * cov
         out.append((row, score, tuple(float(x) for x in sims), cov))
     return sorted(out, key=lambda item: -item[1])
@@ -111,13 +112,18 @@ def merge_neighbours(hits: list[Hit], index: Index, depth: int) -> list[Hit]:
 
 
 def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings: Settings,
-             k: int | None = None) -> list[Hit]:
+             k: int | None = None, timings: dict | None = None) -> list[Hit]:
     """Top-k hits for `query` with the retriever named in `settings.retriever`.
 
     `query_vector` is the embedded query (needed unless the retriever is "bm25").
     "hybrid" fuses both rankings and re-scores the fused candidates by sentence
     (unless `settings.rerank` is off); "dense" and "bm25" are the single rankings.
+    When `timings` is a dict, the milliseconds of each step are added to it: "dense"
+    (vector-store search), "bm25" (BM25 search), "fuse" (reciprocal-rank fusion), "rescore"
+    (sentence re-scoring and building the hits), "merge" (merging neighbours). Results do
+    not depend on it.
     """
+    clock = _StepClock(timings)
     k = k or settings.top_k
     mode = settings.retriever
     if mode not in RETRIEVERS:
@@ -129,14 +135,17 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         rows, scores = index.store.search(query_vector, settings.candidates)
         rankings["dense"] = rows.tolist()
         dense = dict(zip(rows.tolist(), scores.tolist()))
+        clock.lap("dense")
     if mode in ("hybrid", "bm25"):
         rows, scores = index.bm25.search(query, settings.candidates)
         rankings["bm25"] = rows.tolist()
         lexical = dict(zip(rows.tolist(), scores.tolist()))
+        clock.lap("bm25")
     fused = fuse(rankings, {"dense": settings.dense_weight, "bm25": settings.bm25_weight}, settings.rrf_k)
+    clock.lap("fuse")
     if query_vector is None:
         q_terms = terms(query)
-        scored = [(row, score, (), coverage(q_terms, index.passage_terms[row], index.idf, index.default_idf))
+        scored = [(row, score, (), coverage(q_terms, index.terms_of(row), index.idf, index.default_idf))
                   for row, score in fused[:k]]
     elif mode == "hybrid" and settings.rerank:
         scored = rescore(index, [row for row, _ in fused[: settings.candidates]], query, query_vector, settings)
@@ -157,6 +166,23 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         z = (max(sims) - mu) / sd if query_vector is not None and sims else 0.0
         hits.append(Hit(index.passages[row], float(score), row, ranks, dense.get(row), lexical.get(row),
                         spans, sims, cov, float(z)))
+    clock.lap("rescore")
     if settings.merge_depth:
         hits = merge_neighbours(hits, index, settings.merge_depth)
+    clock.lap("merge")
     return hits[:k]
+
+
+class _StepClock:
+    """Adds the milliseconds since the previous lap to `timings[step]` (no-op without a dict)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        if self.timings is None:
+            return
+        now = time.perf_counter()
+        self.timings[step] = self.timings.get(step, 0.0) + (now - self.last) * 1000
+        self.last = now

@@ -43,7 +43,7 @@ class Settings:
     embedder: str = DEFAULT_EMBEDDER
     query_prompt: str = ""                 # only for models without named prompts
     passage_prompt: str = ""
-    embed_batch_size: int = 32
+    embed_batch_size: int = 16             # texts per forward pass (measured: see "indexing throughput" below)
     query_threads: int = 1                 # torch threads for embedding a question (indexing uses all)
 
     # --- chunking ---------------------------------------------------------------------
@@ -60,6 +60,20 @@ class Settings:
     sentence_weight: float = 2.0           # weight of max cos(query, sentence)
     coverage_weight: float = 0.2           # weight of IDF-weighted query-term coverage
     merge_depth: int = 3                   # neighbouring passages among the top N are merged (0 = off)
+
+    # --- vector store and index type (qa/vectorstore.py; figures in docs/scale.md) ---------
+    store: str = "faiss"                   # faiss (embedded, default) | milvus
+    milvus_uri: str = ""                   # "" = <index>/milvus.db (milvus-lite); or http://host:19530
+    milvus_token: str = field(default="", repr=False)   # "user:password" or API key for a server
+    index_type: str = "auto"               # auto | flat | hnsw | ivfpq
+    ann_threshold: int = 100_000           # "auto": exact search below this many passages
+    ann_index: str = "ivfpq"               # "auto": the approximate type used from the threshold on
+    hnsw_m: int = 32                       # graph degree (memory: ~8*m bytes per passage on top of the vector)
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128              # search breadth (recall vs latency; no rebuild needed)
+    ivf_nprobe: int = 32                   # IVF cells searched per query (no rebuild needed)
+    ivf_refine: int = 10                   # IVF-PQ: re-rank refine*k candidates with exact vectors
+    ivf_train_size: int = 50_000           # vectors sampled to train the IVF-PQ quantisers
 
     # --- answering ----------------------------------------------------------------------
     generator: str = "extractive"
@@ -102,6 +116,19 @@ class Settings:
     allowed_origins: str = ""
     rate_limit_per_minute: int = 60        # questions per client address per minute on /api/ask (0 = off)
     rate_limit_session_per_minute: int = 10  # questions per widget session per minute (0 = off)
+
+    # --- indexing throughput (qa/index.py build_index; benchmarks/embed_throughput.py) ------
+    # build_index hands the embedder up to `embed_chunk_texts` texts (passages + their
+    # sentences) per call, which sentence-transformers sorts by length before batching.
+    # Measured with benchmarks/embed_throughput.py on 2 cores (README "Indexeersnelheid"):
+    # batch 16 beats 32 (less padding: 14 % padded tokens against 20 % with chunks of 1024
+    # texts; the loop before, 32 passages per call, padded 59 %), and 64/128 are slower still;
+    # chunks of 1024 pad 1.5 % more than 2048 but move the progress bar twice as often.
+    # Two threads are ~1.7x one thread on an idle machine; when another process keeps a core
+    # busy, two threads can fall far below one (torch's threads wait for each other), so set
+    # embed_threads = 1 on a shared machine.
+    embed_threads: int = 0                 # torch threads while indexing (0 = one per core)
+    embed_chunk_texts: int = 1024          # texts per encode call while indexing
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""

@@ -52,6 +52,25 @@ def engine(base_settings, embedder):
     return Engine(base_settings, index, embedder)
 
 
+@pytest.fixture(scope="session", params=["faiss", "milvus"])
+def store_engine(request, engine, tmp_path_factory):
+    """The default engine with each vector-store backend: FAISS, and the same build served
+    from Milvus (milvus-lite). Retrieval and answer tests run against both."""
+    if request.param == "faiss":
+        return engine
+    import shutil
+
+    from qa.engine import Engine
+    from qa.index import build_index
+
+    index_dir = tmp_path_factory.mktemp("milvus-index")
+    shutil.copytree(engine.settings.index, index_dir, dirs_exist_ok=True)   # vectors are reused
+    settings = engine.settings.replace(index=index_dir, store="milvus")
+    index, report = build_index(settings, engine.embedder, progress=False)
+    assert report.embedded == 0 and index.store.describe()["backend"] == "milvus"
+    return Engine(settings, index, engine.embedder)
+
+
 @pytest.fixture
 def small_corpus(tmp_path):
     """A two-document corpus with known facts, and settings pointing at it."""

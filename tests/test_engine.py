@@ -25,10 +25,10 @@ def test_fuse_is_weighted_reciprocal_rank():
 
 @pytest.mark.parametrize("question,evidence", KNOWN)
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_retrieval_finds_known_passage_in_top_5(engine, question, evidence, mode):
-    settings = engine.settings.replace(retriever=mode)
-    vector = engine.embedder.encode_queries([question])[0]
-    hits = retrieve(engine.index, question, vector, settings, k=5)
+def test_retrieval_finds_known_passage_in_top_5(store_engine, question, evidence, mode):
+    settings = store_engine.settings.replace(retriever=mode)
+    vector = store_engine.embedder.encode_queries([question])[0]
+    hits = retrieve(store_engine.index, question, vector, settings, k=5)
     assert any(evidence in h.passage.text for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     # every mode hands the answer composer its candidate sentences
@@ -36,8 +36,8 @@ def test_retrieval_finds_known_passage_in_top_5(engine, question, evidence, mode
 
 
 @pytest.mark.parametrize("question,evidence", KNOWN)
-def test_answer_is_short_cited_and_quotes_verbatim(engine, question, evidence):
-    answer = engine.ask(question)
+def test_answer_is_short_cited_and_quotes_verbatim(store_engine, question, evidence):
+    answer = store_engine.ask(question)
     assert not answer.abstained
     assert evidence in answer.answer
     assert len(re.sub(r"\[\d+\]", "", answer.answer).split()) <= 70
@@ -57,8 +57,8 @@ def test_answer_is_short_cited_and_quotes_verbatim(engine, question, evidence):
     "Hoeveel kost een treinkaartje van Utrecht naar Groningen?",
     "xqzv plork wrrmbl?",
 ])
-def test_abstains_on_out_of_scope_and_nonsense(engine, question):
-    answer = engine.ask(question)
+def test_abstains_on_out_of_scope_and_nonsense(store_engine, question):
+    answer = store_engine.ask(question)
     assert answer.abstained and answer.abstain_reason == "no_evidence"
     assert answer.citations == []
     assert "niet beantwoorden" in answer.answer
