@@ -120,13 +120,13 @@ class Settings:
     # --- indexing throughput (qa/index.py build_index; benchmarks/embed_throughput.py) ------
     # build_index hands the embedder up to `embed_chunk_texts` texts (passages + their
     # sentences) per call, which sentence-transformers sorts by length before batching.
-    # Measured with benchmarks/embed_throughput.py on 2 cores (README "Indexeersnelheid"):
-    # batch 16 beats 32 (less padding: 14 % padded tokens against 20 % with chunks of 1024
-    # texts; the loop before, 32 passages per call, padded 59 %), and 64/128 are slower still;
-    # chunks of 1024 pad 1.5 % more than 2048 but move the progress bar twice as often.
-    # Two threads are ~1.7x one thread on an idle machine; when another process keeps a core
-    # busy, two threads can fall far below one (torch's threads wait for each other), so set
-    # embed_threads = 1 on a shared machine.
+    # Measured with benchmarks/embed_throughput.py on 2 cores (figures: docs/scale.md):
+    # batch 16 was fastest (8 and 32 within 6 %, 64 -12 %, 128 -33 %) and pads least for its
+    # size (14 % extra tokens with chunks of 1024 texts, batch 32: 20 %; the loop before, 32
+    # passages per call, padded 59 %); chunks of 1024 pad 1.5 % more than 2048 but move the
+    # progress bar twice as often. Two threads are ~1.8x one thread on an idle machine; when
+    # another process keeps a core busy, two threads can fall to a fraction of one (torch's
+    # threads wait for each other), so set embed_threads = 1 on a shared machine.
     embed_threads: int = 0                 # torch threads while indexing (0 = one per core)
     embed_chunk_texts: int = 1024          # texts per encode call while indexing
 
