@@ -113,20 +113,6 @@ def reference_build(texts: list[str]):
     return model
 
 
-def reference_search(model, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The previous `BM25Index.search` (bm25s `get_scores`)."""
-    vocab = model.vocab_dict
-    q = [t for t in terms(query) if t in vocab]
-    if not q:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    scores = model.get_scores(q)
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    keep = scores[top] > 0
-    return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
-
-
 def reference_index_init(texts: list[str]) -> None:
     """What the previous `Index.__post_init__` did per passage at load time."""
     passage_terms = [set(terms(t)) for t in texts]
@@ -155,6 +141,15 @@ def reference_correct(question: str, vocab: Counter) -> str:
 
 
 # --------------------------------------------------------------------------- measurements
+
+def _print_table(lines: list[tuple[str, ...]]) -> None:
+    """Right-aligned columns; the first line is the header, underlined."""
+    widths = [max(len(x[i]) for x in lines) for i in range(len(lines[0]))]
+    for k, line in enumerate(lines):
+        print("  ".join(x.rjust(w) for x, w in zip(line, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
 
 def measure_size(n: int, questions: list[str], workdir: Path, reference_up_to: int) -> dict:
     row: dict = {"passages": n}
@@ -246,13 +241,13 @@ def measure_size(n: int, questions: list[str], workdir: Path, reference_up_to: i
         model = reference_build(texts)
         row["reference_build_s"] = time.perf_counter() - t0
         same = all(
-            all(np.array_equal(a, b) for a, b in zip(reference_search(model, q, 30), loaded.search(q, 30)))
+            all(np.array_equal(a, b) for a, b in zip(BM25Index(model).search(q, 30), loaded.search(q, 30)))
             for q in questions)
         row["reference_same_results"] = same
         lat = []
         for q in questions:
             t0 = time.perf_counter()
-            reference_search(model, q, 30)
+            BM25Index(model).search(q, 30)
             lat.append((time.perf_counter() - t0) * 1000)
         row["reference_query_p50_ms"], row["reference_query_p95_ms"] = pct(lat, 50), pct(lat, 95)
         del model
@@ -345,11 +340,7 @@ def print_tables(rows: list[dict], spelling: dict | None) -> None:
             _mb(r["load_mmap_rss_growth_bytes"]), f"{r['query_p50_ms']:.2f}", f"{r['query_p95_ms']:.2f}",
             "-" if prev is None else f"{r['reference_query_p50_ms']:.2f}/{r['reference_query_p95_ms']:.2f}",
             f"{r['bytes_per_passage']:.0f}"))
-    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
-    for k, line in enumerate(lines):
-        print("  ".join(x.rjust(w) for x, w in zip(line, widths)))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    _print_table(lines)
     for r in rows:
         if "reference_same_results" in r:
             print(f"  {r['passages']:,}: same search results as the previous code: {r['reference_same_results']}")
@@ -364,11 +355,7 @@ def print_tables(rows: list[dict], spelling: dict | None) -> None:
                       _mb(r["vocab_json_bytes"]), f"{r['index_init_s']:.3f}",
                       "-" if prev is None else f"{prev:.2f}", f"{r['terms_of_30_rows_ms']:.2f}",
                       f"{r['neighbours_ms']:.3f} ({r['neighbours_first_ms']:.2f})"))
-    widths = [max(len(x[i]) for x in lines) for i in range(len(head))]
-    for k, line in enumerate(lines):
-        print("  ".join(x.rjust(w) for x, w in zip(line, widths)))
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
+    _print_table(lines)
 
     if spelling:
         s = spelling

@@ -61,6 +61,16 @@ class VectorStore(Protocol):
     def describe(self) -> dict: ...
 
 
+class SingleQuery:
+    """`search` for one query vector, from a store's `search_batch` (shared by the backends)."""
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores) for one query vector, best first."""
+        rows, scores = self.search_batch(np.asarray(vector).reshape(1, -1), k)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+
 class StoreError(Exception):
     """The configured vector store cannot be used (Dutch message for the user)."""
 
@@ -116,7 +126,7 @@ def _one_thread():
         faiss.omp_set_num_threads(threads)
 
 
-class FaissStore:
+class FaissStore(SingleQuery):
     """A FAISS index over normalised vectors (inner product), flat, HNSW or IVF-PQ.
 
     For "ivfpq" the `refine` best candidates per wanted result are re-ranked by their exact
@@ -177,12 +187,6 @@ class FaissStore:
     # -- searching
     def __len__(self) -> int:
         return self.index.ntotal
-
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (rows, scores) for one query vector, best first."""
-        rows, scores = self.search_batch(np.asarray(vector).reshape(1, -1), k)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
 
     def search_batch(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows [q, k] (int64, -1 where there are fewer) and scores [q, k] per query."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .settings import Settings
-from .vectorstore import StoreError, ivf_lists, pq_shape
+from .vectorstore import SingleQuery, StoreError, ivf_lists, pq_shape
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _index_params(kind: str, dim: int, n: int, settings: Settings, lite: bool) -
     return "FLAT", {}, {}
 
 
-class MilvusStore:
+class MilvusStore(SingleQuery):
     """Search one Milvus collection; the same interface as `FaissStore`."""
 
     def __init__(self, client, collection: str, kind: str, dim: int, n: int, params: dict, uri: str):
@@ -161,12 +161,6 @@ class MilvusStore:
 
     def __len__(self) -> int:
         return self.n
-
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (rows, scores) for one query vector, best first."""
-        rows, scores = self.search_batch(np.asarray(vector).reshape(1, -1), k)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
 
     def search_batch(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k rows [q, k] (-1 where there are fewer) and scores [q, k] per query."""

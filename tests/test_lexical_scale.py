@@ -52,20 +52,6 @@ def texts(synthetic):
     return synthetic.synthetic_passages(1500, seed=7) + TRICKY
 
 
-def _old_search(model: bm25s.BM25, query: str, k: int):
-    """BM25Index.search as it was: bm25s's own get_scores."""
-    vocab = model.vocab_dict
-    q = [t for t in terms(query) if t in vocab]
-    if not q:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    scores = model.get_scores(q)
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    keep = scores[top] > 0
-    return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
-
-
 # --------------------------------------------------------------------------- tokens
 
 def test_term_cache_gives_exactly_the_terms_of_terms(texts):
@@ -108,7 +94,7 @@ def test_build_gives_bm25s_own_matrix_and_search_results(texts, synthetic):
         assert np.array_equal(F["data"][f].view(np.uint32), R["data"][r].view(np.uint32)), term   # bit for bit
     for query in synthetic.synthetic_questions(150, seed=2) + ["kennis kennis", "onbekendwoord", "café ½"]:
         new_rows, new_scores = fast.search(query, 30)
-        old_rows, old_scores = _old_search(ref, query, 30)
+        old_rows, old_scores = BM25Index(ref).search(query, 30)
         assert np.array_equal(new_rows, old_rows) and np.array_equal(new_scores, old_scores), query
 
 
