@@ -285,6 +285,13 @@ def scan_corpus(settings: Settings, previous: PreviousBuild | None = None) -> Co
         scan.statuses.append(FileStatus(rel, status, 0, reason))
         scan.ignored[rel] = {"size": size, "sha256": sha}
 
+    # 0. symbolic links out of the folder are never followed (collection_files leaves them out)
+    from .loaders import scan_files
+    from .loaders_docx import check_archive
+
+    for path, reason in scan_files(corpus, recursive=bool(getattr(settings, "collection", "")))[1]:
+        note(path.relative_to(corpus).as_posix(), SKIPPED, reason, -1)
+
     # 1. which files can be read at all, and their content hashes
     candidates: list[tuple[Path, str, int, str]] = []
     for path in collection_files(settings):
@@ -307,10 +314,18 @@ def scan_corpus(settings: Settings, previous: PreviousBuild | None = None) -> Co
         if size == 0:
             note(rel, SKIPPED, "leeg bestand", size)
             continue
+        sha = None
         try:
-            candidates.append((path, rel, size, _file_sha(path)))
+            sha = _file_sha(path)
+            if path.suffix.lower() == ".docx":    # a zip: its parts are checked before anything unpacks
+                check_archive(path, rel, settings.max_unpacked_mb, settings.max_archive_parts)
         except OSError as exc:
-            note(rel, ERROR, f"kan niet gelezen worden ({exc.strerror})", size)
+            note(rel, ERROR, f"kan niet gelezen worden ({exc.strerror})", size, sha)
+            continue
+        except LoadError as exc:
+            note(rel, exc.kind, str(exc).removeprefix(f"{rel}: "), size, sha)
+            continue
+        candidates.append((path, rel, size, sha))
 
     # 2. the same content twice is indexed once: under the name it was indexed with before,
     #    else under the first name

@@ -18,7 +18,9 @@ on top of it by the indexer (`qa.metadata`).
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -128,20 +130,31 @@ def _loader_for(suffix: str):
     return None
 
 
-def load_document(path: Path, root: Path) -> tuple[Document, RawBlocks]:
+def load_document(path: Path, root: Path, *, max_unpacked_mb: float | None = None,
+                  max_archive_parts: int | None = None) -> tuple[Document, RawBlocks]:
     """Read a supported file under `root` (.txt, .md, .pdf, .docx, .html).
 
     Returns the Document (with empty `blocks`, filled by the chunker; `text` is what the
     spans refer to; `meta` what the file says about itself) and its raw blocks with a
     heading flag. Raises LoadError naming the file, for every way a file can be bad.
+
+    A path below `root` that leads out of it (a symbolic link) is refused. The DOCX limits
+    (settings `max_unpacked_mb`, `max_archive_parts`) are only checked when given; like
+    `max_file_mb`, the indexer checks them up front (`qa.index.scan_corpus`).
     """
     path = Path(path)
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-    loader = _loader_for(path.suffix.lower())
+    if path.is_relative_to(root) and not _inside(path, Path(root)):
+        raise LoadError(f"{rel}: {OUTSIDE_FILE}", "overgeslagen")
+    suffix = path.suffix.lower()
+    loader = _loader_for(suffix)
     if loader is None:
         raise LoadError(f"{rel}: bestandstype {path.suffix or '(geen)'} wordt niet ondersteund", "overgeslagen")
     try:
-        text, raw, meta = loader(path, rel)
+        if suffix == ".docx":
+            text, raw, meta = loader(path, rel, max_unpacked_mb, max_archive_parts)
+        else:
+            text, raw, meta = loader(path, rel)
     except LoadError:
         raise
     except OSError as exc:
@@ -156,12 +169,70 @@ def load_document(path: Path, root: Path) -> tuple[Document, RawBlocks]:
     return doc, raw
 
 
-def find_files(root: Path, recursive: bool = True) -> list[Path]:
-    """All files below `root` (sorted, hidden files skipped); only those directly in
-    `root` when not `recursive`."""
+# Reasons (Dutch, for the index report) why a symbolic link in the corpus is not read
+OUTSIDE_FILE = "verwijst naar een bestand buiten de corpusmap (symbolische koppeling); niet gelezen"
+OUTSIDE_FOLDER = "verwijst naar een map buiten de corpusmap (symbolische koppeling); niet gevolgd"
+LINK_LOOP = "symbolische koppeling die in een kring naar zichzelf verwijst; niet gelezen"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symbolic link followed, is in `root` (also resolved)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):        # a link loop (Python 3.11)
+        return False
+
+
+def scan_files(root: Path, recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files below `root` (sorted, hidden names skipped; only those directly in `root`
+    when not `recursive`), and the symbolic links refused, with a Dutch reason.
+
+    Symbolic links are never followed out of `root`: a link to a file inside is listed
+    (under its own name; the indexer sees the duplicate content), a link to anything
+    outside, or a link loop, is refused (a dangling link is left out). Linked folders are never entered (no loops; their
+    files inside `root` are found under their own path); one that leads out is refused
+    too. Special files (pipes, devices) are left out.
+    """
     root = Path(root)
-    found = root.rglob("*") if recursive else root.glob("*")
-    return sorted(
-        p for p in found
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    real_root = root.resolve()
+    files: list[Path] = []
+    refused: list[tuple[Path, str]] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if entry.is_symlink():
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError) as exc:
+                    if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+                        refused.append((path, LINK_LOOP))
+                    continue                   # else a dangling link: nothing to read
+                if target.is_dir():
+                    if recursive and not target.is_relative_to(real_root):
+                        refused.append((path, OUTSIDE_FOLDER))
+                    continue                   # linked folders are never entered
+                if not target.is_relative_to(real_root):
+                    refused.append((path, OUTSIDE_FILE))
+                elif target.is_file():
+                    files.append(path)
+            elif entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    folders.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                files.append(path)
+    return sorted(files), sorted(refused)
+
+
+def find_files(root: Path, recursive: bool = True) -> list[Path]:
+    """All files below `root` (sorted, hidden files skipped, never reached through a link
+    out of `root`: see `scan_files`); only those directly in `root` when not `recursive`."""
+    return scan_files(root, recursive)[0]

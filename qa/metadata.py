@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ _ALIASES = {
     "url": ("url", "link", "source", "bron", "href"),
 }
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+MAX_FRONT_MATTER = 64 * 1024    # characters; real front matter is a few lines
 _PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
@@ -75,21 +77,45 @@ def clean(meta: dict) -> dict:
     return out
 
 
+@lru_cache(maxsize=1)
+def _yaml_loader():
+    """A SafeLoader that refuses anchors and aliases ("billion laughs": a few lines whose
+    aliases expand to gigabytes once anything walks the result)."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise yaml.composer.ComposerError(None, None, "anchors and aliases are not allowed",
+                                                  event.start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def front_matter(text: str) -> tuple[dict, int]:
     """Markdown YAML front matter at the start of `text`.
 
-    Returns (metadata, offset where the body starts); ({}, 0) when there is none or it
-    is not valid YAML (then the block is treated as ordinary text).
+    Returns (metadata, offset where the body starts); ({}, 0) when there is none, or when it
+    is refused: not valid YAML, longer than `MAX_FRONT_MATTER` characters, or using anchors
+    or aliases. A refused block is treated as ordinary text, so the file is still indexed,
+    without that metadata (a warning goes to the log).
     """
     m = _FRONT_MATTER.match(text)
     if not m:
         return {}, 0
     import yaml
 
+    if len(m.group(1)) > MAX_FRONT_MATTER:
+        log.warning("front matter longer than %d characters; ignored", MAX_FRONT_MATTER)
+        return {}, 0
     try:
-        data = yaml.safe_load(m.group(1))
-    except yaml.YAMLError as exc:
-        log.warning("front matter is not valid YAML: %s", exc)
+        data = yaml.load(m.group(1), Loader=_yaml_loader())
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # ValueError: e.g. an impossible date or an integer of thousands of digits;
+        # RecursionError: thousands of nested brackets
+        log.warning("front matter refused (not valid YAML, or anchors/aliases): %s", exc)
         return {}, 0
     if not isinstance(data, dict):
         return {}, 0
