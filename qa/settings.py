@@ -117,6 +117,27 @@ class Settings:
     rate_limit_per_minute: int = 60        # questions per client address per minute on /api/ask (0 = off)
     rate_limit_session_per_minute: int = 10  # questions per widget session per minute (0 = off)
 
+    # --- public server safety (qa/security.py; docs/security.md) ----------------------------
+    # One policy for every route, Gradio's own included. Host names this server answers to
+    # (comma-separated, "*.example.nl" allowed); empty = localhost names and `host` only, which
+    # stops DNS rebinding against a local instance. Behind a reverse proxy, list its address(es)
+    # in trusted_proxies (IPs or CIDR ranges): only then is X-Forwarded-For believed.
+    allowed_hosts: str = ""
+    trusted_proxies: str = ""
+    max_body_kb: int = 64                  # larger request bodies get 413 (read no further)
+    api_max_top_k: int = 10                # most passages a public caller may ask for (top_k)
+    rate_limit_per_day: int = 1000         # questions per client per day, every route (0 = off)
+    rate_limit_global_per_minute: int = 600  # questions per minute for the whole server (0 = off)
+    queue_size: int = 64                   # questions waiting in the chat's queue; more are refused
+    secret_key: str = field(default="", repr=False)  # signs widget sessions; "" = a key kept in secret_file
+    secret_file: Path = field(
+        default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "secret.key")
+
+    # --- ingestion limits (qa/loaders*.py, qa/index.py) ---------------------------------------
+    max_unpacked_mb: float = 200.0         # DOCX (zip): most bytes its parts may unpack to
+    max_archive_parts: int = 2000          # DOCX (zip): most parts (files) it may hold
+    verify_on_load_mb: int = 512           # builds up to this size are checksummed at every load
+
     # --- indexing throughput (qa/index.py build_index; benchmarks/embed_throughput.py) ------
     # build_index hands the embedder up to `embed_chunk_texts` texts (passages + their
     # sentences) per call, which sentence-transformers sorts by length before batching.

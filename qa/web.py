@@ -8,8 +8,15 @@ types it out word by word (display only).
 
 Rendering rule: everything that comes from a user or from the corpus is escaped before it
 reaches HTML or Markdown (`escape_markdown`, `escape_html`), so markup in a question or a
-passage is shown as text and never runs. Each browser session keeps its own conversation in
-`gr.State`; nothing per-user lives in module or app globals.
+passage is shown as text and never runs. Each browser session keeps its own conversation
+(questions and chat messages) in `gr.State`, on the server: the chat takes only the question
+text and the collection from the browser, never the chat history (Gradio would treat file
+messages in it as files to serve). Nothing per-user lives in module or app globals.
+
+Security: `qa.security.SecurityGuard` wraps the whole app (Gradio's routes included): host
+check, route allow-list, body cap, no client-supplied files, origin rules, rate limits and
+framing headers. The server never indexes on a request: collections are indexed at start
+(`serve`) or by `qa index`; an unknown or unindexed collection is a plain 404.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import copy
 import html
 import logging
+import os
 import re
 import threading
 import time
@@ -29,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .collection import EngineCache, list_collections
 from .engine import Engine, QuestionError
 from .feedback import FeedbackStore
-from .index import CorpusError
+from .index import CorpusError, IndexNotReady
+from .security import ASK_PATH, SecurityGuard, SessionSigner, load_secret
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,8 @@ SOURCES_ABSTAINED = "Geen bronnen: op deze vraag is geen antwoord uit de bronnen
 MAX_HISTORY = 20                 # earlier questions kept per conversation / accepted by the API
 STREAM_DELAY_S = 0.012           # pause between streamed words (display only)
 STREAM_MAX_S = 0.8               # typing out one chunk (the whole extractive answer) takes at most this
+UNKNOWN_COLLECTION = "Onbekende collectie."
+ASK_EVENTS = "ask"               # concurrency id of the chat events that answer a question
 
 
 # --------------------------------------------------------------------------- API models
@@ -371,7 +382,9 @@ def _bot_msg(text: str) -> dict:
 
 
 def _new_state() -> dict:
-    return {"questions": [], "answer": None, "feedback_id": None}
+    """A conversation, kept on the server: earlier questions, the chat messages shown,
+    the last answer and the id of its feedback row."""
+    return {"questions": [], "chat": [], "answer": None, "feedback_id": None}
 
 
 class _Askers:
@@ -382,7 +395,7 @@ class _Askers:
         self.settings = engine.settings
         self.default_name = engine.settings.collection
         self.feedback = feedback
-        self.engines = EngineCache(engine.settings, embedder=engine.embedder)
+        self.engines = EngineCache(engine.settings, auto_index=False, embedder=engine.embedder)
         self._askers = {self.default_name: _Asker(engine, feedback)}
         self._lock = threading.Lock()
 
@@ -392,17 +405,22 @@ class _Askers:
 
     def get(self, name: str | None) -> _Asker:
         """The asker of collection `name` (None = the server's own). Raises CorpusError
-        (Dutch, lists the collections) for an unknown name."""
+        (UNKNOWN_COLLECTION, naming nothing) for a name that is not a collection with an
+        index; a request never starts indexing."""
         if name is None or name == self.default_name:
             return self.default
         with self._lock:
             if name not in self._askers:
-                self._askers[name] = _Asker(self.engines.get(name), self.feedback)
+                try:
+                    self._askers[name] = _Asker(self.engines.get(name), self.feedback)
+                except (CorpusError, IndexNotReady) as exc:
+                    log.info("refused collection %r: %s", name[:100], exc)
+                    raise CorpusError(UNKNOWN_COLLECTION) from None
             return self._askers[name]
 
     def choices(self) -> list[tuple[str, str]]:
-        """(label, name) of every collection, for the chat's selector."""
-        found = [(c.label, c.name) for c in list_collections(self.settings)]
+        """(label, name) of every indexed collection, for the chat's selector."""
+        found = [(c.label, c.name) for c in list_collections(self.settings) if c.indexed]
         if self.default_name not in [name for _, name in found]:
             found.insert(0, (self.default_name or "standaard", self.default_name))
         return found
@@ -415,7 +433,9 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
     askers = askers or _Askers(engine, feedback)
     choices = askers.choices()
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # delete_cache: Gradio's cache folder is emptied hourly of files older than an hour
+    # (the chat makes none; this bounds anything that would get there).
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         state = gr.State(_new_state())   # per browser session: earlier questions, last answer
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         collection = gr.Dropdown(choices=choices, value=askers.default_name, label="Collectie",
@@ -456,10 +476,11 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
 
         outputs = [chatbot, sources, box, state, fb_group, fb_status, comment, copy, copy_text]
 
-        def respond(question, chat, st, coll=None):
-            """Stream the answer into the chat; then show its sources and the feedback row."""
-            chat = list(chat or [])
+        def respond(question, st, coll=None):
+            """Stream the answer into the chat; then show its sources and the feedback row.
+            The chat shown so far comes from the server-side state, never from the browser."""
             st = dict(st or _new_state())
+            chat = list(st.get("chat") or [])
             question = (question or "").strip()
             hide_fb = gr.update(visible=False)
             no_copy = gr.update(interactive=False)
@@ -494,8 +515,8 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                 chat[-1] = _bot_msg(f"⚠️ {ERROR_MESSAGE}")
                 yield chat, gr.update(), "", st, hide_fb, "", "", no_copy, ""
                 return
-            st = {"questions": (st["questions"] + [question])[-MAX_HISTORY:], "answer": answer,
-                  "feedback_id": None}
+            st = {"questions": (st["questions"] + [question])[-MAX_HISTORY:], "chat": chat[-2 * MAX_HISTORY:],
+                  "answer": answer, "feedback_id": None}
             if not answer["abstained"] and pending and answer["answer"].startswith(shown):
                 for partial in _stream_steps(answer["answer"][len(shown):]):
                     chat[-1] = _bot_msg(escape_markdown(shown + partial))
@@ -505,10 +526,10 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
             yield (chat, sources_html(answer, asker.context(answer), turn=len(st["questions"])), "", st,
                    gr.update(visible=True), "", "", gr.update(interactive=True), answer_plain_text(answer))
 
-        def from_example(chat, st, coll, evt: gr.SelectData):
+        def from_example(st, coll, evt: gr.SelectData):
             value = evt.value
             question = value.get("text", "") if isinstance(value, dict) else str(value)
-            yield from respond(question, chat, st, coll)
+            yield from respond(question, st, coll)
 
         def rate(rating, text, st):
             """Store (or change) the rating of the last answer; returns (state, status)."""
@@ -530,10 +551,11 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
             return ([], sources_html(None), "", _new_state(), gr.update(visible=False), "", "",
                     gr.update(interactive=False), "")
 
-        events = dict(concurrency_limit=8, concurrency_id="ask")
-        box.submit(respond, [box, chatbot, state, collection], outputs, **events)
-        send.click(respond, [box, chatbot, state, collection], outputs, **events)
-        chatbot.example_select(from_example, [chatbot, state, collection], outputs, **events)
+        # The chatbot is an output only: its value is never taken from the browser.
+        events = dict(concurrency_limit=8, concurrency_id=ASK_EVENTS)
+        box.submit(respond, [box, state, collection], outputs, **events)
+        send.click(respond, [box, state, collection], outputs, **events)
+        chatbot.example_select(from_example, [state, collection], outputs, **events)
         collection.change(reset, None, outputs)   # a conversation belongs to one collection
         up.click(lambda text, st: rate("up", text, st), [comment, state], [state, fb_status])
         down.click(lambda text, st: rate("down", text, st), [comment, state], [state, fb_status])
@@ -551,7 +573,13 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
             }
             return [];
         }""")
+    demo.queue(max_size=engine.settings.queue_size)   # a bounded queue: more waiting questions are refused
     return demo
+
+
+def question_events(blocks) -> set[int]:
+    """The fn_index of every chat event that answers a question (concurrency id ASK_EVENTS)."""
+    return {index for index, fn in blocks.fns.items() if fn.concurrency_id == ASK_EVENTS}
 
 
 def create_app(engine: Engine, feedback: FeedbackStore | None = None):
@@ -559,8 +587,11 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     Feedback is stored in `feedback` (default: the `feedback_db` setting)."""
     from fastapi import FastAPI, HTTPException
 
-    feedback = feedback or FeedbackStore(engine.settings.feedback_db)
+    settings = engine.settings
+    feedback = feedback or FeedbackStore(settings.feedback_db)
     askers = _Askers(engine, feedback)
+    max_top_k = settings.api_max_top_k
+    signer = SessionSigner(load_secret(settings))
     api = FastAPI(
         title="Vraagbaak API",
         description=("Vragen beantwoorden met bronvermelding, over het geïndexeerde corpus. "
@@ -577,10 +608,12 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     )
     def ask(req: AskRequest) -> dict:
         """Beantwoord `question` met bronnen. Geef `history` (eerdere vragen) mee voor vervolgvragen."""
+        if req.top_k is not None and req.top_k > max_top_k:
+            raise HTTPException(status_code=422, detail=f"top_k mag hoogstens {max_top_k} zijn.")
         try:
             asker = askers.get(req.collection)
-        except CorpusError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+        except CorpusError:
+            raise HTTPException(status_code=404, detail=UNKNOWN_COLLECTION) from None
         try:
             return asker.ask(req.question, history=req.history, top_k=req.top_k)
         except QuestionError as exc:
@@ -589,21 +622,68 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
             log.exception("answering failed")
             raise HTTPException(status_code=500, detail=ERROR_MESSAGE) from None
 
-    from .widget import install_widget   # /widget, /widget.js, CORS/CSP and rate limits (before the / mount)
-    install_widget(api, engine.settings)
+    from .widget import install_widget   # /widget, /widget.js and assets (before the / mount)
+    install_widget(api, settings, signer)
 
     blocks = build_blocks(engine, feedback, askers)
-    return gr.mount_gradio_app(api, blocks, path="/", css=CSS, head=HEAD, footer_links=[], theme=theme())
+    # Gradio's extras are off (monitoring, run history, MCP, server-side rendering), uploads
+    # are limited to nothing, and no file of the server may be served or copied into its
+    # cache (blocked_paths: the whole file system). The guard refuses those routes anyway.
+    gr.mount_gradio_app(api, blocks, path="/", css=CSS, head=HEAD, footer_links=[], theme=theme(),
+                        enable_monitoring=False, run_history=False, mcp_server=False, ssr_mode=False,
+                        allowed_paths=[], blocked_paths=[os.path.abspath(os.sep)], max_file_size=1,
+                        show_error=False)
+    asks = question_events(blocks)
+
+    def is_question(path: str, body: dict | None) -> bool:
+        if path == ASK_PATH:
+            return True
+        if path == "/gradio_api/queue/join":   # an unknown or missing fn_index counts as a question
+            fn = (body or {}).get("fn_index")
+            return not isinstance(fn, int) or fn in asks or fn not in blocks.fns
+        return False
+
+    api.add_middleware(SecurityGuard, settings=settings, signer=signer, is_question=is_question)
+    return api
+
+
+def index_collections(settings: Settings, engine: Engine) -> None:
+    """Bring the index of every other collection of the corpus folder up to date (with
+    progress on the console), so that no request has to: the server never indexes on a
+    request. A collection that cannot be indexed is reported and left out."""
+    from .collection import collections_to_index
+    from .index import build_index, index_problem
+
+    embedder = engine.embedder
+    for name in collections_to_index(settings):
+        if name == settings.collection:
+            continue
+        try:
+            collection = settings.replace(collection=name)
+            problem = index_problem(collection, embedder.id, embedder.dim)
+            if problem is not None:
+                print(f"Collectie '{name}': index wordt bijgewerkt ({problem}).", flush=True)
+                build_index(collection, embedder, progress=True)
+        except Exception as exc:  # one broken collection must not stop the server
+            print(f"Collectie '{name}' is niet beschikbaar: {exc}", flush=True)
 
 
 def serve(settings: Settings) -> None:
-    """Load the engine (building the index first when needed, with progress on the console)
-    and serve chat and API on settings.host:settings.port until interrupted."""
+    """Load the engine (building the index first when needed, with progress on the console),
+    index the other collections, and serve chat and API on settings.host:settings.port until
+    interrupted. X-Forwarded-For is read only by the guard, from `trusted_proxies`."""
     import uvicorn
+
+    from .security import parse_hosts
 
     print("Vraagbaak wordt geladen…", flush=True)
     engine = Engine.load(settings)
+    index_collections(settings, engine)
     app = create_app(engine)
     print(f"Vraagbaak draait op http://{settings.host}:{settings.port} "
           f"(API-documentatie: http://{settings.host}:{settings.port}/docs)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    if not settings.allowed_hosts and settings.host in ("0.0.0.0", "::"):
+        print(f"Let op: alleen verzoeken aan {', '.join(parse_hosts(settings))} worden beantwoord. "
+              "Zet VRAAGBAAK_ALLOWED_HOSTS op de naam waaronder deze server bereikbaar is.", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                proxy_headers=False, server_header=False, date_header=False)

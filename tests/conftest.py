@@ -34,8 +34,10 @@ class CountingEmbedder:
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory):
     """Settings independent of the developer's environment and config file."""
+    private = tmp_path_factory.mktemp("private")
     return load_settings(environ={}, config_file=None).replace(
-        corpus=ROOT / "corpus", index=tmp_path_factory.mktemp("index"))
+        corpus=ROOT / "corpus", index=tmp_path_factory.mktemp("index"),
+        secret_file=private / "secret.key", feedback_db=private / "feedback.sqlite3")
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +71,14 @@ def store_engine(request, engine, tmp_path_factory):
     index, report = build_index(settings, engine.embedder, progress=False)
     assert report.embedded == 0 and index.store.describe()["backend"] == "milvus"
     return Engine(settings, index, engine.embedder)
+
+
+def local_client(app):
+    """A TestClient that talks to `app` as http://127.0.0.1 (the server answers only to the
+    host names it is configured for; the localhost names by default)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://127.0.0.1")
 
 
 @pytest.fixture

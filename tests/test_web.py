@@ -5,7 +5,6 @@ import json
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
 from qa.cli import main as qa_main
 from qa.engine import Engine, contextual_query, is_followup
@@ -13,12 +12,14 @@ from qa.feedback import FeedbackStore
 from qa.web import (_stream_steps, answer_markdown, answer_plain_text, corpus_info_markdown, create_app,
                     escape_markdown, sources_html)
 
+from .conftest import local_client
+
 VEENDAM = "Wat gebeurde er in Veendam met de jeugdhulp?"
 FOLLOW_UP = "En wat zegt het artikel over de kosten?"
 
 
 def test_api_ask_returns_the_answer_schema(engine, tmp_path):
-    client = TestClient(create_app(engine, FeedbackStore(tmp_path / "fb.sqlite3")))
+    client = local_client(create_app(engine, FeedbackStore(tmp_path / "fb.sqlite3")))
     response = client.post("/api/ask", json={"question": "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"})
     assert response.status_code == 200
     data = response.json()
@@ -136,7 +137,7 @@ def test_engine_answers_a_follow_up_with_the_earlier_turn_as_context(engine):
 
 
 def test_api_follow_up_history_top_k_and_errors(engine, tmp_path):
-    client = TestClient(create_app(engine, FeedbackStore(tmp_path / "fb.sqlite3")))
+    client = local_client(create_app(engine, FeedbackStore(tmp_path / "fb.sqlite3")))
     data = client.post("/api/ask", json={"question": FOLLOW_UP, "history": [VEENDAM], "top_k": 2}).json()
     two = Engine(engine.settings.replace(top_k=2), engine.index, engine.embedder, engine.generator)
     expected = json.loads(json.dumps(two.ask(FOLLOW_UP, history=[VEENDAM]).to_dict()))   # tuples -> lists
@@ -161,7 +162,7 @@ def test_api_error_is_a_friendly_dutch_message(engine, tmp_path):
             raise RuntimeError("boom")
 
     broken = Broken(engine.settings, engine.index, engine.embedder, engine.generator)
-    response = TestClient(create_app(broken, FeedbackStore(tmp_path / "fb.sqlite3"))).post(
+    response = local_client(create_app(broken, FeedbackStore(tmp_path / "fb.sqlite3"))).post(
         "/api/ask", json={"question": "Wat is doorvoelde kennis?"})
     assert response.status_code == 500
     assert response.json()["detail"].startswith("Er ging iets mis") and "boom" not in response.text
@@ -169,11 +170,11 @@ def test_api_error_is_a_friendly_dutch_message(engine, tmp_path):
 
 def test_questions_are_logged_only_when_switched_on(engine, tmp_path):
     store = FeedbackStore(tmp_path / "fb.sqlite3")
-    TestClient(create_app(engine, store)).post("/api/ask", json={"question": VEENDAM})
+    local_client(create_app(engine, store)).post("/api/ask", json={"question": VEENDAM})
     assert store.rows("questions") == []
     logging_engine = Engine(engine.settings.replace(log_questions=True), engine.index, engine.embedder,
                             engine.generator)
-    TestClient(create_app(logging_engine, store)).post("/api/ask", json={"question": VEENDAM})
+    local_client(create_app(logging_engine, store)).post("/api/ask", json={"question": VEENDAM})
     (row,) = store.rows("questions")
     assert row["question"] == VEENDAM and row["passage_ids"]
 

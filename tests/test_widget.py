@@ -1,19 +1,21 @@
 """The LMS widget over HTTP (FastAPI TestClient against the real app): CSP and CORS headers,
 403 for foreign origins, 429 with Retry-After, question length, escaping, the snippet CLI,
-and the sliding-window limiter on its own."""
+and the question limits on their own."""
 
 from __future__ import annotations
 
 import copy
 
 import pytest
-from fastapi.testclient import TestClient
 
 from qa.cli import main
 from qa.feedback import FeedbackStore
+from qa.security import QuestionLimits, SessionSigner, parse_origins
 from qa.settings import SettingsError
 from qa.web import create_app
-from qa.widget import RateLimiter, parse_origins, snippet, valid_color, widget_page
+from qa.widget import snippet, valid_color, widget_page
+
+from .conftest import local_client
 
 MOODLE = "https://moodle.example.nl"
 CANVAS = "https://canvas.example.nl"
@@ -23,7 +25,7 @@ QUESTION = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 def _client(engine, tmp_path, **settings) -> TestClient:
     eng = copy.copy(engine)
     eng.settings = engine.settings.replace(**settings)
-    return TestClient(create_app(eng, FeedbackStore(tmp_path / "fb.sqlite3")))
+    return local_client(create_app(eng, FeedbackStore(tmp_path / "fb.sqlite3")))
 
 
 @pytest.fixture
@@ -52,9 +54,13 @@ def test_widget_page_escapes_and_limits_title_and_rejects_bad_colour(client):
     assert 'data-color="#1d4ed8"' in r.text and "url(x)" not in r.text
     title = r.text.split("<title>")[1].split("</title>")[0]
     assert len(title.replace("&lt;", "<").replace("&gt;", ">")) == 60
-    # every page gets its own random session id
-    sessions = {client.get("/widget").text.split('name="vb-session" content="')[1].split('"')[0] for _ in range(3)}
-    assert len(sessions) == 3 and all(len(s) >= 32 for s in sessions)
+    # every page gets its own random session id, signed by the server
+    sessions = {_session(client) for _ in range(3)}
+    assert len(sessions) == 3 and all(len(s) >= 32 and "." in s for s in sessions)
+
+
+def _session(client) -> str:
+    return client.get("/widget").text.split('name="vb-session" content="')[1].split('"')[0]
 
 
 def test_widget_assets_are_served(client):
@@ -88,7 +94,7 @@ def test_api_cors_for_listed_origin_403_for_others(client):
 def test_same_origin_and_originless_requests_keep_working(engine, tmp_path):
     client = _client(engine, tmp_path)              # empty allow-list
     assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
-    same = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "http://testserver"})
+    same = client.post("/api/ask", json={"question": QUESTION}, headers={"Origin": "http://127.0.0.1"})
     assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
     assert client.post("/api/ask", json={"question": QUESTION},
                        headers={"Origin": MOODLE}).status_code == 403
@@ -109,10 +115,15 @@ def test_rate_limit_per_session(engine, tmp_path):
                      rate_limit_session_per_minute=1)
     ask = lambda s: client.post("/api/ask", json={"question": QUESTION},  # noqa: E731
                                 headers={"X-Vraagbaak-Session": s, "Origin": MOODLE})
-    assert ask("sessie-a").status_code == 200
-    limited = ask("sessie-a")
+    first, second = _session(client), _session(client)
+    assert ask(first).status_code == 200
+    limited = ask(first)
     assert limited.status_code == 429 and limited.headers["access-control-allow-origin"] == MOODLE
-    assert ask("sessie-b").status_code == 200      # another session is not affected
+    assert ask(second).status_code == 200          # another (signed) session is not affected
+    # made-up or missing session ids count as one session of the client address
+    assert ask("sessie-a").status_code == 200
+    assert ask("sessie-b").status_code == 429
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 429
 
 
 def test_too_long_question_is_422(client, engine):
@@ -121,19 +132,36 @@ def test_too_long_question_is_422(client, engine):
     assert r.status_code == 422 and "te lang" in r.json()["detail"]
 
 
-def test_rate_limiter_sliding_window():
-    now = [0.0]
-    limiter = RateLimiter(2, 60, clock=lambda: now[0])
-    assert limiter.hit("a") is None
-    now[0] = 5.0
-    assert limiter.hit("a") is None
-    now[0] = 10.0
-    assert limiter.hit("a") == pytest.approx(50.0)
-    assert limiter.hit("b") is None
-    now[0] = 60.5                                  # the first hit has left the window
-    assert limiter.hit("a") is None
-    assert limiter.hit("a") == pytest.approx(4.5)   # until the hit at 5 s leaves
-    assert RateLimiter(0).hit("x") is None
+def test_question_limits_per_client_day_session_and_server(base_settings):
+    off = dict(rate_limit_per_minute=0, rate_limit_per_day=0, rate_limit_session_per_minute=0,
+               rate_limit_global_per_minute=0)
+    minute = QuestionLimits(base_settings.replace(**{**off, "rate_limit_per_minute": 2}))
+    assert minute.check("1.2.3.4", None) is None and minute.check("1.2.3.4", None) is None
+    seconds, message = minute.check("1.2.3.4", None)
+    assert 1 <= seconds <= 60 and "Wacht ongeveer" in message
+    assert minute.check("5.6.7.8", None) is None            # another client is not affected
+    day = QuestionLimits(base_settings.replace(**{**off, "rate_limit_per_day": 1}))
+    assert day.check("a", None) is None
+    seconds, message = day.check("a", None)
+    assert seconds > 3600 and "vandaag" in message
+    server = QuestionLimits(base_settings.replace(**{**off, "rate_limit_global_per_minute": 1}))
+    assert server.check("a", None) is None
+    assert "druk" in server.check("b", None)[1]             # the whole server, any client
+    session = QuestionLimits(base_settings.replace(**{**off, "rate_limit_session_per_minute": 1}))
+    assert session.check("a", "s1") is None and session.check("a", "s2") is None
+    assert session.check("a", "s1") is not None
+    assert session.check("a", None) is None and session.check("a", None) is not None   # anon: per client
+    nothing = QuestionLimits(base_settings.replace(**off))
+    assert all(nothing.check("a", "s") is None for _ in range(50))
+
+
+def test_signed_sessions():
+    signer = SessionSigner(b"k" * 32)
+    session = signer.new()
+    assert signer.verify(session) and not SessionSigner(b"x" * 32).verify(session)
+    token, _, mac = session.partition(".")
+    assert not signer.verify(token) and not signer.verify(f"{token}x.{mac}") and not signer.verify("")
+    assert not signer.verify(None) and not signer.verify("a" * 200 + "." + mac)
 
 
 def test_origins_and_colours_are_validated():
@@ -172,8 +200,7 @@ def test_api_and_widget_select_a_collection(engine, tmp_path):
     """Each sub-folder of the corpus is a collection; /api/ask and the widget page choose one."""
     import shutil
 
-    from fastapi.testclient import TestClient
-
+    
     from qa.engine import Engine
     from qa.web import create_app
     from qa.widget import snippet
@@ -186,15 +213,23 @@ def test_api_and_widget_select_a_collection(engine, tmp_path):
         "Het wijkteam in Zuidhaven bestaat uit twaalf medewerkers. Zij werken vanuit het buurthuis.\n",
         encoding="utf-8")
     settings = engine.settings.replace(corpus=corpus, index=tmp_path / "index")
+    from qa.index import build_index
+
+    build_index(settings.replace(collection="cursus-a"), engine.embedder, progress=False)   # never on a request
+    (corpus / "niet-geindexeerd").mkdir()
+    (corpus / "niet-geindexeerd" / "a.txt").write_text("Een tekst die nog niet geïndexeerd is.\n", encoding="utf-8")
     app = create_app(Engine(settings, engine.index, engine.embedder))
-    client = TestClient(app)
+    client = local_client(app)
     asked = {"question": "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?"}
     in_course = client.post("/api/ask", json={**asked, "collection": "cursus-a"}).json()
     assert "twaalf medewerkers" in in_course["answer"]
     assert in_course["citations"][0]["document"] == "wijkteam.txt"
     assert "twaalf" not in client.post("/api/ask", json=asked).json()["answer"]   # default collection
     unknown = client.post("/api/ask", json={**asked, "collection": "bestaat-niet"})
-    assert unknown.status_code == 404 and "cursus-a" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "Onbekende collectie."
+    assert "cursus-a" not in unknown.text and str(corpus) not in unknown.text
+    unindexed = client.post("/api/ask", json={**asked, "collection": "niet-geindexeerd"})
+    assert unindexed.status_code == 404 and not (tmp_path / "index" / "niet-geindexeerd").exists()
     page = client.get("/widget", params={"collection": 'cursus-a"><script>'}).text
     assert 'data-collection="cursus-a&quot;&gt;&lt;script&gt;"' in page
     assert 'data-collection="cursus-a"' in snippet("https://vb.example.nl", "T", "#112233", collection="cursus-a")
