@@ -4,13 +4,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup index eval bench load-test chromium clean
+# requirements.lock pins every package `make run` and `make test` need (the test and milvus
+# extras included), each with its sha256 hashes, for CPython 3.11 on Linux x86_64. torch is the
+# CPU build 2.13.0+cpu that pip finds in /opt/wheels (find-links in pip's config); its hash is
+# that file's, so pip can never fall back to PyPI's CUDA build and its nvidia-* packages.
+LOCK   := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: run test setup lock index eval bench load-test chromium clean
+
+# Installs exactly the lock, hashes checked (pip, setuptools and torch included), then the
+# project itself without dependencies and without build isolation (setuptools comes from the
+# lock, so nothing unhashed is fetched). A changed lock or pyproject.toml reinstalls.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -34,6 +43,23 @@ bench: $(STAMP)
 
 load-test: $(STAMP) chromium
 	$(PY) benchmarks/load_test.py
+
+# Regenerates requirements.lock from pyproject.toml with uv (in a throw-away venv under .cache/).
+# Versions already in the lock are kept unless pyproject.toml needs others; to move everything
+# to the newest allowed versions: make lock LOCK_FLAGS=--upgrade (or --upgrade-package NAME).
+# Besides pyproject.toml the lock holds torch's CPU build, pip (the installer) and setuptools
+# (the build backend for the editable install). Fails if the lock would hold a CUDA package.
+UV_VERSION := 0.13.8
+UV_VENV    := .cache/uv
+LOCK_FLAGS ?=
+lock:
+	test -x $(UV_VENV)/bin/uv || ($(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION))
+	printf 'torch==2.13.0+cpu\npip\nsetuptools\n' | $(UV_VENV)/bin/uv pip compile pyproject.toml - \
+	    --extra test --generate-hashes --find-links /opt/wheels \
+	    --python $(PYTHON) --python-platform x86_64-manylinux_2_28 \
+	    --custom-compile-command 'make lock' --quiet $(LOCK_FLAGS) -o $(LOCK)
+	grep -q '^torch==2\.13\.0+cpu ' $(LOCK)
+	! grep -E -i '^(nvidia-|triton|cuda-)' $(LOCK)
 
 clean:
 	rm -rf $(VENV) embeddings eval-out
