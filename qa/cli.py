@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="bouw of werk de index bij (alleen gewijzigde passages)")
     _common(p)
+    p.add_argument("--verify", action="store_true",
+                   help="controleer alleen of alle bestanden van de index onbeschadigd zijn (bouwt niets)")
 
     p = sub.add_parser("ask", help="stel een vraag")
     _common(p)
@@ -158,9 +161,45 @@ def _print_streamed(engine, question: str) -> None:
             print(textwrap.indent(textwrap.fill(f"“{c['quote']}”", width - 4), "    "))
 
 
+def cmd_verify(settings: Settings, args) -> int:
+    """`qa index --verify`: check every file of the active build of one collection
+    (`--collection`) or of every collection by its sha256, print a Dutch report, and exit 0
+    when all are intact, 1 when one is damaged, missing, not built or has no checksums.
+    Never rebuilds, loads no model."""
+    from .collection import collection_label, collection_settings, collections_to_index
+    from .index import IndexNotReady, index_dir, verify_index
+
+    one = args.collection is not None or bool(settings.collection)
+    intact = True
+    for name in [settings.collection] if one else collections_to_index(settings):
+        target = collection_settings(settings, name)
+        repair = "qa index" + (f" --collection {shlex.quote(name)}" if name else "")
+        label = f"Collectie {collection_label(name)} ({index_dir(target)})"
+        try:
+            checked, problems = verify_index(index_dir(target))
+        except IndexNotReady as exc:
+            print(f"{label}: {exc}")
+            intact = False
+            continue
+        if problems is None:
+            print(f"{label}: heeft geen controlesommen (gebouwd met een eerdere versie). Voeg ze toe met: {repair}")
+        elif problems:
+            print(f"{label}: BESCHADIGD")
+            print("\n".join(f"  - {line}" for line in problems))
+            print(f"Herstel de index met: {repair}")
+        else:
+            print(f"{label}: in orde ({checked} bestanden gecontroleerd)")
+        intact = intact and problems == []
+    return 0 if intact else EXIT_ERROR
+
+
 def cmd_index(settings: Settings, args) -> int:
     """Index one collection (`--collection`), or every collection when none is named; a
-    Dutch summary table per collection. Exit 0 unless nothing at all could be indexed."""
+    Dutch summary table per collection. Exit 0 unless nothing at all could be indexed.
+    With `--verify` only checks the index (`cmd_verify`). Indexing always writes a fresh
+    build, so it also repairs a damaged one."""
+    if getattr(args, "verify", False):
+        return cmd_verify(settings, args)
     from .collection import collection_label, collection_settings, collections_to_index
     from .embeddings import load_embedder
     from .index import CorpusError, IndexReport, build_index, index_dir, summary_table

@@ -4,7 +4,8 @@ Layout of the index folder (default `embeddings/`):
 
     CURRENT                 name of the active build (replaced atomically)
     build-<stamp>/
-        manifest.json       format version, embedder, chunking, corpus hashes, files
+        manifest.json       format version, embedder, chunking, corpus hashes, files, and
+                            `build_files`: size and sha256 of every other file of the build
         passages.jsonl      one Passage per line, row order = vector order
         vectors.npy         float32 [n, dim], L2-normalised (reused when re-indexing)
         sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
@@ -16,6 +17,9 @@ Layout of the index folder (default `embeddings/`):
 
 A build is written into a hidden temporary folder and only becomes active when
 CURRENT is replaced, so a crash mid-write leaves the previous index usable.
+A damaged build (a file missing, changed or unreadable) is never half-loaded: loading
+raises IndexDamaged, `index_problem` reports it, and `qa index` writes a fresh build
+(`check_build`, `verify_index`).
 Re-indexing is incremental per file: a file whose content (sha256) is unchanged keeps its
 passages without being read again, and vectors are reused for every passage whose content
 hash is unchanged, so adding, changing or removing one file embeds only that file's new
@@ -37,6 +41,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import time
 import uuid
@@ -56,13 +61,16 @@ from .loaders import LOADER_VERSION, SUPPORTED_SUFFIXES, LoadError, find_files, 
 from .metadata import METADATA_FILE, MetadataTables, clean
 from .settings import Settings
 from .spelling import vocabulary
-from .vectorstore import VectorStore, build_store, drop_store, open_store, resolve_index_type
+from .vectorstore import (FAISS_FILE, STORE_FILE, StoreError, VectorStore, build_store, drop_store, open_store,
+                          resolve_index_type)
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 4             # 3: collections, per-file statuses and document metadata; 4: vocab.json
 CHUNKER_VERSION = 1
 CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file
 VOCAB_FILE = "vocab.json"
 TERMS_CACHE_ROWS = 4096        # passages whose terms Index.terms_of remembers
 
@@ -80,6 +88,11 @@ class CorpusError(Exception):
 
 class IndexNotReady(Exception):
     """The index is missing, stale or was built differently (Dutch message says what to run)."""
+
+
+class IndexDamaged(IndexNotReady):
+    """A file of the active build is missing, changed or unreadable (Dutch message names it
+    and says what to run: `qa index --verify` to check, `qa index` to repair)."""
 
 
 # File statuses in the index report (Dutch: they are shown to the user as is).
@@ -200,6 +213,77 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
+# --------------------------------------------------------------------------- build checksums
+
+
+def _build_checksums(build: Path) -> dict[str, dict]:
+    """{relative path: {size, sha256}} of every file in the build folder except the manifest."""
+    out = {}
+    for path in sorted(build.rglob("*")):
+        rel = path.relative_to(build).as_posix()
+        if path.is_file() and rel != MANIFEST:
+            out[rel] = {"size": path.stat().st_size, "sha256": _file_sha(path)}
+    return out
+
+
+def check_build(build: Path, manifest: dict, hashes: bool = True, names: set[str] | None = None) -> list[str] | None:
+    """What is wrong with the files of `build` by the manifest's checksums: one Dutch line
+    per file that is missing, has another size or (when `hashes`) another sha256; [] when
+    all match. Only the files in `names` when given. None when the manifest records no
+    checksums (a build written before they were: unverified)."""
+    recorded = manifest.get(CHECKSUMS)
+    if not isinstance(recorded, dict):
+        return None
+    problems = []
+    for rel, want in sorted(recorded.items()):
+        if names is not None and rel not in names:
+            continue
+        path = build / rel
+        if not isinstance(want, dict) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            problems.append(f"{rel} staat onjuist in het manifest")
+            continue
+        try:
+            size = path.stat().st_size
+            if size != want.get("size"):
+                problems.append(f"{rel} heeft een andere grootte ({size} bytes, verwacht {want.get('size')})")
+            elif hashes and _file_sha(path) != want.get("sha256"):
+                problems.append(f"{rel} is gewijzigd (de controlesom klopt niet)")
+        except FileNotFoundError:
+            problems.append(f"{rel} ontbreekt")
+        except OSError as exc:
+            problems.append(f"{rel} kan niet gelezen worden ({exc.strerror})")
+    return problems
+
+
+def _hash_on_load(manifest: dict, settings: Settings) -> bool:
+    """Whether loading compares sha256 too: the build is at most `verify_on_load_mb` MB."""
+    sizes = [f.get("size") for f in (manifest.get(CHECKSUMS) or {}).values() if isinstance(f, dict)]
+    total = sum(n for n in sizes if isinstance(n, int))
+    return total <= getattr(settings, "verify_on_load_mb", 512) * 2**20
+
+
+def _damaged(index_dir: Path, problems: list[str], collection: str = "") -> IndexDamaged:
+    option = f" --collection {shlex.quote(collection)}" if collection else ""
+    return IndexDamaged(f"De index in '{index_dir}' is beschadigd: {'; '.join(problems)}. "
+                        f"Controleer hem met: qa index --verify{option}; herstel hem met: qa index{option}")
+
+
+def verify_index(index_dir: Path) -> tuple[int, list[str] | None]:
+    """Check every file of the active build in `index_dir` by size and sha256, whatever its
+    size; never rebuilds. Returns (files checked, Dutch problem lines: [] = intact, None =
+    the build records no checksums because it predates them; `qa index` adds them).
+    Raises IndexNotReady when there is no build."""
+    build = _active_build(index_dir)
+    if build is None:
+        raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
+    try:
+        manifest = _read_build_manifest(index_dir, build)
+    except IndexDamaged:
+        return 0, [f"{MANIFEST} kan niet gelezen worden"]
+    problems = check_build(build, manifest, hashes=True)
+    return len(manifest.get(CHECKSUMS) or {}), problems
+
+
 @dataclass
 class PreviousBuild:
     """The active build, read without checks, as a source of reusable passages and vectors."""
@@ -217,21 +301,32 @@ class PreviousBuild:
         return out
 
 
+REUSED_FILES = {"passages.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy"}
+
+
 def load_previous(index_dir: Path) -> PreviousBuild | None:
-    """The active build in `index_dir` (any format version), or None when there is none or
-    it cannot be read."""
+    """The active build in `index_dir` (any format version), or None when there is none, it
+    cannot be read, or one of the files reused from it fails its sha256 (always compared,
+    whatever the build's size: a repair must not carry damaged data over). A build without
+    checksums is reused unverified."""
     build = _active_build(index_dir)
     if build is None:
         return None
     try:
-        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-        with open(build / "passages.jsonl", encoding="utf-8") as fh:
-            passages = [Passage.from_dict(json.loads(line)) for line in fh]
-        return PreviousBuild(manifest, passages, np.load(build / "vectors.npy"),
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        damaged = check_build(build, manifest, hashes=True, names=REUSED_FILES)
+        if damaged:
+            raise ValueError("; ".join(damaged))
+        return PreviousBuild(manifest, _read_passages(build / "passages.jsonl"), np.load(build / "vectors.npy"),
                              np.load(build / "sentences.npy"), np.load(build / "sentence_vectors.npy"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.info("previous build in %s not reusable: %s", index_dir, exc)
         return None
+
+
+def _read_passages(path: Path) -> list[Passage]:
+    with open(path, encoding="utf-8") as fh:
+        return [Passage.from_dict(json.loads(line)) for line in fh]
 
 
 @dataclass
@@ -493,54 +588,102 @@ def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> di
 
 
 def _active_build(index_dir: Path) -> Path | None:
-    pointer = Path(index_dir) / CURRENT
-    if not pointer.is_file():
+    """The build folder CURRENT names, or None when CURRENT is missing, unreadable or does
+    not name a build folder (with a manifest) inside `index_dir`."""
+    try:
+        name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
         return None
-    build = Path(index_dir) / pointer.read_text(encoding="utf-8").strip()
-    return build if (build / "manifest.json").is_file() else None
+    if not name.startswith("build-") or "/" in name or "\\" in name:
+        return None
+    build = Path(index_dir) / name
+    return build if (build / MANIFEST).is_file() else None
+
+
+def _read_build_manifest(index_dir: Path, build: Path, collection: str = "") -> dict:
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        if isinstance(manifest, dict):
+            return manifest
+    except (OSError, ValueError) as exc:
+        log.info("cannot read %s: %s", build / MANIFEST, exc)
+    raise _damaged(index_dir, [f"{MANIFEST} kan niet gelezen worden"], collection)
 
 
 def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest of the active build, or None when there is none or it cannot be read
+    (`load_index` and `index_problem` say it is damaged)."""
     build = _active_build(index_dir)
-    if build is None:
+    try:
+        return None if build is None else _read_build_manifest(index_dir, build)
+    except IndexDamaged:
         return None
-    return json.loads((build / "manifest.json").read_text(encoding="utf-8"))
 
 
 def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
-    """Load the active build. Raises IndexNotReady if there is none.
+    """Load the active build. Raises IndexNotReady if there is none or it has another
+    format, IndexDamaged (a subclass, Dutch message) when a file is missing, changed or
+    cannot be read: no numpy, JSON or FAISS error gets through.
 
-    Vectors are memory-mapped (pages are read when used); `settings` says how to reach the
-    vector store (Milvus URI) and its search parameters (defaults when None)."""
+    Every file's size is compared with the manifest at each load, its sha256 too when the
+    build is at most `verify_on_load_mb` MB; a build without checksums (written before they
+    were recorded) loads unverified. Vectors are memory-mapped (pages are read when used);
+    `settings` says how to reach the vector store (Milvus URI) and its search parameters
+    (defaults when None)."""
     settings = settings or Settings()
+    collection = getattr(settings, "collection", "")
     build = _active_build(index_dir)
     if build is None:
         raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
-    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    manifest = _read_build_manifest(index_dir, build, collection)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexNotReady(
             f"De index in '{index_dir}' heeft een ander formaat (versie {manifest.get('format_version')}). "
             "Bouw hem opnieuw: qa index"
         )
-    with open(build / "passages.jsonl", encoding="utf-8") as fh:
-        passages = [Passage.from_dict(json.loads(line)) for line in fh]
-    return Index(
-        directory=build, manifest=manifest, passages=passages, vectors=np.load(build / "vectors.npy", mmap_mode="r"),
-        store=open_store(build, settings), bm25=BM25Index.load(build / "bm25"),
-        sentences=np.load(build / "sentences.npy"),
-        sentence_vectors=np.load(build / "sentence_vectors.npy", mmap_mode="r"),
-    )
+    problems = check_build(build, manifest, hashes=_hash_on_load(manifest, settings))
+    if problems:
+        raise _damaged(index_dir, problems, collection)
+    if problems is None:
+        log.info("build %s records no checksums: loaded unverified", build)
+
+    def read(what: str, load):
+        try:
+            return load()
+        except (IndexNotReady, StoreError):
+            raise
+        except Exception as exc:   # numpy, JSON, FAISS, bm25s: whatever damaged bytes make them raise
+            log.info("reading %s in %s failed", what, build, exc_info=True)
+            raise _damaged(index_dir, [f"{what} kan niet gelezen worden"], collection) from exc
+
+    passages = read("passages.jsonl", lambda: _read_passages(build / "passages.jsonl"))
+    vectors = read("vectors.npy", lambda: np.load(build / "vectors.npy", mmap_mode="r"))
+    store = read(FAISS_FILE if (build / FAISS_FILE).exists() else STORE_FILE, lambda: open_store(build, settings))
+    bm25 = read("bm25/", lambda: BM25Index.load(build / "bm25"))
+    sentences = read("sentences.npy", lambda: np.load(build / "sentences.npy"))
+    sentence_vectors = read("sentence_vectors.npy", lambda: np.load(build / "sentence_vectors.npy", mmap_mode="r"))
+    return read(VOCAB_FILE, lambda: Index(directory=build, manifest=manifest, passages=passages, vectors=vectors,
+                                          store=store, bm25=bm25, sentences=sentences,
+                                          sentence_vectors=sentence_vectors))
 
 
 def index_problem(settings: Settings, embedder_id: str, dim: int) -> str | None:
     """Why the index of the selected collection cannot be used as is, or None when it is current.
 
-    Checks the embedder, chunking and format against the settings, and the corpus
-    against the manifest (cheap fingerprint first, content hashes if that differs).
+    Checks the embedder, chunking and format against the settings, the corpus against the
+    manifest (cheap fingerprint first, content hashes if that differs), and last the build's
+    files by the checksums in the manifest, as `load_index` does (sizes; sha256 up to
+    `verify_on_load_mb` MB): a damaged build is reported, so it is rebuilt. A build without
+    checksums (written before they were recorded) is not a problem by itself: it is used
+    unverified until the next `qa index` adds them (`qa index --verify` says so).
     """
-    manifest = read_manifest(index_dir(settings))
-    if manifest is None:
+    build = _active_build(index_dir(settings))
+    if build is None:
         return "er is nog geen index"
+    try:
+        manifest = _read_build_manifest(index_dir(settings), build)
+    except IndexDamaged:
+        return f"de index is beschadigd: {MANIFEST} kan niet gelezen worden"
     for key, value in expected_manifest_keys(settings, embedder_id, dim).items():
         if manifest.get(key) != value:
             return f"de index is gebouwd met andere instellingen ({key}: {manifest.get(key)} ≠ {value})"
@@ -569,6 +712,9 @@ def index_problem(settings: Settings, embedder_id: str, dim: int) -> str | None:
                     return f"nieuw bestand in het corpus: {rel}"
         if set(files) != set(known) or content_hash(files) != manifest["corpus"]["content_hash"]:
             return "het corpus is gewijzigd sinds de index is gebouwd"
+    damaged = check_build(build, manifest, hashes=_hash_on_load(manifest, settings))
+    if damaged:
+        return f"de index is beschadigd: {'; '.join(damaged)}"
     return None
 
 
@@ -687,8 +833,9 @@ def _write_build(index_dir: Path, manifest: dict, passages: list[Passage], vecto
         BM25Index.build([p.embedding_text() for p in passages]).save(tmp / "bm25")
         vocab = vocabulary(p.embedding_text() for p in passages)   # typo correction (qa/spelling.py)
         (tmp / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-        # the manifest last: a build without one is never loaded
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        # the manifest last: a build without one is never loaded; it records every other file
+        manifest[CHECKSUMS] = _build_checksums(tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = index_dir / name
         os.replace(tmp, final)
         pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"

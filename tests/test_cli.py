@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +92,46 @@ def test_eval_writes_results_and_metrics(workdir):
     lines = (workdir / "uit" / "results.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
     assert "hit@1" in result.stdout
+
+
+def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp_path, base_settings, embedder):
+    """Junk in sentence_vectors.npy: loading says so in Dutch (no numpy traceback),
+    `qa index --verify` names the file and exits 1 without rebuilding, `qa index` repairs.
+    The index is first built in-process (one model load less)."""
+    from qa.index import build_index, load_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wijkteam.txt").write_text(
+        "Het wijkteam in Zuidhaven\nHet wijkteam in Zuidhaven bestaat uit twaalf medewerkers.\n", encoding="utf-8")
+    settings = base_settings.replace(corpus=corpus, index=tmp_path / "embeddings")
+    index, _ = build_index(settings, embedder, progress=False)
+    vectors = np.array(index.sentence_vectors)            # a copy: the memory-mapped file is damaged below
+    result = run_qa("index", "--verify", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Collectie standaard (embeddings): in orde (12 bestanden gecontroleerd)\n"
+
+    damaged = index.directory / "sentence_vectors.npy"
+    junk = (b"\x80\x04junk" * damaged.stat().st_size)[:damaged.stat().st_size]   # numpy: "pickled data"
+    damaged.write_bytes(junk)
+    # sizes only (as for a build above verify_on_load_mb): the read error itself is reported
+    result = run_qa("ask", "Hoeveel medewerkers?", cwd=tmp_path, env_extra={"VRAAGBAAK_VERIFY_ON_LOAD_MB": "0"})
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "Fout: De index in 'embeddings' is beschadigd: sentence_vectors.npy kan niet gelezen worden. "
+        "Controleer hem met: qa index --verify; herstel hem met: qa index")
+    assert "Traceback" not in result.stderr and "pickle" not in result.stderr
+
+    result = run_qa("index", "--verify", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["Collectie standaard (embeddings): BESCHADIGD",
+                                          "  - sentence_vectors.npy is gewijzigd (de controlesom klopt niet)",
+                                          "Herstel de index met: qa index"]
+    assert damaged.read_bytes() == junk                                      # --verify never rebuilds
+
+    result = run_qa("index", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert run_qa("index", "--verify", cwd=tmp_path).returncode == 0
+    repaired = load_index(settings.index, settings)
+    assert [p.text for p in repaired.passages] == [p.text for p in index.passages]
+    assert np.allclose(repaired.sentence_vectors, vectors, atol=1e-5)

@@ -1,10 +1,14 @@
+import hashlib
 import json
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa import index as index_module
-from qa.index import CorpusError, build_index, index_problem, load_index, read_corpus
+from qa.index import CorpusError, IndexDamaged, IndexNotReady, build_index, index_problem, load_index, read_corpus
 from qa.loaders import LoadError, load_document
 
 from .conftest import CountingEmbedder
@@ -122,3 +126,108 @@ def test_non_utf8_text_is_detected(tmp_path):
 def test_unreadable_file_error_names_the_file(tmp_path):
     with pytest.raises(LoadError, match="weg.txt"):
         load_document(tmp_path / "weg.txt", tmp_path)
+
+
+# --------------------------------------------------------------------------- damaged builds
+
+QUESTION = "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?"
+
+
+def _answer(settings, index, embedder) -> dict:
+    from qa.engine import Engine
+
+    answer = Engine(settings, index, embedder).ask(QUESTION).to_dict()
+    return {"answer": answer["answer"], "citations": answer["citations"],
+            "retrieved": [r["passage_id"] for r in answer["retrieved"]]}
+
+
+def test_manifest_records_size_and_sha256_of_every_build_file(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    build = index.directory
+    on_disk = {p.relative_to(build).as_posix(): p for p in build.rglob("*") if p.is_file()}
+    recorded = index.manifest[index_module.CHECKSUMS]
+    assert set(recorded) == set(on_disk) - {"manifest.json"}
+    assert {"sentence_vectors.npy", "vectors.npy", "passages.jsonl", "dense.faiss", "store.json",
+            "vocab.json", "bm25/params.index.json"} <= set(recorded)
+    for rel, entry in recorded.items():
+        data = on_disk[rel].read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert index_module.verify_index(settings.index) == (len(recorded), [])
+
+
+@pytest.mark.parametrize("same_size", [True, False], ids=["same-size", "other-size"])
+def test_junk_sentence_vectors_give_a_dutch_error_not_a_numpy_error(settings, embedder, same_size):
+    index, _ = build_index(settings, embedder, progress=False)
+    target = index.directory / "sentence_vectors.npy"
+    size = target.stat().st_size
+    target.write_bytes(os.urandom(size) if same_size else b"junk" * 10)
+
+    reason = ("is gewijzigd (de controlesom klopt niet)" if same_size
+              else f"heeft een andere grootte (40 bytes, verwacht {size})")
+    with pytest.raises(IndexDamaged) as caught:
+        load_index(settings.index, settings)
+    message = str(caught.value)
+    assert message == (f"De index in '{settings.index}' is beschadigd: sentence_vectors.npy {reason}. "
+                       "Controleer hem met: qa index --verify; herstel hem met: qa index")
+    assert "pickle" not in message.lower()
+    assert isinstance(caught.value, IndexNotReady)      # shown as "Fout: ..." by the CLI
+    problem = index_problem(settings, embedder.id, embedder.dim)
+    assert problem == f"de index is beschadigd: sentence_vectors.npy {reason}"
+    assert index_module.verify_index(settings.index)[1] == [f"sentence_vectors.npy {reason}"]
+
+    if same_size:   # above verify_on_load_mb only sizes are compared: numpy's error is still caught
+        unreadable = r"beschadigd: sentence_vectors\.npy kan niet gelezen worden\. "
+        with pytest.raises(IndexDamaged, match=unreadable) as caught:
+            load_index(settings.index, settings.replace(verify_on_load_mb=0))
+        assert isinstance(caught.value.__cause__, ValueError) and "pickle" not in str(caught.value).lower()
+
+
+def test_damaged_manifest_is_reported_and_repaired(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    (index.directory / "manifest.json").write_text("{kapot", encoding="utf-8")
+    with pytest.raises(IndexDamaged, match=r"manifest\.json kan niet gelezen worden\. Controleer hem met: qa index"):
+        load_index(settings.index, settings)
+    problem = index_problem(settings, embedder.id, embedder.dim)
+    assert problem == "de index is beschadigd: manifest.json kan niet gelezen worden"
+    assert index_module.verify_index(settings.index) == (0, ["manifest.json kan niet gelezen worden"])
+    build_index(settings, embedder, progress=False)
+    assert index_module.verify_index(settings.index)[1] == []
+
+
+def test_qa_index_repairs_a_damaged_build_with_the_same_answers(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    before = _answer(settings, index, embedder)
+    assert "twaalf" in before["answer"]
+    # flip bytes in the data of sentence_vectors.npy: numpy would load it, only the checksum notices
+    target = index.directory / "sentence_vectors.npy"
+    data = bytearray(target.read_bytes())
+    data[-64:] = bytes(64)
+    target.write_bytes(bytes(data))
+    assert np.load(target).shape == index.sentence_vectors.shape
+
+    changed = "sentence_vectors.npy is gewijzigd (de controlesom klopt niet)"
+    assert index_module.verify_index(settings.index)[1] == [changed]
+    assert "beschadigd" in index_problem(settings, embedder.id, embedder.dim)
+    repaired, report = build_index(settings, embedder, progress=False)     # what `qa index` does
+    assert report.reused == 0 and report.embedded == 4                      # nothing taken from the damaged build
+    assert index_problem(settings, embedder.id, embedder.dim) is None
+    assert index_module.verify_index(settings.index)[1] == []
+    assert _answer(settings, load_index(settings.index, settings), embedder) == before
+
+
+def test_build_without_checksums_still_loads_unverified(settings, embedder):
+    index, _ = build_index(settings, embedder, progress=False)
+    manifest_path = index.directory / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest[index_module.CHECKSUMS]
+    manifest_path.write_text(json.dumps(manifest))
+    assert len(load_index(settings.index, settings).passages) == 4
+    assert index_problem(settings, embedder.id, embedder.dim) is None
+    assert index_module.verify_index(settings.index) == (0, None)
+    _, report = build_index(settings, embedder, progress=False)     # reused unverified, checksums added
+    assert report.reused == 4 and index_module.verify_index(settings.index)[1] == []
+
+
+def test_no_numpy_file_is_loaded_with_pickle_allowed():
+    for path in (Path(index_module.__file__).parent).glob("*.py"):
+        assert not re.search(r"allow_pickle\s*=\s*True", path.read_text(encoding="utf-8")), path
