@@ -9,13 +9,23 @@ Tables:
 A feedback row holds the question and answer it rates: the user chose to send it.
 Every call opens its own short-lived connection, so the store is safe to share between
 threads (the web server answers several sessions at once).
+
+The file holds users' questions, so it is private: created with mode 0600 (its folder,
+when we create it, 0700), and an existing file of ours with a looser mode is tightened
+when it is opened. SQLite gives its journal files the mode of the database file.
+The CSV export neutralises cells a spreadsheet would run as a formula (OWASP "CSV
+injection"): a text cell starting with = + - @ tab or carriage return gets a leading ',
+and a cell holding a line break is always quoted.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
 import sqlite3
+import stat
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +35,15 @@ RATINGS = ("up", "down")
 FEEDBACK_COLUMNS = ("id", "created", "rating", "comment", "question", "answer", "abstained", "passage_ids")
 QUESTION_COLUMNS = ("id", "created", "question", "abstained", "passage_ids")
 MAX_COMMENT_CHARS = 2000
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+# Sidecar files SQLite may leave next to the database.
+_SIDECARS = ("-journal", "-wal", "-shm")
+# Cell starts a spreadsheet treats as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -55,6 +74,41 @@ def _passage_ids(answer: dict) -> str:
     return " ".join(c["passage_id"] for c in answer.get("citations", []))
 
 
+def csv_safe(value):
+    """`value` for a CSV cell: text a spreadsheet would read as a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _make_folder(folder: Path) -> None:
+    """Create `folder` (and missing parents); the folder itself gets mode 0700."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=FOLDER_MODE)
+    except FileExistsError:
+        return                              # created meanwhile by another thread or process
+    os.chmod(folder, FOLDER_MODE)           # mkdir's mode is reduced by the umask
+
+
+def _tighten(path: Path) -> None:
+    """Give an existing file of ours mode 0600 if it is readable or writable by others."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    getuid = getattr(os, "getuid", None)    # POSIX only
+    if getuid is None or st.st_uid != getuid() or not stat.S_ISREG(st.st_mode):
+        return
+    if stat.S_IMODE(st.st_mode) & ~FILE_MODE:
+        try:
+            os.chmod(path, FILE_MODE)
+        except OSError as exc:
+            log.warning("cannot restrict %s to mode 0600: %s", path, exc)
+
+
 class FeedbackStore:
     """Feedback and question log in the SQLite file at `path` (created on first write)."""
 
@@ -62,7 +116,19 @@ class FeedbackStore:
         self.path = Path(path).expanduser()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(self.path.parent)
+        try:                                # create it private, before SQLite writes anything
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, FILE_MODE)  # exactly 0600, whatever the umask
+            finally:
+                os.close(fd)
+        for path in (self.path, *(self.path.with_name(self.path.name + s) for s in _SIDECARS)):
+            _tighten(path)
         conn = sqlite3.connect(self.path, timeout=10)
         conn.executescript(_SCHEMA)
         return conn
@@ -109,12 +175,16 @@ class FeedbackStore:
             return [dict(zip(columns, row)) for row in cur.fetchall()]
 
     def export_csv(self, out: TextIO, table: str = "feedback") -> int:
-        """Write `table` as CSV (header + one line per row) to `out`; returns the row count."""
+        """Write `table` as CSV (header + one line per row) to `out`; returns the row count.
+        Text cells that start like a formula get a leading ' (`csv_safe`). Lines end in CRLF
+        (RFC 4180), which makes the writer quote every cell holding a CR or LF: with a bare
+        "\n" terminator a CR inside a cell is written unquoted, and a spreadsheet starts a
+        new row there, whose first cell could be a formula again."""
         rows = self.rows(table)
         columns = FEEDBACK_COLUMNS if table == "feedback" else QUESTION_COLUMNS
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_safe(v) for k, v in row.items()} for row in rows)
         return len(rows)
 
     def export_text(self, table: str = "feedback") -> str:

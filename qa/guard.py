@@ -7,7 +7,13 @@ The text is split into sentences ("claims"); for each claim the guard
 * removes citations to passages that were not provided (e.g. `[9]` when 5 were given),
 * drops the claim when no valid citation remains, or when it shares (almost) no content
   words with the passages it cites (`MIN_OVERLAP`) — uncited text is never shown as sourced,
-* keeps a plain "not in the sources" statement without a citation (it claims nothing),
+* drops the claim when it carries a link (`http(s)://…`, `www.…`) or e-mail address that
+  does not occur in the passages it cites: a link or address planted in a prompt injection,
+  or made up by the model, is never shown with a source next to it,
+* keeps, without a citation, only the exact fixed sentences the prompt asks for when the
+  passages lack (part of) the answer (`NO_ANSWER`, `PARTIAL_ANSWER`; they claim nothing);
+  any other uncited sentence is dropped, also one that merely contains "staat niet in de
+  bronnen" next to a claim of its own,
 * renumbers the passages to 1..k in order of first use, as `[n]` markers.
 
 A claim is only released once it is complete (the next sentence has started, or the text
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from .answer import Citation
 from .chunking import sentence_spans
 from .lexical import terms
+from .prompt import NO_ANSWER, PARTIAL_ANSWER
 from .retrieve import Hit
 
 # Share of a claim's content words (stemmed, stop words removed) that must occur in the
@@ -41,16 +48,18 @@ _BOUNDARY = re.compile(
     re.VERBOSE,
 )
 
-# "Dat staat niet in de bronnen." and its variants: a statement about the sources, not a claim.
-_ABSENCE = re.compile(
+# Links and e-mail addresses in a claim: any scheme://…, www.…, and name@domain.tld.
+_LINK = re.compile(
     r"""(?ix)
-    \b(staat|staan|wordt|worden|is|zijn)\s+(er\s+)?(\w+\s+){0,3}?(niet|niets|nergens)\b
-        (\s+\w+){0,4}?\s+in\s+de\s+(bronnen|bron|passages?)\b
-  | \b(bronnen|bron|passages?)\s+(bevatten|bevat|noemen|noemt|vermelden|vermeldt|beschrijven|beschrijft
-        |geven|geeft|zeggen|zegt)\s+(hier\s+|er\s+)?(niets|geen|niet)\b
-  | \bin\s+de\s+(bronnen|bron|passages?)\s+(staat|staan|wordt|worden)\s+(er\s+)?(hier\s+)?(niets|geen|niet)\b
+    \b[a-z][a-z0-9+.\-]*://[^\s<>"'`\[\](){}|\\^]+
+  | \bwww\.[^\s<>"'`\[\](){}|\\^]+
+  | [\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+
     """
 )
+_LINK_TRAILER = ".,;:!?'\"»”’"          # sentence punctuation after a link is not part of it
+_LINK_BEFORE = re.compile(r"[\w.%+\-@]")    # a char that would make a match part of a longer token
+_LINK_AFTER = re.compile(r"[.\-]?[\w@%+\-]")  # what continues a host name or address after a match
+_NOT_WORD = re.compile(r"[\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([.,;:!?])")
@@ -69,9 +78,44 @@ def parse_numbers(group: str) -> list[int]:
     return out
 
 
+def _normalise(text: str) -> str:
+    """`text` casefolded, with punctuation and runs of whitespace reduced to single spaces."""
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+_ABSENCE_SENTENCES = frozenset(_normalise(s) for s in (NO_ANSWER, PARTIAL_ANSWER))
+
+
 def is_absence_statement(text: str) -> bool:
-    """True for a short sentence saying the sources do not contain (part of) the answer."""
-    return len(text.split()) <= 25 and bool(_ABSENCE.search(text))
+    """True only for the fixed sentences the prompt asks for when the passages lack (part
+    of) the answer ("Dat staat niet in de bronnen."), give or take case, whitespace and
+    punctuation. Not for any other sentence mentioning the sources: "Dit staat niet in de
+    bronnen, maar het antwoord is 42." is a claim."""
+    return _normalise(text) in _ABSENCE_SENTENCES
+
+
+def links(text: str) -> list[str]:
+    """The links (scheme://…, www.…) and e-mail addresses in `text`, without trailing punctuation."""
+    out = []
+    for m in _LINK.finditer(text):
+        link = m.group().rstrip(_LINK_TRAILER)
+        if link:
+            out.append(link)
+    return out
+
+
+def link_occurs(link: str, text: str) -> bool:
+    """True when `link` occurs in `text` (case-insensitive) as a whole link or address, or as
+    the start of a longer URL at a path boundary ("https://a.nl" in "https://a.nl/b"), but not
+    as part of another host or address ("a@b.nl" in "xa@b.nl.evil.example")."""
+    link, text = link.casefold(), text.casefold()
+    start = text.find(link)
+    while start >= 0:
+        end = start + len(link)
+        if not (start and _LINK_BEFORE.match(text[start - 1])) and not _LINK_AFTER.match(text, end):
+            return True
+        start = text.find(link, start + 1)
+    return False
 
 
 @dataclass
@@ -82,6 +126,7 @@ class GuardResult:
     citations: list[Citation]
     dropped: int = 0              # claims removed: no valid citation, or unrelated to what they cite
     invalid: int = 0              # citation markers to passages that were not provided
+    links: int = 0                # cited claims removed for a link/e-mail address not in their passages
     absent: bool = False          # the model said the passages do not contain the answer, nothing else
     raw: str = ""                 # the model's text as received
 
@@ -94,7 +139,13 @@ class GuardResult:
         if self.invalid:
             parts.append(f"{self.invalid} verwijzing{'en' if self.invalid > 1 else ''} naar een bron die "
                          f"niet werd meegegeven {'zijn' if self.invalid > 1 else 'is'} verwijderd")
-        return f"(Let op: {' en '.join(parts)}.)" if parts else ""
+        if self.links:
+            parts.append(f"{self.links} zin{'nen' if self.links > 1 else ''} met een link of e-mailadres dat "
+                         f"niet in de aangehaalde bron staat {'zijn' if self.links > 1 else 'is'} weggelaten")
+        if not parts:
+            return ""
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " en " + parts[-1]
+        return f"(Let op: {listed}.)"
 
 
 @dataclass
@@ -124,6 +175,7 @@ class StreamGuard:
         self._emitted: list[str] = []
         self.dropped = 0
         self.invalid = 0
+        self.links = 0
         self._absence_seen = False
         self._finished = False
 
@@ -176,6 +228,7 @@ class StreamGuard:
             citations.append(Citation.for_passage(n, p, best_sentence(self.hits[index], words)))
         return GuardResult(
             text=self.emitted_text, citations=citations, dropped=self.dropped, invalid=self.invalid,
+            links=self.links,
             absent=not self._claims and self._absence_seen, raw="".join(self._raw),
         )
 
@@ -216,6 +269,13 @@ class StreamGuard:
             supported = frozenset().union(*(self._passage_terms[i] for i in sources))
             if len(words & supported) / len(words) < MIN_OVERLAP:
                 self.dropped += 1
+                return ""
+        # A link or address the cited passages do not contain drops the whole claim, not just
+        # the link: the sentence around it ("Log in via ... om uw gegevens te bevestigen") is
+        # the lure, and would still read as sourced without the link.
+        for link in links(body):
+            if not any(link_occurs(link, self.hits[i].passage.text) for i in sources):
+                self.links += 1
                 return ""
         self.invalid += invalid
         for i in sources:

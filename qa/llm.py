@@ -43,8 +43,10 @@ NO_VALID_CITATIONS = "het antwoord van het taalmodel had geen zinnen met een gel
 class LLMError(Exception):
     """The language model gave no usable answer.
 
-    `reason` is a short Dutch phrase for the user ("het taalmodel reageerde niet op tijd");
-    `detail` is the technical cause, for the log.
+    `reason` is a short fixed Dutch phrase for the user ("het taalmodel reageerde niet op
+    tijd"); it never contains text from the server or the library (error bodies, exception
+    messages), which may hold internal details. `detail` is the technical cause, for the
+    log only.
     """
 
     def __init__(self, reason: str, detail: str = ""):
@@ -140,14 +142,16 @@ class LLMGenerator:
             log.exception("LLM backend %s failed", self.backend.name)
             failure = LLMError("het taalmodel gaf een fout", repr(exc))
         if failure is not None:
-            log.info("LLM backend %s failed, using the fallback: %s", self.backend.name, failure.detail)
+            log.warning("LLM backend %s failed, using what passed the guard or the fallback: %s",
+                        self.backend.name, failure.detail)
         out = guard.finish()
         if out:
             yield out
         result = guard.result()
-        if result.dropped or result.invalid:
-            log.info("guard removed %d sentence(s), %d citation(s) from: %r",
-                     result.dropped, result.invalid, result.raw[:500])
+        if result.dropped or result.invalid or result.links:
+            log.info("guard removed %d sentence(s), %d citation(s), %d sentence(s) with a link or address "
+                     "not in the cited passages from: %r",
+                     result.dropped, result.invalid, result.links, result.raw[:500])
         final = self._final(question, base, result, failure)
         shown = guard.emitted_text
         assert final.answer.startswith(shown), "streamed text must be a prefix of the final answer"

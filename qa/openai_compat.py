@@ -2,9 +2,11 @@
 server, LM Studio, hosted APIs), over httpx: `POST {base_url}/chat/completions`, whole
 (`complete`) or streamed as server-sent events (`stream`, `"stream": true`).
 
-Every failure becomes an `LLMError` with a short Dutch reason: timeout, unreachable
-server, HTTP error status (with the server's own message), or a reply that is not the
-expected JSON / event stream.
+Every failure becomes an `LLMError` with a short fixed Dutch reason for the user: timeout,
+unreachable server, HTTP error status, an error object in the reply, or a reply that is not
+the expected JSON / event stream. What the server said (error body, error message) goes
+only into the English `detail`, for the log: it may contain internal details (paths, keys,
+stack traces) that users must not see.
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ class OpenAIBackend:
             with self.client.stream("POST", self.url, json=self._body(messages, stream)) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise LLMError(_status_reason(response), f"HTTP {response.status_code} from {self.url}: "
-                                   f"{response.text[:500]}")
+                    raise LLMError(_status_reason(response.status_code),
+                                   f"HTTP {response.status_code} from {self.url}: {response.text[:500]!r}")
                 yield response
         except httpx.TimeoutException as exc:
             raise LLMError("het taalmodel reageerde niet op tijd",
@@ -101,23 +103,16 @@ class OpenAIBackend:
             yield from _sse_text(response.iter_lines())
 
 
-def _status_reason(response: httpx.Response) -> str:
-    code = response.status_code
-    message = ""
-    try:
-        data = response.json()
-        error = data.get("error") if isinstance(data, dict) else None
-        message = (error.get("message") if isinstance(error, dict) else error) or ""
-    except (ValueError, AttributeError):
-        message = response.text
-    message = " ".join(str(message).split())[:120]
+def _status_reason(code: int) -> str:
+    """The Dutch reason for an HTTP error status: fixed text and the status code, never the
+    server's error body (that is logged, see `_request`)."""
     if code in (401, 403):
         what = "de API-sleutel werd geweigerd"
     elif code == 404:
         what = "het adres of model is bij de server onbekend"
     else:
         what = "het taalmodel gaf een foutmelding"
-    return f"{what} (HTTP {code}{': ' + message if message else ''})"
+    return f"{what} (HTTP {int(code)})"
 
 
 def _json(text: str):
@@ -129,10 +124,7 @@ def _json(text: str):
 
 def _error_in(data) -> None:
     if isinstance(data, dict) and data.get("error"):
-        error = data["error"]
-        message = error.get("message") if isinstance(error, dict) else str(error)
-        raise LLMError(f"het taalmodel gaf een foutmelding ({' '.join(str(message).split())[:120]})",
-                       f"error object: {data['error']!r}")
+        raise LLMError("het taalmodel gaf een foutmelding", f"error object in the reply: {data['error']!r:.500}")
 
 
 def _message_text(data) -> str:
