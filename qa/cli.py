@@ -306,7 +306,8 @@ def cmd_feedback(settings: Settings, args) -> int:
 
 def cmd_widget(settings: Settings, args) -> int:
     """`qa widget snippet`: the HTML for the LMS and the VRAAGBAAK_ALLOWED_ORIGINS it needs."""
-    from .widget import parse_origins, snippet
+    from .security import parse_origins
+    from .widget import snippet
 
     origins = parse_origins(",".join([settings.allowed_origins, *args.origin]))
     host_url = args.host_url or f"http://{settings.host}:{settings.port}"

@@ -244,8 +244,10 @@ class SessionSigner:
 
 class QuestionLimits:
     """The question limits of the server (0 in a setting turns that limit off).
-    `check(client, session)` records one question and returns None, or — when a limit is
-    reached — records nothing and returns (seconds to wait, Dutch message)."""
+    `check(client, session, api=True)` records one question and returns None, or — when a
+    limit is reached — records nothing and returns (seconds to wait, Dutch message). The
+    per-session limit holds for API questions (`api`): a signed widget `session`, or
+    without one all session-less questions of the client together."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -259,10 +261,11 @@ class QuestionLimits:
         self._day = item(RateLimitItemPerDay, settings.rate_limit_per_day)
         self._session = item(RateLimitItemPerMinute, settings.rate_limit_session_per_minute)
 
-    def check(self, client: str, session: str | None) -> tuple[int, str] | None:
+    def check(self, client: str, session: str | None, api: bool = True) -> tuple[int, str] | None:
         checks = [(self._global, "global", BUSY), (self._minute, f"client:{client}", RATE_LIMITED),
-                  (self._day, f"client:{client}", DAY_LIMITED),
-                  (self._session, f"session:{session}" if session else f"anon:{client}", RATE_LIMITED)]
+                  (self._day, f"client:{client}", DAY_LIMITED)]
+        if api:
+            checks.append((self._session, f"session:{session}" if session else f"anon:{client}", RATE_LIMITED))
         checks = [c for c in checks if c[0] is not None]
         for limit, key, message in checks:
             if not self._limiter.test(limit, key):
@@ -410,7 +413,7 @@ class SecurityGuard:
                 valid = session if path == ASK_PATH and self.signer.verify(session) else None
                 client = client_key((scope.get("client") or (None, 0))[0],
                                     headers.get("x-forwarded-for"), self.trusted)
-                refused = self.limits.check(client, valid)
+                refused = self.limits.check(client, valid, api=path == ASK_PATH)
                 if refused is not None:
                     seconds, message = refused
                     await respond(send, 429, message, cors + [(b"retry-after", str(seconds).encode())])
