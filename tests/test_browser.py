@@ -79,8 +79,10 @@ def feedback_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live(engine, feedback_store):
-    """The app over the default corpus."""
-    with LiveServer(create_app(engine, feedback_store)) as server:
+    """The app over the default corpus (the API's per-session limit off: the concurrency
+    test sends 24 session-less questions; tests/security covers the limits)."""
+    unlimited = Engine(engine.settings.replace(rate_limit_session_per_minute=0), engine.index, engine.embedder)
+    with LiveServer(create_app(unlimited, feedback_store)) as server:
         yield server
 
 
