@@ -62,6 +62,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+RATE_LIMITS_OFF = {f"VRAAGBAAK_RATE_LIMIT_{name}": "0"
+                   for name in ("PER_MINUTE", "SESSION_PER_MINUTE", "PER_DAY", "GLOBAL_PER_MINUTE")}
+
+
 def wait_ready(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,7 +85,10 @@ def start_server(args) -> tuple[str, subprocess.Popen]:
     cmd = [str(qa), "serve", "--host", "127.0.0.1", "--port", str(port),
            "--corpus", str(args.corpus), "--index", str(args.index)]
     log = tempfile.NamedTemporaryFile("w+", prefix="vraagbaak-load-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+    # Every simulated user comes from 127.0.0.1: the question limits are switched off for this
+    # server (and reported), so the test measures answering, not the rate limiter.
+    env = {**os.environ, **RATE_LIMITS_OFF}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc, timeout=600)
@@ -209,7 +216,8 @@ def main() -> None:
     else:
         t0 = time.monotonic()
         url, proc = start_server(args)
-        print(f"server: qa serve on {url}, ready after {time.monotonic() - t0:.1f} s")
+        print(f"server: qa serve on {url}, ready after {time.monotonic() - t0:.1f} s; rate limits off: "
+              + " ".join(f"{k}={v}" for k, v in RATE_LIMITS_OFF.items()))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     try:
         page_load(url, args.page_loads)

@@ -1,6 +1,6 @@
 """One security policy for every route of the web server, Gradio's own included.
 
-`SecurityGuard(app, settings, is_question)` is the outermost ASGI layer of the app
+`SecurityGuard(app, settings, signer, is_question)` is the outermost ASGI layer of the app
 `qa.web.create_app` builds. Every HTTP request passes these checks, in this order:
 
 1. **Host**: the Host header must be one of `allowed_hosts` (default: the localhost names
@@ -8,17 +8,18 @@
 2. **Route allow-list**: only the routes the chat, the widget and the API need answer;
    everything else (Gradio's upload, file, proxy, call/run API, monitoring, run history,
    MCP, ...) gets a plain 404, before any body is read.
-3. **Body**: at most `max_body_kb`; a larger Content-Length, or a body that grows past the
-   cap, gets 413 and is read no further. The body is buffered (it is small) and handed on.
-4. **No client-supplied files**: a JSON body that holds a Gradio file reference (an object
-   with a "path"/"url" or a `meta._type` of `gradio.FileData`) is refused with 400 —
-   the chat takes text, never files.
-5. **Origin**: a cross-site request (an Origin that is not this server) may only call
+3. **Origin**: a cross-site request (an Origin that is not this server) may only call
    `/api/ask`, and only from `allowed_origins` (CORS headers are added then); any other
    cross-site request with a body gets 403. CORS headers the app sets itself are removed.
+4. **Body**: at most `max_body_kb`; a larger Content-Length, or a body that grows past the
+   cap, gets 413 and is read no further. The body is buffered (it is small) and handed on.
+5. **No client-supplied files**: a JSON body that holds a Gradio file reference (an object
+   with a "path"/"url" or a `meta._type` of `gradio.FileData`) is refused with 400 —
+   the chat takes text, never files.
 6. **Rate limits** on every request that asks a question (`/api/ask`, and the Gradio
-   queue events `is_question` recognises): per client per minute and per day, per widget
-   session per minute, and for the whole server per minute (429 + Retry-After).
+   queue events `is_question` recognises): per client per minute and per day, for the
+   whole server per minute, and for `/api/ask` per widget session per minute (429 +
+   Retry-After).
    The client is the connecting address, or — only when that address is one of
    `trusted_proxies` — the first untrusted address of X-Forwarded-For; IPv6 clients are
    keyed by their /64 network. Widget sessions are signed (`SessionSigner`) by `/widget`;

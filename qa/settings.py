@@ -114,8 +114,9 @@ class Settings:
     # Origins allowed to embed the widget and call /api/ask from the browser, comma-separated
     # (e.g. "https://moodle.example.nl,https://canvas.example.nl"); empty = this server only.
     allowed_origins: str = ""
-    rate_limit_per_minute: int = 60        # questions per client address per minute on /api/ask (0 = off)
-    rate_limit_session_per_minute: int = 10  # questions per widget session per minute (0 = off)
+    rate_limit_per_minute: int = 60        # questions per client per minute, chat and API together (0 = off)
+    rate_limit_session_per_minute: int = 10  # API questions per widget session per minute; without a
+    #                                        # signed session, per client (0 = off)
 
     # --- public server safety (qa/security.py; docs/security.md) ----------------------------
     # One policy for every route, Gradio's own included. Host names this server answers to
