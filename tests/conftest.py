@@ -73,6 +73,15 @@ def store_engine(request, engine, tmp_path_factory):
     return Engine(settings, index, engine.embedder)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def local_client(app):
     """A TestClient that talks to `app` as http://127.0.0.1 (the server answers only to the
     host names it is configured for; the localhost names by default)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -25,7 +24,7 @@ from qa.feedback import FeedbackStore
 from qa.index import build_index
 from qa.web import ERROR_MESSAGE, answer_plain_text, create_app
 
-from .conftest import write_hostile_corpus
+from .conftest import free_port, write_hostile_corpus
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -35,17 +34,11 @@ COACHES = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     """uvicorn serving `app` on 127.0.0.1:<free port> in a daemon thread."""
 
     def __init__(self, app):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

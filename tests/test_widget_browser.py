@@ -18,9 +18,9 @@ from qa.engine import Engine
 from qa.feedback import FeedbackStore
 from qa.index import build_index
 from qa.web import create_app
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, _free_port
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
-from .conftest import write_hostile_corpus
+from .conftest import free_port, write_hostile_corpus
 
 COACHES = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 POEM = "Schrijf een gedicht over de zee."
@@ -32,7 +32,7 @@ class HostPages:
 
     def __init__(self, pages: dict[str, str] | None = None):
         self.pages = pages or {}
-        self.port = _free_port()
+        self.port = free_port()
         self.origin = f"http://localhost:{self.port}"
         pages_ = self.pages
 
