@@ -45,7 +45,7 @@ class Server:
         self.log = open(folder / "serve.log", "w+", encoding="utf-8")
         self.process = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve"], cwd=folder, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600     # a repair at start re-embeds
         while True:
             assert self.process.poll() is None, f"qa serve stopped:\n{self.output()}"
             assert time.monotonic() < deadline, f"qa serve did not start:\n{self.output()}"
