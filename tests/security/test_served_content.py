@@ -16,7 +16,7 @@ import pytest
 from ..test_ingest_limits import _billion_laughs, rebuild_docx
 from ..test_llm import _ChatHandler
 from ..test_loaders import make_docx
-from .conftest import ROOT, SECRET, Server
+from .conftest import SECRET, Server
 
 QUESTION = "Wat is doorvoelde kennis?"
 
