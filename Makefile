@@ -62,4 +62,4 @@ lock:
 	! grep -E -i '^(nvidia-|triton|cuda-)' $(LOCK)
 
 clean:
-	rm -rf $(VENV) embeddings eval-out
+	rm -rf $(VENV) index eval-out

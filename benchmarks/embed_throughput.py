@@ -33,8 +33,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -161,7 +161,7 @@ def legacy_run(model, prompt: str, passage_texts: list[str], sentence_texts: lis
 def index_run(settings, embedder, n_passages: int, n_texts: int, tokens: int) -> dict:
     """build_index from scratch into `settings.index`; seconds in total and inside
     encode_passages, and the rates. Exits when anything was reused instead of embedded."""
-    from qa.index import build_index
+    from qa.index.build import build_index
 
     timed = TimedEmbedder(embedder)
     t0 = time.perf_counter()
@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     import torch
 
-    from qa.chunking import sentence_spans
-    from qa.embeddings import load_embedder
-    from qa.index import scan_corpus
+    from embeddings import load_embedder
+    from qa.index.build import scan_corpus
+    from qa.ingest.chunking import sentence_spans
     from qa.settings import load_settings
 
     result: dict = {"date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                      "embed_batch_size": args.index_batch_size, "embed_threads": args.index_threads,
                      "embed_chunk_texts": args.index_chunk_texts}
         settings = load_settings(overrides)
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings.embedder_config())
         model, prompt = embedder.model, embedder.passage_prompt
         passages = scan_corpus(settings).passages
         passage_texts = [p.embedding_text() for p in passages]

@@ -97,7 +97,7 @@ def make_small_files(folder: Path, n: int, rng: random.Random) -> None:
 def raw_embedder_rate(embedder, passages, sample: int, batch: int, rng: random.Random) -> float:
     """Passages/s of the embedder alone doing what build_index does per passage: the passage
     (with its heading) and each of its sentences, in batches of `batch` passages."""
-    from qa.chunking import sentence_spans
+    from qa.ingest.chunking import sentence_spans
 
     chosen = rng.sample(passages, min(sample, len(passages)))
     embedder.encode_passages([chosen[0].embedding_text()])          # warm-up
@@ -111,7 +111,7 @@ def raw_embedder_rate(embedder, passages, sample: int, batch: int, rng: random.R
 
 def run(name: str, settings, embedder, units: int, unit: str, sample: int, rng: random.Random,
         change_one) -> dict:
-    from qa.index import build_index, scan_corpus
+    from qa.index.build import build_index, scan_corpus
 
     t0 = time.perf_counter()
     scan = scan_corpus(settings)
@@ -155,11 +155,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the generated corpus and index here")
     args = parser.parse_args()
 
-    from qa.embeddings import load_embedder
+    from embeddings import load_embedder
     from qa.settings import load_settings
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="vraagbaak-ingest-"))
-    corpus, index = work / "corpus", work / "embeddings"
+    corpus, index = work / "corpus", work / "index"
     (corpus / "pdf").mkdir(parents=True, exist_ok=True)
     (corpus / "files").mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
@@ -169,7 +169,7 @@ def main() -> None:
     print(f"{'generated corpus':<32} {time.perf_counter() - t0:8.2f} s  in {work}", flush=True)
 
     settings = load_settings(environ={}, config_file=None).replace(corpus=corpus, index=index)
-    embedder = load_embedder(settings)
+    embedder = load_embedder(settings.embedder_config())
     print(f"{'embedder':<32} {embedder.id} (batch {settings.embed_batch_size})", flush=True)
 
     def change_pdf():

@@ -3,7 +3,7 @@
 Run from anywhere (paths given on the command line are taken relative to the
 current directory; the script then works from the repository root):
 
-    .venv/bin/python benchmarks/latency.py [--corpus corpus] [--index embeddings] [--n 50]
+    .venv/bin/python benchmarks/latency.py [--corpus corpus] [--index index] [--n 50]
 
 Prints plain text, one figure per line, so the output can be pasted into a note.
 This is a measuring script, not a test: it asserts nothing.
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--corpus", type=Path, default=None,
                    help="corpus folder (default: the normal settings, i.e. corpus/)")
     p.add_argument("--index", type=Path, default=None,
-                   help="index folder (default: the normal settings, i.e. embeddings/)")
+                   help="index folder (default: the normal settings, i.e. index/)")
     p.add_argument("--n", type=int, default=50, help="number of timed warm asks (default 50)")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up asks (default 3)")
     p.add_argument("--cold-runs", type=int, default=3, help="fresh `qa ask` subprocesses (default 3)")

@@ -1,7 +1,7 @@
 """Load test of the web server: concurrent users on `POST /api/ask`, and page load time.
 
     .venv/bin/python benchmarks/load_test.py [--users 20] [--seconds 60] [--url http://127.0.0.1:PORT]
-                                             [--corpus corpus] [--index embeddings] [--page-loads 5]
+                                             [--corpus corpus] [--index index] [--page-loads 5]
 
 Without --url it starts `qa serve` on a free loopback port (the index is built first if
 needed, excluded from every figure) and stops it at the end. Traffic goes to loopback
@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="a running server on loopback (default: start qa serve)")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
-    parser.add_argument("--index", type=Path, default=Path("embeddings"))
+    parser.add_argument("--index", type=Path, default=Path("index"))
     parser.add_argument("--page-loads", type=int, default=5)
     args = parser.parse_args()
     args.corpus, args.index = args.corpus.resolve(), args.index.resolve()

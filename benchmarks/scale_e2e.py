@@ -36,16 +36,16 @@ from stages import Recorder, instrument, split  # noqa: E402
 from synthetic import synthetic_passages, synthetic_questions  # noqa: E402
 from vector_search import Synthetic, real_vectors  # noqa: E402
 
-from qa.chunking import sentence_spans  # noqa: E402
-from qa.documents import Passage  # noqa: E402
+from qa.ingest.chunking import sentence_spans  # noqa: E402
 from qa.settings import load_settings  # noqa: E402
+from qa.types import Passage  # noqa: E402
 
 PER_DOCUMENT = 20
 
 
 def write_synthetic_build(target: Path, n: int, settings) -> float:
     """Write a build of `n` synthetic passages into `target`; returns seconds taken."""
-    from qa.index import FORMAT_VERSION, _write_build
+    from qa.index.build import FORMAT_VERSION, _write_build
 
     started = time.perf_counter()
     texts = synthetic_passages(n, seed=0, corpus=ROOT / "corpus")
@@ -60,7 +60,7 @@ def write_synthetic_build(target: Path, n: int, settings) -> float:
     sentences = np.array([(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p.text)],
                          dtype=np.int32)
     print(f"  {len(sentences):,} sentences split in {time.perf_counter() - started:.0f} s", flush=True)
-    synthetic = Synthetic(real_vectors(settings.replace(index=ROOT / "embeddings", corpus=ROOT / "corpus")))
+    synthetic = Synthetic(real_vectors(settings.replace(index=ROOT / "index", corpus=ROOT / "corpus")))
     vectors = synthetic.passages(n, per_document=PER_DOCUMENT)
     sentence_vectors = np.empty((len(sentences), vectors.shape[1]), dtype=np.float32)
     for first in range(0, len(sentences), 200_000):   # a sentence lies near its passage
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    from qa.embeddings import load_embedder
+    from embeddings import load_embedder
     from qa.engine import Engine
-    from qa.index import _active_build, load_index
+    from qa.index.build import _active_build, load_index
 
     temp = None
     target = args.keep
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     index = load_index(target, settings)
     load_s = time.perf_counter() - started
-    engine = Engine(settings, index, load_embedder(settings))
+    engine = Engine(settings, index, load_embedder(settings.embedder_config()))
     store = index.store.describe()
     print(f"  index loaded in {load_s:.1f} s; store {store['backend']}/{store['index_type']}; "
           f"{disk / 2**30:.1f} GiB on disk ({disk / args.n / 1024:.1f} KB per passage)", flush=True)

@@ -1,6 +1,6 @@
 """Where the time of a warm `engine.ask` goes: end-to-end p50/p95 and the share of each stage.
 
-    .venv/bin/python benchmarks/stages.py [--n 200] [--corpus corpus] [--index embeddings]
+    .venv/bin/python benchmarks/stages.py [--n 200] [--corpus corpus] [--index index]
         [--torch-threads 1] [--json]
 
 One engine over the real corpus (the index is built first if it is missing or outdated;
@@ -49,7 +49,7 @@ STAGES = ("encode", "search", "fuse", "compose", "other")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Per-stage latency of a warm engine.ask.")
     p.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: the settings, corpus/)")
-    p.add_argument("--index", type=Path, default=None, help="index folder (default: the settings, embeddings/)")
+    p.add_argument("--index", type=Path, default=None, help="index folder (default: the settings, index/)")
     p.add_argument("--n", type=int, default=200, help="timed asks (default 200)")
     p.add_argument("--warmup", type=int, default=None, help="untimed asks first (default: one per question)")
     p.add_argument("--torch-threads", type=int, default=None, dest="torch_threads",
@@ -104,7 +104,7 @@ class TimedGenerator:
 def instrument(engine, recorder: Recorder) -> None:
     """Time the steps of `engine.ask` into `recorder` (results unchanged)."""
     import qa.engine as engine_module
-    from qa.retrieve import retrieve
+    from qa.retrieve.hybrid import retrieve
 
     def timed_retrieve(*args, **kwargs):
         steps: dict[str, float] = {}

@@ -33,10 +33,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:   # run as a script from anywhere: qa is importable
     sys.path.insert(0, str(REPO_ROOT))
 
-from qa.chunking import chunk, sentence_spans   # noqa: E402
-from qa.lexical import STOPWORDS                # noqa: E402
-from qa.loaders import find_files, load_document   # noqa: E402
-from qa.settings import Settings                # noqa: E402
+from qa.index.lexical import STOPWORDS  # noqa: E402
+from qa.ingest.chunking import chunk, sentence_spans  # noqa: E402
+from qa.ingest.load import find_files, load_document  # noqa: E402
+from qa.settings import Settings  # noqa: E402
 
 DEFAULT_CORPUS = Path("corpus")
 MIN_SENTENCES, MAX_SENTENCES = 3, 8

@@ -36,20 +36,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qa.index.vectors import build_store, open_store
+from qa.index.vectors.faiss_store import FaissStore  # noqa: E402
 from qa.settings import Settings, load_settings  # noqa: E402
-from qa.vectorstore import FaissStore, build_store, open_store  # noqa: E402
 
 
 def real_vectors(settings: Settings) -> np.ndarray:
     """Passage and sentence vectors of the active build of the default index (built if missing)."""
-    from qa.index import _active_build
+    from qa.index.build import _active_build
 
     build = _active_build(settings.index)
     if build is None:
-        from qa.embeddings import load_embedder
-        from qa.index import build_index
+        from embeddings import load_embedder
+        from qa.index.build import build_index
 
-        build_index(settings, load_embedder(settings), progress=True)
+        build_index(settings, load_embedder(settings.embedder_config()), progress=True)
         build = _active_build(settings.index)
     return np.vstack([np.load(build / "vectors.npy"), np.load(build / "sentence_vectors.npy")]).astype(np.float32)
 
@@ -170,7 +171,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args()
-    settings = load_settings(environ={}, config_file=None).replace(index=ROOT / "embeddings", corpus=ROOT / "corpus")
+    settings = load_settings(environ={}, config_file=None).replace(index=ROOT / "index", corpus=ROOT / "corpus")
     rows = run([int(s) for s in args.sizes.split(",")], args.types.split(","), args.queries, settings)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")

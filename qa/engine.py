@@ -5,82 +5,24 @@ HTTP API, eval) calls it; none re-implements retrieval or formatting."""
 from __future__ import annotations
 
 import logging
-import re
 import sys
+import threading
 import time
 from typing import Callable, Iterator
 
-from .answer import ABSTAIN_EMPTY, Answer, ExtractiveGenerator, Generator
-from .embeddings import load_embedder
-from .index import Index, IndexNotReady, build_index, index_dir, index_problem, load_index
-from .retrieve import Hit, retrieve
-from .settings import Settings
-from .spelling import correct as correct_spelling
+from embeddings import load_embedder
+from qa.answer.base import ABSTAIN_EMPTY, Generator
+from qa.answer.extractive import ExtractiveGenerator
+from qa.errors import IndexNotReady, QuestionError
+from qa.index.build import DEFAULT_COLLECTION, Index, build_index, index_dir, index_problem, load_index
+from qa.index.collections import collection_settings
+from qa.index.spelling import correct as correct_spelling
+from qa.retrieve.hybrid import retrieve
+from qa.retrieve.query import contextual_query, is_followup, validate_question
+from qa.settings import Settings
+from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as given (Dutch message for the user)."""
-
-
-def validate_question(question: str, settings: Settings) -> str:
-    """Strip the question; raise QuestionError when it is empty or too long."""
-    question = (question or "").strip()
-    if not question:
-        raise QuestionError("Lege vraag: typ een vraag over de bronnen.")
-    if len(question) > settings.max_question_chars:
-        raise QuestionError(
-            f"Je vraag is te lang ({len(question)} tekens); het maximum is {settings.max_question_chars} tekens."
-        )
-    return question
-
-
-# --- follow-up questions -----------------------------------------------------------------
-# A question "looks like a follow-up" when it cannot stand on its own: it is short, opens
-# with a connective ("En ...", "Maar ...", "Ook ..."), or points back with a reference
-# ("het artikel", "daar", "hij", "ze" ...) or, in a short question, a demonstrative
-# ("Wat kost dat?"). Such a question is retrieved together with the earlier question.
-FOLLOWUP_MAX_WORDS = 3             # this short or shorter: always a follow-up
-FOLLOWUP_DEMONSTRATIVE_WORDS = 8   # "dat/die/dit/deze" count as a reference up to this length
-_FOLLOWUP_OPENING = re.compile(r"^\W*(en|maar|ook|dus|en\s+verder|verder)\b", re.IGNORECASE)
-_FOLLOWUP_REFERENCE = re.compile(
-    r"""(?ix)\b(
-        (het|dit|dat|hetzelfde)\s+(artikel|stuk)
-      | (dit|dat|hetzelfde)\s+(onderzoek|project|voorbeeld|boek)
-      | (deze|dezelfde)\s+(auteurs?|schrijvers?|onderzoekers?|gemeente)
-      | daar\w* | hier(van|over|mee|bij|door|voor|in|aan|uit|na|om)
-      | er(van|over|mee|bij|door|voor|in|aan|uit|na|om)
-      | hij | zij | ze | hem | haar | hun | hen
-    )\b""")
-_DEMONSTRATIVE = re.compile(r"\b(dat|die|dit|deze)\b", re.IGNORECASE)
-_MAX_CONTEXT_TURNS = 2             # earlier questions prepended at most
-
-
-def is_followup(question: str) -> bool:
-    """True when `question` probably leans on an earlier turn (see the rules above)."""
-    words = question.split()
-    if len(words) <= FOLLOWUP_MAX_WORDS:
-        return True
-    if _FOLLOWUP_OPENING.search(question) or _FOLLOWUP_REFERENCE.search(question):
-        return True
-    return len(words) <= FOLLOWUP_DEMONSTRATIVE_WORDS and bool(_DEMONSTRATIVE.search(question))
-
-
-def contextual_query(question: str, history: list[str] | None, max_chars: int = 2000) -> str:
-    """The text to retrieve with: `question` itself, or, when it is a follow-up and there
-    is history, the most recent earlier question(s) + " " + `question`. Earlier questions
-    that are follow-ups themselves pull in their own predecessor (at most
-    `_MAX_CONTEXT_TURNS` earlier questions); each is cut to `max_chars`."""
-    earlier = [h.strip()[:max_chars] for h in (history or []) if isinstance(h, str) and h.strip()]
-    if not earlier or not is_followup(question):
-        return question
-    context: list[str] = []
-    for previous in reversed(earlier):
-        context.insert(0, previous)
-        if len(context) >= _MAX_CONTEXT_TURNS or not is_followup(previous):
-            break
-    return " ".join(context + [question])
 
 
 def _say(message: str) -> None:
@@ -102,7 +44,7 @@ class Engine:
             )
             if settings.generator != "extractive":
                 # an LLM generator (qa/llm.py) wraps the extractive one as its fallback
-                from .llm import make_generator
+                from qa.answer.llm import make_generator
                 generator = make_generator(settings, generator)
         self.generator = generator
 
@@ -113,7 +55,7 @@ class Engine:
         missing or outdated index is (re)built when `auto_index`, else IndexNotReady says
         what to run. Pass `embedder` to share one loaded embedder between collections.
         Raises EmbedderError, CorpusError, IndexNotReady with Dutch messages."""
-        embedder = embedder if embedder is not None else load_embedder(settings)
+        embedder = embedder if embedder is not None else load_embedder(settings.embedder_config())
         problem = index_problem(settings, embedder.id, embedder.dim)
         if problem is None:
             index = load_index(index_dir(settings), settings)
@@ -188,14 +130,8 @@ class Engine:
         query = contextual_query(question, history, self.settings.max_question_chars)
         hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
-        stream = getattr(self.generator, "stream", None)
-        if stream is not None:
-            items = stream(question, hits, vector)
-        else:
-            answer = self.generator.answer(question, hits, vector)
-            items = iter([answer.answer, answer])
         first = None
-        for item in items:
+        for item in self.generator.stream(question, hits, vector):
             if isinstance(item, Answer):
                 self._with_document_meta(item)
                 t2 = time.perf_counter()
@@ -227,3 +163,39 @@ class Engine:
 
 
 __all__ = ["Engine", "QuestionError", "validate_question", "is_followup", "contextual_query", "ABSTAIN_EMPTY", "Answer"]
+
+
+class EngineCache:
+    """One Engine per collection, loaded on first use and kept; one shared embedder.
+
+    `get(name)` raises CorpusError / IndexNotReady / EmbedderError like `Engine.load`.
+    Safe to call from several threads (a collection is loaded once)."""
+
+    def __init__(self, settings: Settings, *, auto_index: bool = True, embedder=None):
+        self.settings = settings
+        self.auto_index = auto_index
+        self._embedder = embedder
+        self._engines: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.embedder_config())
+        return self._embedder
+
+    def get(self, name: str | None = None):
+        """The Engine of collection `name` (None/"" = default)."""
+        settings = collection_settings(self.settings, name)
+        with self._lock:
+            engine = self._engines.get(settings.collection)
+            if engine is None:
+                engine = Engine.load(settings, auto_index=self.auto_index, progress=False,
+                                     say=log.info, embedder=self.embedder)
+                self._engines[settings.collection] = engine
+            return engine
+
+    def forget(self, name: str | None = None) -> None:
+        """Drop a loaded collection (e.g. after re-indexing it), so the next `get` reloads it."""
+        with self._lock:
+            self._engines.pop(name or DEFAULT_COLLECTION, None)

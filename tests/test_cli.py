@@ -98,18 +98,18 @@ def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp
     """Junk in sentence_vectors.npy: loading says so in Dutch (no numpy traceback),
     `qa index --verify` names the file and exits 1 without rebuilding, `qa index` repairs.
     The index is first built in-process (one model load less)."""
-    from qa.index import build_index, load_index
+    from qa.index.build import build_index, load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "wijkteam.txt").write_text(
         "Het wijkteam in Zuidhaven\nHet wijkteam in Zuidhaven bestaat uit twaalf medewerkers.\n", encoding="utf-8")
-    settings = base_settings.replace(corpus=corpus, index=tmp_path / "embeddings")
+    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index")
     index, _ = build_index(settings, embedder, progress=False)
     vectors = np.array(index.sentence_vectors)            # a copy: the memory-mapped file is damaged below
     result = run_qa("index", "--verify", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "Collectie standaard (embeddings): in orde (12 bestanden gecontroleerd)\n"
+    assert result.stdout == "Collectie standaard (index): in orde (12 bestanden gecontroleerd)\n"
 
     damaged = index.directory / "sentence_vectors.npy"
     junk = (b"\x80\x04junk" * damaged.stat().st_size)[:damaged.stat().st_size]   # numpy: "pickled data"
@@ -118,13 +118,13 @@ def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp
     result = run_qa("ask", "Hoeveel medewerkers?", cwd=tmp_path, env_extra={"VRAAGBAAK_VERIFY_ON_LOAD_MB": "0"})
     assert result.returncode == 1
     assert result.stderr.strip().endswith(
-        "Fout: De index in 'embeddings' is beschadigd: sentence_vectors.npy kan niet gelezen worden. "
+        "Fout: De index in 'index' is beschadigd: sentence_vectors.npy kan niet gelezen worden. "
         "Controleer hem met: qa index --verify; herstel hem met: qa index")
     assert "Traceback" not in result.stderr and "pickle" not in result.stderr
 
     result = run_qa("index", "--verify", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stdout.splitlines() == ["Collectie standaard (embeddings): BESCHADIGD",
+    assert result.stdout.splitlines() == ["Collectie standaard (index): BESCHADIGD",
                                           "  - sentence_vectors.npy is gewijzigd (de controlesom klopt niet)",
                                           "Herstel de index met: qa index"]
     assert damaged.read_bytes() == junk                                      # --verify never rebuilds

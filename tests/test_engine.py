@@ -2,9 +2,10 @@ import re
 
 import pytest
 
-from qa.answer import ABSTAIN_INSTRUCTION, cited_numbers, is_instruction
-from qa.engine import QuestionError
-from qa.retrieve import fuse, retrieve
+from qa.answer.base import ABSTAIN_INSTRUCTION
+from qa.answer.extractive import cited_numbers, is_instruction
+from qa.errors import QuestionError
+from qa.retrieve.hybrid import fuse, retrieve
 
 # Questions written for these tests; each names a sentence in the default corpus.
 KNOWN = [
@@ -115,7 +116,7 @@ def test_json_schema(engine):
 
 
 def test_citation_locator_points_into_the_source(engine):
-    from qa.documents import normalize_text
+    from qa.types import normalize_text
 
     answer = engine.ask(KNOWN[1][0])
     source = (engine.settings.corpus / "kennis-die-werkt.txt").read_text(encoding="utf-8")
@@ -126,13 +127,12 @@ def test_citation_locator_points_into_the_source(engine):
 
 
 def test_sentence_that_continues_the_best_one_is_included():
-    from qa.answer import ExtractiveGenerator
-    from qa.documents import Passage
-    from qa.retrieve import Hit
+    from qa.answer.extractive import ExtractiveGenerator
+    from qa.types import Hit, Passage
 
     text = ("Teams werken met de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening "
             "rond onbegrepen gedrag. De gemeente betaalt de training voor alle teams.")
-    from qa.chunking import sentence_spans
+    from qa.ingest.chunking import sentence_spans
 
     spans = tuple(sentence_spans(text))
     assert len(spans) == 3
@@ -145,8 +145,8 @@ def test_sentence_that_continues_the_best_one_is_included():
 
 
 def test_neighbouring_hits_merge_into_one_citable_passage(engine):
-    from qa.documents import normalize_text
-    from qa.retrieve import Hit, merge_neighbours
+    from qa.retrieve.hybrid import merge_neighbours
+    from qa.types import Hit, normalize_text
 
     index = engine.index
     row = next(i for i in range(len(index.passages) - 1)
@@ -177,11 +177,10 @@ def test_neighbouring_hits_merge_into_one_citable_passage(engine):
 
 
 def test_sentence_pointing_back_counts_the_words_of_the_sentence_before():
-    from qa.answer import ExtractiveGenerator
-    from qa.chunking import sentence_spans
-    from qa.documents import Passage
-    from qa.lexical import idf_table, terms
-    from qa.retrieve import Hit
+    from qa.answer.extractive import ExtractiveGenerator
+    from qa.index.lexical import idf_table, terms
+    from qa.ingest.chunking import sentence_spans
+    from qa.types import Hit, Passage
 
     text = ("In 2021 kwam er een nieuwe wet Straffen en Beschermen voor gedetineerden en hun verlof. "
             "Deze nieuwe wet heeft als doel de maatschappij veilig te houden.")

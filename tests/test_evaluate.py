@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluate import (
+from qa.eval.evaluate import (
     QuestionFileError,
     compute_metrics,
     contains_evidence,
@@ -20,7 +20,6 @@ from qa.evaluate import (
     run_eval,
     token_f1,
 )
-
 
 # ---------------------------------------------------------------------------
 # Fixtures: five questions with fake answers; every metric computed by hand.

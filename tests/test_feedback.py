@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from qa.feedback import FEEDBACK_COLUMNS, FeedbackStore, csv_safe
+from qa.web.feedback import FEEDBACK_COLUMNS, FeedbackStore, csv_safe
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import index as index_module
-from qa.index import CorpusError, IndexDamaged, IndexNotReady, build_index, index_problem, load_index, read_corpus
-from qa.loaders import LoadError, load_document
+from qa.errors import CorpusError, IndexDamaged, IndexNotReady, LoadError
+from qa.index import build as index_module
+from qa.index.build import build_index, index_problem, load_index, read_corpus
+from qa.ingest.load import load_document
 
 from .conftest import CountingEmbedder
 
@@ -92,7 +93,7 @@ def test_index_from_other_format_version_is_refused(settings, embedder):
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = 0
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(index_module.IndexNotReady, match="qa index"):
+    with pytest.raises(IndexNotReady, match="qa index"):
         load_index(settings.index)
 
 
@@ -229,5 +230,6 @@ def test_build_without_checksums_still_loads_unverified(settings, embedder):
 
 
 def test_no_numpy_file_is_loaded_with_pickle_allowed():
-    for path in (Path(index_module.__file__).parent).glob("*.py"):
+    project = Path(index_module.__file__).parents[2]
+    for path in [*(project / "qa").rglob("*.py"), *(project / "embeddings").rglob("*.py")]:
         assert not re.search(r"allow_pickle\s*=\s*True", path.read_text(encoding="utf-8")), path

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.index import ERROR, INDEXED, SKIPPED, scan_corpus
-from qa.loaders import LINK_LOOP, OUTSIDE_FILE, OUTSIDE_FOLDER, LoadError, find_files, load_document, scan_files
-from qa.loaders_docx import check_archive
-from qa.metadata import MAX_FRONT_MATTER, front_matter
+from qa.errors import LoadError
+from qa.index.build import ERROR, INDEXED, SKIPPED, scan_corpus
+from qa.ingest.docx import check_archive
+from qa.ingest.load import LINK_LOOP, OUTSIDE_FILE, OUTSIDE_FOLDER, find_files, load_document, scan_files
+from qa.ingest.metadata import MAX_FRONT_MATTER, front_matter
 
 from .test_loaders import make_docx, make_text
 

@@ -17,10 +17,10 @@ import pytest
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import extract
 
-from qa import spelling
-from qa.index import VOCAB_FILE, build_index, load_index
-from qa.lexical import EMPTY_TOKEN, BM25Index, TermCache, idf_table, terms
-from qa.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary
+from qa.index import spelling
+from qa.index.build import VOCAB_FILE, build_index, load_index
+from qa.index.lexical import EMPTY_TOKEN, BM25Index, TermCache, idf_table, terms
+from qa.index.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 

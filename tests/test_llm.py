@@ -15,14 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from qa.answer import ABSTAIN_NO_EVIDENCE, Answer, cited_numbers
-from qa.documents import Passage
+from qa.answer.base import ABSTAIN_NO_EVIDENCE
+from qa.answer.extractive import cited_numbers
+from qa.answer.guard import StreamGuard, guard_text, is_absence_statement, link_occurs, links, parse_numbers
+from qa.answer.llm import NO_VALID_CITATIONS, LLMGenerator, make_generator, strip_reasoning
+from qa.answer.prompt import NO_ANSWER, PARTIAL_ANSWER, SYSTEM_PROMPT, build_messages
 from qa.engine import Engine
-from qa.guard import StreamGuard, guard_text, is_absence_statement, link_occurs, links, parse_numbers
-from qa.llm import NO_VALID_CITATIONS, LLMGenerator, make_generator, strip_reasoning
-from qa.prompt import NO_ANSWER, PARTIAL_ANSWER, SYSTEM_PROMPT, build_messages
-from qa.retrieve import Hit
 from qa.settings import SettingsError, load_settings
+from qa.types import Answer, Hit, Passage
 
 QUESTION = "Welk model voor vakmanschap wordt bepleit?"
 EVIDENCE = "meester-gezelmodel"
@@ -197,7 +197,7 @@ def test_prompt_is_dutch_and_keeps_passages_and_question_in_delimited_data(scene
 # --- the grounding guard on synthetic passages --------------------------------------------
 
 def _hit(pid: str, text: str) -> Hit:
-    from qa.chunking import sentence_spans
+    from qa.ingest.chunking import sentence_spans
     spans = tuple(sentence_spans(text))
     passage = Passage(pid, pid.split("#")[0], text, "Sectie", 1, 0, len(text))
     return Hit(passage, 1.0, 0, sentences=spans, sentence_scores=tuple(0.5 for _ in spans))
@@ -598,7 +598,7 @@ def test_cli_reports_missing_model_setting_in_dutch(cli_env, monkeypatch, capsys
 
 
 def test_generator_flag_exists_for_ask_eval_and_serve():
-    from qa.cli import _settings, build_parser
+    from qa.cli import build_parser
 
     parser = build_parser()
     for argv in (["ask", "x"], ["eval", "q.jsonl"], ["serve"]):
@@ -640,7 +640,7 @@ def tiny_lm(tmp_path_factory):
 
 
 def test_transformers_backend_turns_the_prompt_into_tokens_and_text(tiny_lm, scene):
-    from qa.local_llm import TransformersBackend
+    from qa.answer.local_llm import TransformersBackend
 
     backend = TransformersBackend(tiny_lm, max_tokens=12)
     messages = build_messages(QUESTION, scene["hits"])

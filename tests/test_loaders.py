@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk
-from qa.documents import normalize_text
-from qa.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
-from qa.metadata import MetadataTables, front_matter, normalize_date, read_metadata_csv
+from qa.errors import LoadError
+from qa.ingest.chunking import chunk
+from qa.ingest.load import SUPPORTED_SUFFIXES, load_document
+from qa.ingest.metadata import MetadataTables, front_matter, normalize_date, read_metadata_csv
+from qa.types import normalize_text
 
 # --------------------------------------------------------------------------- file factories
 # Each writes a document with known facts; tests in test_collections.py use them too.

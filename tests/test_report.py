@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluate import (
+from qa.eval.evaluate import (
     evaluate_engine,
     format_comparison,
     load_questions,
@@ -27,14 +27,7 @@ from qa.evaluate import (
     run_comparison,
     settings_record,
 )
-from qa.report import (
-    CSV_COLUMNS,
-    hit_curve,
-    render_report,
-    verdict,
-    write_outputs,
-    write_results_csv,
-)
+from qa.eval.report import CSV_COLUMNS, hit_curve, render_report, verdict, write_outputs, write_results_csv
 from qa.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]

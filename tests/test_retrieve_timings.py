@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.retrieve import retrieve
+from qa.retrieve.hybrid import retrieve
 
 
 def test_timings_are_filled_and_do_not_change_the_hits(engine):

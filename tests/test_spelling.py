@@ -1,4 +1,4 @@
-from qa.spelling import correct, vocabulary
+from qa.index.spelling import correct, vocabulary
 
 VOCAB = vocabulary([
     "Doorvoelde kennis ontstaat in het gesprek. Kennis is meer dan informatie.",

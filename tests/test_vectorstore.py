@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
+from qa.errors import StoreError
+from qa.index.vectors import build_store, open_store, read_store_info
+from qa.index.vectors.base import MIN_APPROXIMATE, resolve_index_type
+from qa.index.vectors.faiss_store import FaissStore
 from qa.settings import Settings
-from qa.vectorstore import (
-    MIN_APPROXIMATE, FaissStore, StoreError, build_store, open_store, read_store_info, resolve_index_type,
-)
 
 
 def clustered(n: int, dim: int = 64, centres: int = 40, seed: int = 0) -> np.ndarray:
@@ -152,7 +153,7 @@ def test_milvus_store_matches_faiss(tmp_path, vectors, kind):
 
 
 def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors):
-    from qa.vectorstore import drop_store
+    from qa.index.vectors import drop_store
 
     settings = Settings(index=tmp_path, store="milvus")
     directory = build_dir(tmp_path, vectors)
@@ -164,8 +165,8 @@ def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors):
 
 def test_index_follows_the_store_setting_and_drops_replaced_collections(small_corpus, base_settings, embedder,
                                                                         tmp_path):
-    from qa.index import build_index, index_problem
-    from qa.vectorstore_milvus import connect
+    from qa.index.build import build_index, index_problem
+    from qa.index.vectors.milvus_store import connect
 
     settings = base_settings.replace(corpus=small_corpus, index=tmp_path / "index")
     build_index(settings, embedder, progress=False)

@@ -7,10 +7,18 @@ import re
 import pytest
 
 from qa.cli import main as qa_main
-from qa.engine import Engine, contextual_query, is_followup
-from qa.feedback import FeedbackStore
-from qa.web import (_stream_steps, answer_markdown, answer_plain_text, corpus_info_markdown, create_app,
-                    escape_markdown, sources_html)
+from qa.engine import Engine
+from qa.retrieve.query import contextual_query, is_followup
+from qa.web.app import (
+    _stream_steps,
+    answer_markdown,
+    answer_plain_text,
+    corpus_info_markdown,
+    create_app,
+    escape_markdown,
+    sources_html,
+)
+from qa.web.feedback import FeedbackStore
 
 from .conftest import local_client
 
@@ -64,7 +72,7 @@ def test_abstention_is_shown_as_a_notice_and_sources_explain_it(engine):
 
 
 def test_sources_panel_shows_each_citation_with_context(engine):
-    from qa.web import _Asker
+    from qa.web.app import _Asker
 
     asker = _Asker(engine, FeedbackStore("/nonexistent/never-written.sqlite3"))
     answer = asker.ask("Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?")

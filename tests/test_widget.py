@@ -9,11 +9,11 @@ import copy
 import pytest
 
 from qa.cli import main
-from qa.feedback import FeedbackStore
-from qa.security import QuestionLimits, SessionSigner, parse_origins
 from qa.settings import SettingsError
-from qa.web import create_app
-from qa.widget import snippet, valid_color, widget_page
+from qa.web.app import create_app
+from qa.web.feedback import FeedbackStore
+from qa.web.security import QuestionLimits, SessionSigner, parse_origins
+from qa.web.widget import snippet, valid_color, widget_page
 
 from .conftest import local_client
 
@@ -22,7 +22,7 @@ CANVAS = "https://canvas.example.nl"
 QUESTION = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 
 
-def _client(engine, tmp_path, **settings) -> TestClient:
+def _client(engine, tmp_path, **settings):
     eng = copy.copy(engine)
     eng.settings = engine.settings.replace(**settings)
     return local_client(create_app(eng, FeedbackStore(tmp_path / "fb.sqlite3")))
@@ -200,10 +200,9 @@ def test_api_and_widget_select_a_collection(engine, tmp_path):
     """Each sub-folder of the corpus is a collection; /api/ask and the widget page choose one."""
     import shutil
 
-    
     from qa.engine import Engine
-    from qa.web import create_app
-    from qa.widget import snippet
+    from qa.web.app import create_app
+    from qa.web.widget import snippet
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -213,7 +212,7 @@ def test_api_and_widget_select_a_collection(engine, tmp_path):
         "Het wijkteam in Zuidhaven bestaat uit twaalf medewerkers. Zij werken vanuit het buurthuis.\n",
         encoding="utf-8")
     settings = engine.settings.replace(corpus=corpus, index=tmp_path / "index")
-    from qa.index import build_index
+    from qa.index.build import build_index
 
     build_index(settings.replace(collection="cursus-a"), engine.embedder, progress=False)   # never on a request
     (corpus / "niet-geindexeerd").mkdir()

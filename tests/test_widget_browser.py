@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from qa.engine import Engine
-from qa.feedback import FeedbackStore
-from qa.index import build_index
-from qa.web import create_app
+from qa.index.build import build_index
+from qa.web.app import create_app
+from qa.web.feedback import FeedbackStore
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
 from .conftest import free_port, write_hostile_corpus

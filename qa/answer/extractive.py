@@ -1,0 +1,237 @@
+"""Answers: the data every surface shows, and the generators that produce them.
+
+The JSON form of an `Answer` (`Answer.to_dict()`) is the contract between the engine
+and every client (CLI `--json`, web chat, `/api/ask`, eval):
+
+    {question, answer, abstained, abstain_reason,
+     citations: [{n, passage_id, document, section, page, paragraph, locator, span, text, quote,
+                  title, author, date, url}],     # the last four: document metadata or null
+     retrieved: [{passage_id, document, section, text, score}],
+     timings_ms: {embed, retrieve, answer, total}}
+
+A generator turns (question, hits) into an Answer. The default `ExtractiveGenerator`
+needs no LLM: it picks the sentences that answer the question from the retrieved
+passages, each followed by its `[n]` citation, and abstains when support is weak.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
+from qa.index.lexical import coverage, terms
+from qa.types import Answer, Citation, Hit
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+# A sentence that opens with a pointer word continues the sentence before it
+# ("... de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening ...").
+_CONTINUATION = re.compile(
+    r"^\W*(dat|dit|deze|die|daarmee|daardoor|daarbij|hiermee|hierbij|zo|denk aan|het gaat om|zij|ze)\b",
+    re.IGNORECASE,
+)
+
+# Requests to the system rather than questions about the sources: attempts to change
+# its instructions, or to make it produce content instead of answering from sources.
+_INSTRUCTION = re.compile(
+    r"""(?ix)
+    \b(negeer|vergeet|ignore|forget|disregard|overrule|omzeil)\b .{0,40}
+        \b(instructies?|regels?|opdracht(en)?|prompts?|instructions?|rules?|system)\b
+  | \b(je\s+bent\s+nu|jij\s+bent\s+nu|you\s+are\s+now|act\s+as|doe\s+alsof|pretend)\b
+  | \b(system\s*prompt|systeemprompt|developer\s+mode|jailbreak)\b
+  | ^\W*(schrijf|verzin|dicht|genereer|vertaal|write|compose|generate|translate|create)\b
+    """
+)
+
+
+def retrieved_dicts(hits: list[Hit]) -> list[dict]:
+    return [
+        {"passage_id": h.passage.id, "document": h.passage.doc_id, "section": h.passage.section,
+         "text": h.passage.text, "score": round(float(h.score), 6)}
+        for h in hits
+    ]
+
+
+def is_instruction(question: str) -> bool:
+    """True when the text is an instruction to the system rather than a question."""
+    return bool(_INSTRUCTION.search(question))
+
+
+@dataclass
+class _Candidate:
+    hit_rank: int
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    terms: frozenset = frozenset()
+    echo: float = 0.0          # share of the sentence's words that the question already has
+
+
+class ExtractiveGenerator:
+    """Compose a short answer from the best sentences of the retrieved passages.
+
+    Sentences are scored by (a) their cosine similarity to the question (computed at
+    retrieval time from the sentence vectors in the index), (b) how much of the
+    question's informative vocabulary (IDF-weighted) they contain, and (c) the rank
+    of their passage. The best sentence is taken, with the sentence next to it when
+    that one continues it (or the best one only introduces the answer), plus further
+    sentences that score close to it (same passage: within `same_passage_margin`, wide
+    because an answer often spans a few sentences; other passages: within
+    `other_passage_margin`), up to `max_words` and `max_sentences`. The answer is only given when the question is supported:
+    some top passage is semantically close to it or contains most of its informative
+    words (see `support`).
+    """
+
+    def __init__(self, idf: dict[str, float], default_idf: float, *, max_words: int = 70,
+                 max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
+                 echo_threshold: float = 0.4, same_passage_margin: float = 0.75,
+                 other_passage_margin: float = 0.1, novelty_weight: float = 0.4):
+        self.idf = idf
+        self.default_idf = default_idf
+        self.max_words = max_words
+        self.max_sentences = max_sentences
+        self.min_support = min_support
+        self.passages_considered = passages_considered
+        self.echo_threshold = echo_threshold
+        self.same_passage_margin = same_passage_margin
+        self.other_passage_margin = other_passage_margin
+        self.novelty_weight = novelty_weight
+
+    def support(self, question: str, hits: list[Hit]) -> float:
+        """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
+
+        Two signals: z, how far the top passage's best sentence stands out from the
+        question's similarity to sentences in general, and cov, the IDF-weighted share
+        of the question's words found in a top passage. The question is supported when
+        the standout is strong on its own (z >= 4), or moderate (z >= 3.1) with some of
+        the question's words present (cov >= 0.25), or when most informative words are
+        present (cov >= 0.45). A question about something the corpus does not discuss
+        has neither; a single shared name (a city, say) gives a moderate z but no coverage.
+        """
+        top = hits[: self.passages_considered]
+        if not top:
+            return 0.0
+        z = top[0].sentence_z          # the passage the answer would mainly come from
+        cov = max(h.coverage for h in top)
+        strong_z = (z - 2.0) / 4.0
+        moderate_z_with_words = min((z - 2.0) / 2.2, cov / 0.5)
+        words = cov / 0.9
+        return max(0.0, min(1.0, max(strong_z, moderate_z_with_words, words)))
+
+    def _candidates(self, question: str, hits: list[Hit]) -> list[_Candidate]:
+        q_terms = terms(question)
+        cands: list[_Candidate] = []
+        for rank, hit in enumerate(hits[: self.passages_considered]):
+            text = hit.passage.text
+            previous: frozenset = frozenset()
+            for (a, b), sim in zip(hit.sentences, hit.sentence_scores):
+                sentence = text[a:b].strip()
+                own = frozenset(terms(sentence))
+                context, previous = previous, own
+                if len(sentence.split()) < 3:
+                    continue
+                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=own)
+                # a sentence that points back ("Deze nieuwe wet ...") is about what the
+                # sentence before it names: count those words as present too
+                about = own | context if _CONTINUATION.match(sentence) else own
+                lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
+                c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
+                c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
+                cands.append(c)
+        return sorted(cands, key=lambda c: -c.score)
+
+    incremental = False                  # the whole answer is known at once
+
+    def stream(self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None) -> Iterator[str | Answer]:
+        """The answer text as one chunk, then the Answer (`Generator.stream`)."""
+        answer = self.answer(question, hits, query_vector)
+        yield answer.answer
+        yield answer
+
+    def answer(self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None) -> Answer:
+        retrieved = retrieved_dicts(hits)
+        if is_instruction(question):
+            return Answer(question, ABSTAIN_INSTRUCTION, True, [], retrieved, abstain_reason="instruction")
+        cands = self._candidates(question, hits)
+        if not cands or self.support(question, hits) < self.min_support:
+            return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
+
+        best = cands[0]
+        chosen = [best]
+        words = len(best.text.split())
+        # the best sentence together with its continuation (or what it continues)
+        for c in _neighbours(best, cands, self.echo_threshold):
+            if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
+                chosen.append(c)
+                words += len(c.text.split())
+        for c in cands[1:]:
+            if c in chosen:
+                continue
+            if len(chosen) >= self.max_sentences:
+                break
+            n_words = len(c.text.split())
+            if words + n_words > self.max_words:
+                continue
+            margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
+            if c.score < best.score - margin or _near_duplicate(c, chosen):
+                continue
+            chosen.append(c)
+            words += n_words
+        return compose(question, chosen, retrieved)
+
+
+def _neighbours(best: _Candidate, cands: list[_Candidate], echo_threshold: float) -> list[_Candidate]:
+    """Sentences of the same passage that belong with `best`.
+
+    The next one when it opens with a pointer word, or when `best` mostly repeats the
+    question or ends in a colon (it introduces the answer rather than giving it); the
+    previous one when `best` itself opens with a pointer word."""
+    same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
+    i = same.index(best)
+    out = []
+    introduces = best.echo >= echo_threshold or best.text.endswith(":")
+    if i + 1 < len(same) and (introduces or _CONTINUATION.match(same[i + 1].text)):
+        out.append(same[i + 1])
+    if i > 0 and _CONTINUATION.match(best.text):
+        out.append(same[i - 1])
+    return out
+
+
+def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
+    for c in chosen:
+        union = cand.terms | c.terms
+        if union and len(cand.terms & c.terms) / len(union) > 0.6:
+            return True
+    return False
+
+
+def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> Answer:
+    """Order the chosen sentences (by passage rank, then position), number the passages
+    they come from in order of first use, and put `[n]` after every sentence."""
+    chosen = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+    numbers: dict[str, int] = {}
+    quotes: dict[str, list[_Candidate]] = {}
+    parts = []
+    for c in chosen:
+        pid = c.hit.passage.id
+        n = numbers.setdefault(pid, len(numbers) + 1)
+        quotes.setdefault(pid, []).append(c)
+        parts.append(f"{c.text} [{n}]")
+    citations = []
+    for pid, n in numbers.items():
+        used = quotes[pid]
+        p = used[0].hit.passage
+        # one verbatim stretch of the passage covering every sentence used from it
+        citations.append(Citation.for_passage(n, p, p.text[min(c.start for c in used):max(c.end for c in used)]))
+    return Answer(question, " ".join(parts), False, citations, retrieved)
+
+
+def cited_numbers(text: str) -> set[int]:
+    """The citation numbers `[n]` used in an answer text."""
+    return {int(m) for m in _CITATION.findall(text)}

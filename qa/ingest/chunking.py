@@ -1,0 +1,216 @@
+"""Chunker: repair PDF-extraction noise and split documents into passages.
+
+Repairs are conservative; each one only fires on a clear signal:
+- a paragraph split mid-sentence over two lines (the next line starts in lower case)
+  is joined;
+- a short, title-like line becomes the section heading of the paragraphs after it;
+- a heading glued to the end of a paragraph (a short capitalised fragment after the
+  last full sentence, with the next line starting a new paragraph) or to the start of
+  one (a capitalised function word such as "Het" or "We" in the middle of the first
+  words, with no punctuation before it) is cut off and used as a heading.
+
+Passages are paragraphs; a paragraph longer than `max_chars` is split on sentence
+boundaries (blingfire) into parts of similar size. Every passage keeps the character
+span of its text in the source file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+
+import blingfire
+
+from qa.types import Block, Document, Passage, passage_id
+
+_END_OF_SENTENCE = tuple(".!?…:;\"'’”)»")
+_HEADING_MAX_WORDS = 12
+_HEADING_MAX_CHARS = 90
+# Capitalised function words that start a Dutch sentence; in the middle of the
+# first words of a paragraph, with no punctuation before them, they mark where a
+# glued heading ends.
+_SENTENCE_STARTERS = {
+    "De", "Het", "Een", "We", "Wij", "Ik", "Zij", "Ze", "Hij", "Dit", "Deze", "Dat",
+    "Die", "In", "Op", "Voor", "Bij", "Als", "Er", "Zo", "Toen", "Maar", "Om", "Uit",
+}
+# "... het essay Het geheim van ..." is a title quoted in a sentence, not a glued
+# heading: an article right after "<determiner> <noun>" does not count.
+_ARTICLES = {"De", "Het", "Een"}
+_DETERMINERS = {"de", "het", "een", "dit", "deze", "die", "dat", "zijn", "haar", "hun", "ons", "onze"}
+
+
+def _starts_lower(text: str) -> bool:
+    first = text.lstrip("‘'\"“(–- ")[:1]
+    return first.islower()
+
+
+def _starts_upper(text: str) -> bool:
+    first = text.lstrip("‘'\"“(–- ")[:1]
+    return first.isupper() or first.isdigit()
+
+
+def is_title_like(text: str) -> bool:
+    """A short line without sentence punctuation at its end: a heading."""
+    words = text.split()
+    return (
+        0 < len(words) <= _HEADING_MAX_WORDS
+        and len(text) <= _HEADING_MAX_CHARS
+        and not text.endswith((".", ",", ";", ":"))
+        and not re.search(r"[.!?] ", text)      # a full sentence inside: not a heading
+        and _starts_upper(text)
+    )
+
+
+def normalize_with_map(source: str, start: int, end: int) -> tuple[str, list[int]]:
+    """Whitespace-normalise `source[start:end]` and map each output char to its source index."""
+    chars: list[str] = []
+    where: list[int] = []
+    pending_space = False
+    for i in range(start, end):
+        ch = source[i]
+        if ch.isspace():
+            pending_space = bool(chars)
+            continue
+        if pending_space:
+            chars.append(" ")
+            where.append(i - 1)
+            pending_space = False
+        chars.append(ch)
+        where.append(i)
+    return "".join(chars), where
+
+
+def _sub_block(source: str, block: Block, a: int, b: int) -> Block:
+    """The part [a, b) of a block's normalised text, as a block with its own source span."""
+    text, where = normalize_with_map(source, block.start, block.end)
+    piece = text[a:b]
+    lead = len(piece) - len(piece.lstrip())
+    trail = len(piece) - len(piece.rstrip())
+    a, b = a + lead, b - trail
+    return replace(block, text=text[a:b], start=where[a], end=where[b - 1] + 1)
+
+
+def _glued_heading_at_end(text: str) -> int | None:
+    """Index where a heading glued to the end of `text` starts, or None."""
+    cut = max(text.rfind(". "), text.rfind("? "), text.rfind("! "))
+    if cut < 0:
+        return None
+    tail = text[cut + 2:]
+    if (
+        tail
+        and len(tail.split()) <= 8
+        and "," not in tail
+        and not tail.endswith(_END_OF_SENTENCE)
+        and _starts_upper(tail)
+    ):
+        return cut + 2
+    return None
+
+
+def _glued_heading_at_start(text: str) -> int | None:
+    """Index where the body starts after a heading glued to the start of `text`, or None."""
+    words = list(re.finditer(r"\S+", text))
+    for k in range(2, min(len(words) - 8, _HEADING_MAX_WORDS + 1)):
+        word, prev = words[k].group(), words[k - 1].group()
+        nxt = words[k + 1].group()
+        if word in _ARTICLES and words[k - 2].group() in _DETERMINERS:
+            return None
+        if word in _SENTENCE_STARTERS and prev[-1].isalnum() and nxt[:1].islower():
+            head = text[: words[k].start()]
+            if not re.search(r"[.?!:;,]", head) and _starts_upper(head):
+                return words[k].start()
+            return None
+    return None
+
+
+def repair(document: Document, raw: list[tuple[Block, bool]]) -> list[Block]:
+    """Turn raw line blocks into paragraphs with section headings and numbers.
+
+    `raw` is the loader's output: blocks with a flag that says "this is a heading
+    for sure" (Markdown). Returns only paragraph blocks (headings become `section`).
+    """
+    source = document.text
+    # 1. join lines split mid-sentence
+    joined: list[tuple[Block, bool]] = []
+    for block, heading in raw:
+        if joined and not heading and not joined[-1][1]:
+            prev = joined[-1][0]
+            if not prev.text.endswith(_END_OF_SENTENCE) and _starts_lower(block.text):
+                merged_end = block.end
+                text, _ = normalize_with_map(source, prev.start, merged_end)
+                joined[-1] = (replace(prev, text=text, end=merged_end), False)
+                continue
+        joined.append((block, heading))
+
+    # 2. headings: explicit, title-like lines, and headings glued to paragraphs
+    items: list[tuple[Block, bool]] = []
+    for i, (block, heading) in enumerate(joined):
+        next_text = joined[i + 1][0].text if i + 1 < len(joined) else ""
+        if heading or (is_title_like(block.text) and (not next_text or _starts_upper(next_text))):
+            items.append((block, True))
+            continue
+        start_cut = _glued_heading_at_start(block.text)
+        if start_cut is not None:
+            items.append((_sub_block(source, block, 0, start_cut), True))
+            block = _sub_block(source, block, start_cut, len(block.text))
+        end_cut = _glued_heading_at_end(block.text) if (not next_text or _starts_upper(next_text)) else None
+        if end_cut is not None:
+            items.append((_sub_block(source, block, 0, end_cut), False))
+            items.append((_sub_block(source, block, end_cut, len(block.text)), True))
+        else:
+            items.append((block, False))
+
+    # 3. assign sections and paragraph numbers
+    paragraphs: list[Block] = []
+    section: str | None = None
+    for block, heading in items:
+        if heading:
+            section = block.text
+        else:
+            paragraphs.append(replace(block, section=section, para=len(paragraphs) + 1))
+    return paragraphs
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence boundaries in `text` as (start, end) character offsets."""
+    if not text.strip():
+        return []
+    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    return [(a, b) for a, b in offsets if b > a]
+
+
+def split_block(source: str, block: Block, max_chars: int) -> list[Block]:
+    """Split a paragraph longer than `max_chars` on sentence boundaries into parts of similar size."""
+    if len(block.text) <= max_chars:
+        return [block]
+    spans = sentence_spans(block.text)
+    if len(spans) < 2:
+        return [block]
+    n_parts = math.ceil(len(block.text) / max_chars)
+    target = len(block.text) / n_parts
+    groups: list[list[tuple[int, int]]] = [[]]
+    for a, b in spans:
+        size = groups[-1][-1][1] - groups[-1][0][0] if groups[-1] else 0
+        if groups[-1] and (size + (b - a) > max_chars or size >= target):
+            groups.append([])
+        groups[-1].append((a, b))
+    return [_sub_block(source, block, g[0][0], g[-1][1]) for g in groups]
+
+
+def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int) -> tuple[Document, list[Passage]]:
+    """Repair a loaded document and split it into passages.
+
+    Returns the document with its paragraph blocks filled in, and the passages.
+    """
+    blocks = repair(document, raw)
+    passages: list[Passage] = []
+    for block in blocks:
+        parts = split_block(document.text, block, max_chars)
+        for k, part in enumerate(parts, start=1 if len(parts) > 1 else 0):
+            pid = passage_id(document.id, block.para, k)
+            passages.append(Passage(
+                id=pid, doc_id=document.id, text=part.text, section=part.section,
+                para=block.para, start=part.start, end=part.end, page=part.page, part=k,
+            ))
+    return replace(document, blocks=blocks), passages

@@ -1,0 +1,179 @@
+"""DOCX loader (python-docx): paragraphs and tables in reading order, headings by style.
+
+`Document.text` is the extracted text, one line per paragraph (table cells in row
+order, one line each); spans refer to it. A paragraph with a heading or title style
+("Heading 1", "Kop 1", "Title", or an outline level) is a heading. List paragraphs get
+a "• " in front, and a table row is one line "| cell | cell |", so neither is mistaken
+for a heading. Word has no fixed pages, so `page` is None and
+the locator is the paragraph number. Title, author and date come from the core
+properties.
+
+A .docx is a zip archive, and a small one can unpack to gigabytes ("zip bomb"), so the
+archive is inspected (`check_archive`, central directory only, nothing is unpacked) before
+python-docx opens it: only stored/deflated, unencrypted parts; no part compressed more
+than `MAX_RATIO`:1; and, when limits are given (the indexer passes `max_unpacked_mb` and
+`max_archive_parts` from the settings), at most that many parts unpacking to at most that
+many bytes. zipfile never unpacks a part beyond the size the archive declares for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+from qa.ingest.html import table_row
+from qa.ingest.layout import blocks_from_lines
+from qa.ingest.metadata import clean
+from qa.types import Block, normalize_text
+
+log = logging.getLogger(__name__)
+
+_HEADING_STYLES = ("heading", "kop", "title", "titel", "subtitle", "ondertitel")
+_INVALID = "beschadigd of geen geldig Word-bestand (.docx)"
+_OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")   # .doc, and password-protected .docx
+
+MAX_RATIO = 500              # deflate tops out near 1030:1; Word's XML stays far below 100:1
+RATIO_FROM_BYTES = 1 << 20   # parts that unpack to less than this may compress as well as they like
+CD_BYTES_PER_PART = 1024     # central-directory bytes allowed per permitted part (names are short)
+
+
+# zipfile's reader of the end-of-central-directory record (zip64 included); private, so
+# without it the part count is only checked after zipfile has read the directory
+_end_record = getattr(zipfile, "_EndRecData", None)
+
+
+def _error(rel: str, message: str, kind: str = "fout"):
+    from qa.errors import LoadError
+
+    return LoadError(f"{rel}: {message}", kind)
+
+
+def _name(part: zipfile.ZipInfo) -> str:
+    name = "".join(c if c.isprintable() else "?" for c in part.filename)
+    return name if len(name) <= 80 else name[:77] + "..."
+
+
+def _too_many_parts(rel: str, count: int, max_parts: int):
+    return _error(rel, f"te veel onderdelen in het zip-archief ({count}; de grens is {max_parts}, "
+                       "instelling max_archive_parts); niet gelezen", "overgeslagen")
+
+
+def check_archive(path: Path, rel: str, max_unpacked_mb: float | None = None,
+                  max_parts: int | None = None) -> None:
+    """Inspect the zip of a .docx without unpacking it; raises LoadError (Dutch reason) when
+    it is no zip, is damaged or encrypted, or would unpack too far. None = limit not checked."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        try:
+            end = _end_record(fh)
+        except (ValueError, struct.error):
+            end = None
+    if head == _OLE_MAGIC:
+        raise _error(rel, "geen .docx maar een ouder Word-bestand (.doc) of een met wachtwoord "
+                          "beveiligd document; sla het op als .docx zonder wachtwoord")
+    if end is None and _end_record is not None:
+        raise _error(rel, f"{_INVALID}: geen (volledig) zip-archief")
+    if end is not None and max_parts is not None:
+        declared, directory_bytes = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+        # refused before zipfile reads the directory: millions of entries would fill memory
+        if declared > max_parts:
+            raise _too_many_parts(rel, declared, max_parts)
+        if directory_bytes > max_parts * CD_BYTES_PER_PART:
+            raise _error(rel, f"inhoudsopgave van het zip-archief te groot ({directory_bytes // 1024} KB; "
+                              f"de grens is {max_parts * CD_BYTES_PER_PART // 1024} KB voor {max_parts} "
+                              "onderdelen, instelling max_archive_parts); niet gelezen", "overgeslagen")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, struct.error) as exc:
+        raise _error(rel, f"{_INVALID}: zip-archief onleesbaar ({exc})") from None
+    if max_parts is not None and len(parts) > max_parts:
+        raise _too_many_parts(rel, len(parts), max_parts)
+    for part in parts:
+        if part.flag_bits & 0x1:
+            raise _error(rel, f"{_INVALID}: onderdeel {_name(part)} is versleuteld")
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _error(rel, f"{_INVALID}: onderdeel {_name(part)} gebruikt een compressiemethode "
+                              f"die Word niet gebruikt ({part.compress_type})")
+    total = sum(part.file_size for part in parts)
+    if max_unpacked_mb is not None and total > max_unpacked_mb * 2**20:
+        raise _error(rel, f"pakt uit tot {total / 2**20:.0f} MB; de grens is {max_unpacked_mb:g} MB "
+                          "(instelling max_unpacked_mb); niet gelezen", "overgeslagen")
+    for part in parts:
+        if part.file_size > RATIO_FROM_BYTES and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            ratio = part.file_size / max(part.compress_size, 1)
+            raise _error(rel, f"verdacht zip-archief (zip-bom?): onderdeel {_name(part)} pakt uit tot "
+                              f"{part.file_size / 2**20:.0f} MB, {ratio:.0f} keer zo groot als gecomprimeerd "
+                              f"(de grens is {MAX_RATIO} keer); niet gelezen", "overgeslagen")
+
+
+def _is_heading(paragraph) -> bool:
+    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    if style.lower().startswith(_HEADING_STYLES):
+        return True
+    ppr = paragraph._p.pPr
+    return ppr is not None and ppr.find(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}outlineLvl") is not None
+
+
+def _is_list_item(paragraph) -> bool:
+    ppr = paragraph._p.pPr
+    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    return (ppr is not None and ppr.numPr is not None) or style.lower().startswith(("list", "lijst"))
+
+
+def _items(document):
+    """(text, is_heading) for every paragraph and table cell, in reading order."""
+    from docx.table import Table
+
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells, seen = [], set()
+                for cell in row.cells:
+                    if id(cell._tc) in seen:          # merged cells repeat
+                        continue
+                    seen.add(id(cell._tc))
+                    cells.append(normalize_text(cell.text))
+                if any(cells):
+                    yield table_row(cells), False
+            continue
+        text = normalize_text(item.text)
+        if not text:
+            continue
+        heading = _is_heading(item)
+        if not heading and _is_list_item(item):
+            text = f"• {text}"
+        yield text, heading
+
+
+def load_docx(path: Path, rel: str, max_unpacked_mb: float | None = None,
+              max_archive_parts: int | None = None) -> tuple[str, list[tuple[Block, bool]], dict]:
+    """Extract a .docx: (text, raw blocks with heading flags, metadata).
+
+    Raises LoadError for files that are not a valid Word document or whose archive is
+    refused by `check_archive` (with the limits given)."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import LxmlError
+
+    check_archive(path, rel, max_unpacked_mb, max_archive_parts)
+    try:
+        document = docx.Document(str(path))
+        text, raw = blocks_from_lines(_items(document))
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _error(rel, f"{_INVALID}: zip-archief beschadigd ({exc})") from None
+    except (PackageNotFoundError, KeyError, ValueError, LxmlError) as exc:
+        raise _error(rel, f"{_INVALID} ({type(exc).__name__}: {exc})") from None
+    meta = {}
+    try:
+        props = document.core_properties
+        meta = clean({"title": props.title, "author": props.author,
+                      "date": props.created or props.modified,
+                      "url": props.identifier if (props.identifier or "").startswith("http") else None})
+    except Exception as exc:
+        log.info("%s: unreadable core properties: %s", rel, exc)
+    return text, raw, meta

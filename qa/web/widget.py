@@ -1,0 +1,169 @@
+"""The LMS widget: a compact chat page for iframes and a loader script for host pages.
+
+Entry point: `install_widget(api, settings, signer)` — call it on the FastAPI app *before* the
+Gradio app is mounted at `/`. It adds
+  - `GET /widget`: the chat page (plain HTML; `?title=…&color=%23…&welcome=…`), sent with
+    `Content-Security-Policy: frame-ancestors 'self' <allowed origins>`;
+  - `GET /widget.js`: the loader a host page includes (floating button + iframe, Shadow DOM);
+  - `GET /widget/widget.css`, `GET /widget/widget-app.js`: the page's own assets.
+
+Each page carries a widget session id signed by the server (`qa.security.SessionSigner`),
+which its script sends with every question (header, no cookies); CORS, the origin
+allow-list and the rate limits of `/api/ask` are the server-wide policy of `qa.security`.
+
+Helpers: `valid_color(text) -> bool`, `clean_text(text, limit) -> str`,
+`widget_page(...) -> str`, `snippet(...) -> str`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+from qa.settings import Settings
+from qa.web.security import SessionSigner, parse_origins
+
+STATIC = Path(__file__).resolve().parent / "static" / "widget"
+TITLE_MAX = 60                 # characters of a widget title
+WELCOME_MAX = 300              # characters of a welcome message
+DEFAULT_TITLE = "Vraagbaak"
+DEFAULT_COLOR = "#1d4ed8"
+DEFAULT_WELCOME = "Stel een vraag over de lesstof. Elk antwoord noemt zijn bronnen."
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def valid_color(text: str | None) -> bool:
+    """True for a hex colour like #1d4ed8 or #17a."""
+    return bool(text) and bool(_COLOR.fullmatch(text))
+
+
+def clean_text(text: str | None, limit: int) -> str:
+    """`text` without control characters, whitespace collapsed, at most `limit` characters
+    (not escaped: escape where it reaches HTML)."""
+    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    return text[:limit].rstrip()
+
+
+# --------------------------------------------------------------------------- page and snippet
+
+
+def frame_ancestors(origins: list[str]) -> str:
+    """The CSP for the widget page: only its own assets, embeddable by `origins` (and itself)."""
+    ancestors = " ".join(["'self'", *origins])
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+            f"frame-ancestors {ancestors}")
+
+
+def widget_page(title: str | None = None, color: str | None = None, welcome: str | None = None,
+                max_chars: int = 2000, session: str = "", collection: str | None = None) -> str:
+    """The widget's HTML. `title` and `welcome` are cleaned, limited and escaped; `color`
+    is used only when it is a hex colour. `session` (a signed id from the server) is read
+    by the page's script and sent with every question in a header (no cookies)."""
+    title = clean_text(title, TITLE_MAX) or DEFAULT_TITLE
+    welcome = clean_text(welcome, WELCOME_MAX) or DEFAULT_WELCOME
+    color = color if valid_color(color) else DEFAULT_COLOR
+    collection = clean_text(collection, 100)      # sent back with each question; the API checks it
+    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    return f"""<!doctype html>
+<html lang="nl">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="vb-session" content="{e(session)}">
+<title>{e(title)}</title>
+<link rel="stylesheet" href="widget/widget.css">
+<script src="widget/widget-app.js" defer></script>
+</head>
+<body data-color="{e(color)}" data-max-chars="{int(max_chars)}" data-collection="{e(collection)}">
+<header class="vbw-head"><h1 class="vbw-title">{e(title)}</h1></header>
+<main id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
+<div class="vbw-msg vbw-bot vbw-welcome"><p>{e(welcome)}</p></div>
+</main>
+<form id="vbw-form" class="vbw-form" autocomplete="off">
+<label for="vbw-q" class="vbw-sr">Je vraag</label>
+<textarea id="vbw-q" name="question" rows="2" maxlength="{int(max_chars)}" required
+ placeholder="Typ je vraag…"></textarea>
+<button type="submit" id="vbw-send">Vraag</button>
+</form>
+<p class="vbw-foot">Antwoorden komen uit de bronnen; controleer belangrijke informatie.</p>
+</body>
+</html>
+"""
+
+
+def snippet(host_url: str, title: str, color: str, welcome: str | None = None,
+            position: str = "right", collection: str | None = None) -> str:
+    """The HTML a trainer pastes into the LMS: the `widget.js` script tag, and an iframe
+    alternative for editors that strip scripts. Raises ValueError (Dutch) for a colour that
+    is not hex or a position other than right/left."""
+    if not valid_color(color):
+        raise ValueError(f"Ongeldige kleur {color!r}: gebruik een hexkleur zoals #1d4ed8.")
+    if position not in ("right", "left"):
+        raise ValueError("Positie moet 'right' of 'left' zijn.")
+    base = host_url.rstrip("/")
+    title = clean_text(title, TITLE_MAX) or DEFAULT_TITLE
+    welcome = clean_text(welcome, WELCOME_MAX)
+    e = lambda s: html.escape(s, quote=True)  # noqa: E731
+    attrs = f'data-title="{e(title)}"'
+    if welcome:
+        attrs += f' data-welcome="{e(welcome)}"'
+    attrs += f' data-color="{e(color)}" data-position="{position}"'
+    collection = clean_text(collection, 100)
+    if collection:
+        attrs += f' data-collection="{e(collection)}"'
+    query = {"title": title, "color": color}
+    if welcome:
+        query["welcome"] = welcome
+    if collection:
+        query["collection"] = collection
+    return (f'<script src="{e(base)}/widget.js" {attrs} defer></script>\n'
+            f'<!-- of, waar scripts niet mogen (bijv. Canvas), als iframe: -->\n'
+            f'<iframe src="{e(base)}/widget?{e(urlencode(query))}" title="{e(title)}" '
+            f'width="380" height="560" style="border:0;max-width:100%" loading="lazy"></iframe>')
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def install_widget(api, settings: Settings, signer: SessionSigner) -> None:
+    """Add the widget routes to the FastAPI app `api`; each page gets a new session id
+    signed by `signer`. Call before mounting Gradio at `/` (a mount at `/` would otherwise
+    shadow the routes)."""
+    from fastapi import Query
+    from fastapi.responses import HTMLResponse, Response
+
+    origins = parse_origins(settings.allowed_origins)
+    csp = frame_ancestors(origins)
+    assets = {name: (STATIC / name).read_bytes() for name in ("widget.js", "widget-app.js", "widget.css")}
+    common = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+    @api.get("/widget", response_class=HTMLResponse, include_in_schema=False)
+    def widget(title: str = Query(DEFAULT_TITLE), color: str = Query(DEFAULT_COLOR), welcome: str = Query(""),
+               collection: str = Query("")):
+        # over-long or invalid values fall back / are cut, never an error page inside the LMS
+        page = widget_page(title[:TITLE_MAX * 4], color[:8], welcome[:WELCOME_MAX * 4],
+                           max_chars=settings.max_question_chars, session=signer.new(),
+                           collection=collection[:400])
+        return HTMLResponse(page, headers={**common, "Content-Security-Policy": csp,
+                                           "Cache-Control": "no-store"})
+
+    def asset(name: str, media_type: str):
+        def handler():
+            return Response(assets[name], media_type=media_type,
+                            headers={**common, "Cache-Control": "public, max-age=300"})
+        return handler
+
+    js = "text/javascript; charset=utf-8"
+    api.add_api_route("/widget.js", asset("widget.js", js), methods=["GET"], include_in_schema=False)
+    api.add_api_route("/widget/widget-app.js", asset("widget-app.js", js), methods=["GET"],
+                      include_in_schema=False)
+    api.add_api_route("/widget/widget.css", asset("widget.css", "text/css; charset=utf-8"), methods=["GET"],
+                      include_in_schema=False)
