@@ -250,15 +250,15 @@ def cmd_ask(settings: Settings, args) -> int:
 
 def cmd_eval(settings: Settings, args) -> int:
     from qa.engine import Engine
-    from qa.eval.evaluate import (
+    from qa.eval import (
         evaluate_engine,
         format_comparison,
         format_summary,
         load_questions,
         plan_comparison,
         run_comparison,
+        write_outputs,
     )
-    from qa.eval.report import write_outputs
 
     # Mistakes in --compare surface before anything is loaded (SettingsError: exit 2).
     plan = plan_comparison(args.compare, settings, args.out) if args.compare else None
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from embeddings import EmbedderError
     from qa.errors import CorpusError, IndexNotReady, QuestionError, StoreError
-    from qa.eval.evaluate import QuestionFileError
+    from qa.eval import QuestionFileError
 
     try:
         settings = _settings(args)

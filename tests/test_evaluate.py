@@ -1,4 +1,4 @@
-"""Tests for qa.evaluate: metrics against hand-computed values, loading, run_eval."""
+"""Tests for qa.eval (questions, judge, metrics, run, summary): hand-computed metrics, loading, run_eval."""
 
 from __future__ import annotations
 
@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.eval.evaluate import (
-    QuestionFileError,
-    compute_metrics,
-    contains_evidence,
-    count_words,
-    format_summary,
-    judge,
-    load_questions,
-    normalize_text,
-    percentile,
-    run_eval,
-    token_f1,
-)
+from qa.eval.judge import contains_evidence, count_words, judge, normalize_text, token_f1
+from qa.eval.metrics import compute_metrics, percentile
+from qa.eval.questions import QuestionFileError, load_questions
+from qa.eval.run import run_eval
+from qa.eval.summary import format_summary
 
 # ---------------------------------------------------------------------------
 # Fixtures: five questions with fake answers; every metric computed by hand.

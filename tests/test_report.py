@@ -18,16 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from qa.eval.evaluate import (
-    evaluate_engine,
-    format_comparison,
-    load_questions,
-    parse_compare_spec,
-    plan_comparison,
-    run_comparison,
-    settings_record,
-)
-from qa.eval.report import CSV_COLUMNS, hit_curve, render_report, verdict, write_outputs, write_results_csv
+from qa.eval import evaluate_engine, format_comparison, load_questions, plan_comparison, run_comparison, write_outputs
+from qa.eval.charts import hit_curve
+from qa.eval.compare import parse_compare_spec
+from qa.eval.display import verdict
+from qa.eval.report_html import render_report
+from qa.eval.results_csv import CSV_COLUMNS, write_results_csv
+from qa.eval.run import settings_record
 from qa.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,99 @@
+"""The terminal tables of `qa eval`: one run's metrics (:func:`format_summary`) and several
+configurations side by side (:func:`format_comparison`). Dutch, aligned, no trailing newline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from qa.eval.metrics import COUNT_ROWS, SUMMARY_ROWS, best_value
+
+__all__ = ["format_summary", "format_comparison"]
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n.v.t."
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "words":
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def format_summary(metrics: dict) -> str:
+    """Render metrics as a compact, aligned Dutch table for the terminal.
+
+    In: a metrics dict from :func:`qa.eval.metrics.compute_metrics` (missing keys show as
+    "n.v.t."). Out: a multi-line string (no trailing newline) with the
+    header "Resultaat evaluatie", the counts, every headline metric (3
+    decimals; milliseconds and word counts 1 decimal; "n.v.t." when None)
+    with a short Dutch description, and a per-kind table when ``by_kind``
+    is non-empty.
+    """
+    key_w = max(len(k) for k, _, _ in SUMMARY_ROWS)
+    lines = ["Resultaat evaluatie", "=" * 19]
+
+    count_w = max(len(label) for _, label in COUNT_ROWS)
+    for key, label in COUNT_ROWS:
+        value = metrics.get(key)
+        lines.append(f"{label:<{count_w}}  {'n.v.t.' if value is None else value:>6}")
+    lines.append("")
+
+    rows = [(key, _fmt(metrics.get(key), unit), desc) for key, desc, unit in SUMMARY_ROWS]
+    val_w = max(len(v) for _, v, _ in rows)
+    for key, value, desc in rows:
+        lines.append(f"{key:<{key_w}}  {value:>{val_w}}  {desc}")
+
+    by_kind = metrics.get("by_kind") or {}
+    if by_kind:
+        lines.append("")
+        lines.append("Per soort vraag")
+        headers = ["soort", "n", "hit@1", "hit@5", "beknopt", "terecht geweigerd", "onterecht geweigerd"]
+        table = [headers]
+        for kind, m in by_kind.items():
+            table.append([str(kind), str(m.get("n", "")),
+                          _fmt(m.get("hit@1")), _fmt(m.get("hit@5")), _fmt(m.get("concise_correct")),
+                          _fmt(m.get("abstention_unanswerable")), _fmt(m.get("false_abstention"))])
+        widths = [max(len(row[c]) for row in table) for c in range(len(headers))]
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[c]) for c, cell in enumerate(row) if c > 0]
+            lines.append("  ".join(cells).rstrip())
+
+    if metrics.get("n_errors"):
+        lines.append("")
+        n = metrics["n_errors"]
+        lines.append(f"Let op: {n} {'vraag gaf' if n == 1 else 'vragen gaven'} een fout; "
+                     "zie results.jsonl (veld 'error').")
+    return "\n".join(lines)
+
+
+def format_comparison(runs: Sequence[dict]) -> str:
+    """Render several configurations' metrics side by side for the terminal.
+
+    In: run dicts (``label``, ``metrics``). Out: a Dutch multi-line table
+    (no trailing newline): a legend ``(1) label``, then one row per metric
+    of :data:`qa.eval.metrics.SUMMARY_ROWS` and the question/error counts with one column
+    per configuration; the best value of a row is marked with ``*``
+    (see :func:`qa.eval.metrics.best_value`); "n.v.t." when a value is not computable.
+    """
+    lines = ["Vergelijking van configuraties", "=" * 30]
+    for i, run in enumerate(runs, start=1):
+        lines.append(f"({i}) {run.get('label') or run.get('name') or 'standaard'}")
+    lines.append("")
+    headers = ["", *[f"({i})" for i in range(1, len(runs) + 1)], ""]
+    table = [headers]
+    for key, label in (("n_questions", "vragen"), ("n_errors", "fouten")):
+        table.append([key, *[str(r["metrics"].get(key, "n.v.t.")) for r in runs], label])
+    for key, desc, unit in SUMMARY_ROWS:
+        values = [r["metrics"].get(key) for r in runs]
+        best = best_value(values, key)
+        cells = [_fmt(v, unit) + ("*" if best is not None and v == best else " ") for v in values]
+        table.append([key, *cells, desc])
+    widths = [max(len(row[c]) for row in table) for c in range(len(headers))]
+    for row in table:
+        cells = [row[0].ljust(widths[0])] + [row[c].rjust(widths[c]) for c in range(1, len(row) - 1)]
+        lines.append("  ".join(cells + [row[-1]]).rstrip())
+    lines.append("")
+    lines.append("* = beste waarde in de rij")
+    return "\n".join(lines)
