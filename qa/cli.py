@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shlex
 import sys
 import textwrap
@@ -19,6 +20,77 @@ from qa.settings import Settings, SettingsError, load_settings
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+
+
+# --------------------------------------------------------------------------- argparse in Dutch
+# Only public argparse hooks: a HelpFormatter subclass (usage prefix, section titles), an
+# ArgumentParser subclass (own -h/--help, `error()` translating argparse's English messages).
+
+_SECTIONS = {"positional arguments": "positionele argumenten", "options": "opties"}
+_TYPE_NAMES = {"int": "geheel getal", "float": "getal", "Path": "pad"}
+
+
+def _count(n: str) -> str:
+    return "één waarde" if n == "1" else f"{n} waarden"
+
+
+# (English pattern as argparse 3.11+ writes it, Dutch replacement); first match wins.
+_MESSAGES: list[tuple[re.Pattern, object]] = [(re.compile(p, re.S), r) for p, r in [
+    (r"the following arguments are required: (?P<x>.*)", "deze argumenten ontbreken: {x}"),
+    (r"unrecognized arguments: (?P<x>.*)", "onbekende argumenten: {x}"),
+    (r"one of the arguments (?P<x>.*) is required", "een van deze argumenten is verplicht: {x}"),
+    (r"ambiguous option: (?P<x>\S+) could match (?P<y>.*)", "dubbelzinnige optie: {x} kan zijn: {y}"),
+    (r"unknown parser (?P<x>.*) \(choices: (?P<y>.*)\)", "onbekend commando: {x} (kies uit {y})"),
+    (r"invalid choice: (?P<x>.*) \(choose from (?P<y>.*)\)", "ongeldige keuze: {x} (kies uit {y})"),
+    (r"invalid (?P<t>\S+) value: (?P<x>.*)",
+     lambda m: f"ongeldige waarde {m['x']} (verwacht: {_TYPE_NAMES.get(m['t'], m['t'])})"),
+    (r"expected one argument", "verwacht één waarde"),
+    (r"expected at most one argument", "verwacht hoogstens één waarde"),
+    (r"expected at least one argument", "verwacht minstens één waarde"),
+    (r"expected (?P<n>\d+) arguments?", lambda m: f"verwacht {_count(m['n'])}"),
+    (r"not allowed with argument (?P<x>.*)", "niet toegestaan samen met argument {x}"),
+    (r"ignored explicit argument (?P<x>.*)", "deze optie neemt geen waarde: {x}"),
+    (r"argument (?P<a>.+?): (?P<rest>.*)", lambda m: f"argument {m['a']}: {dutch_message(m['rest'])}"),
+]]
+
+
+def dutch_message(message: str) -> str:
+    """argparse's English error `message` in Dutch; an unknown message comes back unchanged."""
+    for pattern, replacement in _MESSAGES:
+        m = pattern.fullmatch(message)
+        if m:
+            return replacement(m) if callable(replacement) else replacement.format(**m.groupdict())
+    return message
+
+
+class DutchHelpFormatter(argparse.HelpFormatter):
+    """Help in Dutch: "gebruik: " before the usage line, Dutch section titles."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "gebruik: " if prefix is None else prefix)
+
+    def start_section(self, heading):
+        super().start_section(_SECTIONS.get(heading, heading))
+
+
+class DutchArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser that speaks Dutch: help, usage and errors ("qa: fout: …", exit 2).
+    Subparsers made by `add_subparsers` are of this class too."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs):
+        kwargs.setdefault("formatter_class", DutchHelpFormatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help="toon deze hulp en stop")
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("parser_class", DutchArgumentParser)
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: fout: {dutch_message(message)}\n")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +116,10 @@ def _generator_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DutchArgumentParser(
         prog="qa", description="Vraagbaak: vragen beantwoorden met bronnen uit het corpus.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDO")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDO",
+                                parser_class=DutchArgumentParser)
 
     p = sub.add_parser("index", help="bouw of werk de index bij (alleen gewijzigde passages)")
     _common(p)
@@ -92,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     # LMS widget (qa/widget.py)
     p = sub.add_parser("widget", help="chatwidget voor leeromgevingen (Moodle, Canvas, Brightspace)")
     actions = p.add_subparsers(dest="widget_command", required=True, metavar="ACTIE")
-    w = actions.add_parser("snippet", help="print de HTML om in de leeromgeving te plakken, en de serverinstelling")
-    w.add_argument("--title", required=True, help="titel boven de chat, bijv. 'Vraagbaak Jeugdzorg'")
-    w.add_argument("--color", required=True, help="hexkleur van knop en kop, bijv. '#1d4ed8'")
+    w = actions.add_parser("snippet", help="print de HTML om in de leeromgeving te plakken (alleen de HTML "
+                                           "op stdout; uitleg en serverinstelling op stderr)")
+    w.add_argument("--title", help="titel boven de chat, bijv. 'Vraagbaak Jeugdzorg' (standaard 'Vraagbaak')")
+    w.add_argument("--color", help="hexkleur van knop en kop, bijv. '#0a7f3f' (standaard het blauw #1d4ed8)")
     w.add_argument("--origin", required=True, action="append",
                    help="adres van de leeromgeving, bijv. https://moodle.example.nl (mag vaker)")
     w.add_argument("--welcome", help="welkomsttekst in de chat")
@@ -314,22 +388,27 @@ def cmd_feedback(settings: Settings, args) -> int:
 
 
 def cmd_widget(settings: Settings, args) -> int:
-    """`qa widget snippet`: the HTML for the LMS and the VRAAGBAAK_ALLOWED_ORIGINS it needs."""
+    """`qa widget snippet`: the HTML for the LMS on stdout (nothing else, so it can be piped);
+    the instructions and the VRAAGBAAK_ALLOWED_ORIGINS it needs on stderr. --title and --color
+    default to the widget's own (`DEFAULT_TITLE`, `DEFAULT_COLOR`)."""
     from qa.web.security import parse_origins
-    from qa.web.widget import snippet
+    from qa.web.widget import DEFAULT_COLOR, DEFAULT_TITLE, snippet
 
     origins = parse_origins(",".join([settings.allowed_origins, *args.origin]))
     host_url = args.host_url or f"http://{settings.host}:{settings.port}"
+    title = DEFAULT_TITLE if args.title is None else args.title
+    color = DEFAULT_COLOR if args.color is None else args.color
     try:
-        html = snippet(host_url, args.title, args.color, args.welcome, args.position,
+        html = snippet(host_url, title, color, args.welcome, args.position,
                        getattr(args, "widget_collection", None))
     except ValueError as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print("Plak deze HTML in de leeromgeving (zie docs/widget.md):\n")
-    print(html)
-    print("\nZet op de Vraagbaak-server (anders weigert die de leeromgeving):\n")
-    print(f"VRAAGBAAK_ALLOWED_ORIGINS={','.join(origins)}")
+    # stdout: only the HTML, so `qa widget snippet > snippet.html` or `| pbcopy` works
+    print("Plak deze HTML in de leeromgeving (zie docs/widget.md):\n", file=sys.stderr, flush=True)
+    print(html, flush=True)
+    print("\nZet op de Vraagbaak-server (anders weigert die de leeromgeving):\n", file=sys.stderr)
+    print(f"VRAAGBAAK_ALLOWED_ORIGINS={','.join(origins)}", file=sys.stderr)
     return 0
 
 

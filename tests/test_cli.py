@@ -135,3 +135,98 @@ def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp
     repaired = load_index(settings.index, settings)
     assert [p.text for p in repaired.passages] == [p.text for p in index.passages]
     assert np.allclose(repaired.sentence_vectors, vectors, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- argparse in Dutch
+
+
+@pytest.mark.parametrize("args,usage,error", [
+    (["ask"], "gebruik: qa ask ", "qa ask: fout: deze argumenten ontbreken: question"),
+    ([], "gebruik: qa ", "qa: fout: deze argumenten ontbreken: COMMANDO"),
+    (["ask", "vraag", "--onzin"], "gebruik: qa ", "qa: fout: onbekende argumenten: --onzin"),
+    (["vraag"], "gebruik: qa ",
+     "qa: fout: argument COMMANDO: ongeldige keuze: 'vraag' (kies uit 'index', 'ask', 'eval', 'serve', "
+     "'feedback', 'widget')"),
+    (["ask", "vraag", "--retriever", "grep"], "gebruik: qa ask ",
+     "qa ask: fout: argument --retriever: ongeldige keuze: 'grep' (kies uit 'hybrid', 'dense', 'bm25')"),
+    (["ask", "vraag", "--top-k"], "gebruik: qa ask ", "qa ask: fout: argument --top-k: verwacht één waarde"),
+    (["ask", "vraag", "--top-k", "tien"], "gebruik: qa ask ",
+     "qa ask: fout: argument --top-k: ongeldige waarde 'tien' (verwacht: geheel getal)"),
+])
+def test_argparse_errors_are_dutch_with_exit_2(tmp_path, args, usage, error):
+    result = run_qa(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(usage)
+    assert result.stderr.rstrip("\n").splitlines()[-1] == error
+    for english in ("usage:", "error:", "required", "unrecognized", "invalid", "expected", "choose"):
+        assert english not in result.stderr
+
+
+def test_unknown_argparse_message_passes_through_unchanged():
+    from qa.cli import dutch_message
+
+    assert dutch_message("iets heel anders") == "iets heel anders"
+    assert dutch_message("argument --x: iets heel anders") == "argument --x: iets heel anders"
+    assert dutch_message("argument --x: expected 2 arguments") == "argument --x: verwacht 2 waarden"
+
+
+def test_help_is_dutch(tmp_path):
+    result = run_qa("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("gebruik: qa ")
+    assert "\npositionele argumenten:\n" in result.stdout and "\nopties:\n" in result.stdout
+    assert "toon deze hulp en stop" in result.stdout
+    sub = run_qa("ask", "--help", cwd=tmp_path)
+    assert sub.stdout.startswith("gebruik: qa ask ") and "\nopties:\n" in sub.stdout
+    for english in ("usage:", "positional arguments", "options:", "show this help"):
+        assert english not in result.stdout + sub.stdout
+
+
+def test_widget_snippet_prints_only_html_on_stdout_with_default_colour_and_title(tmp_path):
+    """`qa widget snippet > snippet.html` works: stdout is the snippet (script tag, a comment,
+    iframe), the instructions and VRAAGBAAK_ALLOWED_ORIGINS go to stderr; without --color
+    and --title the widget's defaults are used."""
+    from html.parser import HTMLParser
+
+    from qa.web.widget import DEFAULT_COLOR, DEFAULT_TITLE
+
+    result = run_qa("widget", "snippet", "--origin", "https://moodle.example.nl",
+                    "--host-url", "https://vraagbaak.example.nl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith('<script src="https://vraagbaak.example.nl/widget.js" ')
+    assert lines[0].endswith("></script>")
+    assert lines[1].startswith("<!--") and lines[1].endswith("-->")
+    assert lines[2].startswith('<iframe src="https://vraagbaak.example.nl/widget?') and lines[2].endswith("</iframe>")
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.text = [], ""
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+        def handle_data(self, data):
+            self.text += data
+
+    parsed = Tags()
+    parsed.feed(result.stdout)
+    assert [tag for tag, _ in parsed.tags] == ["script", "iframe"]
+    assert parsed.text.strip() == ""                                        # no prose on stdout
+    script = parsed.tags[0][1]
+    assert script["data-color"] == DEFAULT_COLOR == "#1d4ed8"
+    assert script["data-title"] == DEFAULT_TITLE
+    assert "color=%231d4ed8" in parsed.tags[1][1]["src"]
+
+    assert "Plak deze HTML in de leeromgeving" in result.stderr
+    assert "VRAAGBAAK_ALLOWED_ORIGINS=https://moodle.example.nl" in result.stderr.splitlines()
+    assert "<script" not in result.stderr
+
+    bad = run_qa("widget", "snippet", "--origin", "https://moodle.example.nl", "--color", "blauw", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "Fout: Ongeldige kleur 'blauw': gebruik een hexkleur" in bad.stderr
+    helptext = run_qa("widget", "snippet", "--help", cwd=tmp_path).stdout
+    assert DEFAULT_COLOR in helptext and f"'{DEFAULT_TITLE}'" in helptext    # the help names the defaults

@@ -175,16 +175,17 @@ def test_origins_and_colours_are_validated():
     assert "#1d4ed8" in widget_page(color="url(javascript:x)")
 
 
-def test_snippet_cli_prints_html_and_setting(capsys):
+def test_snippet_cli_prints_html_on_stdout_and_setting_on_stderr(capsys):
     code = main(["widget", "snippet", "--title", "Vraagbaak <Jeugd>", "--color", "#0a7f3f",
                  "--origin", MOODLE + "/", "--origin", CANVAS, "--welcome", "Stel je vraag!",
                  "--position", "left", "--host-url", "https://vraagbaak.example.nl/"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 0
     assert ('<script src="https://vraagbaak.example.nl/widget.js" data-title="Vraagbaak &lt;Jeugd&gt;" '
             'data-welcome="Stel je vraag!" data-color="#0a7f3f" data-position="left" defer></script>') in out
     assert "https://vraagbaak.example.nl/widget?title=Vraagbaak+%3CJeugd%3E&amp;color=%230a7f3f" in out
-    assert f"VRAAGBAAK_ALLOWED_ORIGINS={MOODLE},{CANVAS}" in out.splitlines()
+    assert "VRAAGBAAK_ALLOWED_ORIGINS" not in out and "Plak" not in out        # stdout: only the HTML
+    assert f"VRAAGBAAK_ALLOWED_ORIGINS={MOODLE},{CANVAS}" in err.splitlines()
 
 
 def test_snippet_cli_refuses_bad_colour_and_origin(capsys):
