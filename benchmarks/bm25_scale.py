@@ -43,9 +43,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from synthetic import corpus_sentences, synthetic_passages, synthetic_questions  # noqa: E402  (puts qa on the path)
 
-from qa.index.build import VOCAB_FILE, Index  # noqa: E402
+from qa.index import Index  # noqa: E402
 from qa.index.lexical import EMPTY_TOKEN, BM25Index, idf_table, terms  # noqa: E402
 from qa.index.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary  # noqa: E402
+from qa.index.storage import VOCAB_FILE  # noqa: E402
 from qa.types import Passage  # noqa: E402
 
 MB = 1024 * 1024

@@ -161,7 +161,7 @@ def legacy_run(model, prompt: str, passage_texts: list[str], sentence_texts: lis
 def index_run(settings, embedder, n_passages: int, n_texts: int, tokens: int) -> dict:
     """build_index from scratch into `settings.index`; seconds in total and inside
     encode_passages, and the rates. Exits when anything was reused instead of embedded."""
-    from qa.index.build import build_index
+    from qa.index import build_index
 
     timed = TimedEmbedder(embedder)
     t0 = time.perf_counter()
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from embeddings import load_embedder
-    from qa.index.build import scan_corpus
+    from qa.index import scan_corpus
     from qa.ingest.chunking import sentence_spans
     from qa.settings import load_settings
 

@@ -111,7 +111,7 @@ def raw_embedder_rate(embedder, passages, sample: int, batch: int, rng: random.R
 
 def run(name: str, settings, embedder, units: int, unit: str, sample: int, rng: random.Random,
         change_one) -> dict:
-    from qa.index.build import build_index, scan_corpus
+    from qa.index import build_index, scan_corpus
 
     t0 = time.perf_counter()
     scan = scan_corpus(settings)

@@ -3,7 +3,7 @@
 Embedding a million passages is not feasible on 2 cores, so this builds an index whose
 texts are real corpus sentences recombined (benchmarks/synthetic.py) and whose vectors
 are synthetic (benchmarks/vector_search.py: grown from the real vectors), written by the
-same `qa.index._write_build` as a real build (passages.jsonl, vectors, sentence vectors,
+same `qa.index.write_build` as a real build (passages.jsonl, vectors, sentence vectors,
 the vector store chosen by the settings, BM25, vocabulary). The engine then loads it with
 `load_index` and answers questions built from corpus sentences, warm, with the per-stage
 split of benchmarks/stages.py. The answers mean nothing (texts and vectors do not belong
@@ -45,7 +45,7 @@ PER_DOCUMENT = 20
 
 def write_synthetic_build(target: Path, n: int, settings) -> float:
     """Write a build of `n` synthetic passages into `target`; returns seconds taken."""
-    from qa.index.build import FORMAT_VERSION, _write_build
+    from qa.index import FORMAT_VERSION, write_build
 
     started = time.perf_counter()
     texts = synthetic_passages(n, seed=0, corpus=ROOT / "corpus")
@@ -70,7 +70,7 @@ def write_synthetic_build(target: Path, n: int, settings) -> float:
     print(f"  vectors made in {time.perf_counter() - started:.0f} s", flush=True)
     manifest = {"format_version": FORMAT_VERSION, "embedder": {"id": "synthetic", "dim": vectors.shape[1]},
                 "collection": "", "files": files, "n_passages": n, "created": "synthetic"}
-    _write_build(target, manifest, passages, vectors, sentences, sentence_vectors, settings)
+    write_build(target, manifest, passages, vectors, sentences, sentence_vectors, settings)
     return time.perf_counter() - started
 
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from embeddings import load_embedder
     from qa.engine import Engine
-    from qa.index.build import _active_build, load_index
+    from qa.index import active_build, load_index
 
     temp = None
     target = args.keep
@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         target = Path(temp.name)
     settings = load_settings(environ={}, config_file=None).replace(index=target, corpus=ROOT / "corpus")
     print(f"== {args.n:,} synthetic passages in {target} ==", flush=True)
-    if _active_build(target) is None:
+    if active_build(target) is None:
         print(f"  build written in {write_synthetic_build(target, args.n, settings):.0f} s", flush=True)
-    build = _active_build(target)
+    build = active_build(target)
     disk = sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
 
     started = time.perf_counter()

@@ -43,15 +43,15 @@ from qa.settings import Settings, load_settings  # noqa: E402
 
 def real_vectors(settings: Settings) -> np.ndarray:
     """Passage and sentence vectors of the active build of the default index (built if missing)."""
-    from qa.index.build import _active_build
+    from qa.index import active_build
 
-    build = _active_build(settings.index)
+    build = active_build(settings.index)
     if build is None:
         from embeddings import load_embedder
-        from qa.index.build import build_index
+        from qa.index import build_index
 
         build_index(settings, load_embedder(settings.embedder_config()), progress=True)
-        build = _active_build(settings.index)
+        build = active_build(settings.index)
     return np.vstack([np.load(build / "vectors.npy"), np.load(build / "sentence_vectors.npy")]).astype(np.float32)
 
 

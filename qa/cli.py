@@ -241,8 +241,7 @@ def cmd_verify(settings: Settings, args) -> int:
     when all are intact, 1 when one is damaged, missing, not built or has no checksums.
     Never rebuilds, loads no model."""
     from qa.errors import IndexNotReady
-    from qa.index.build import index_dir, verify_index
-    from qa.index.collections import collection_label, collection_settings, collections_to_index
+    from qa.index import collection_label, collection_settings, collections_to_index, index_dir, verify_index
 
     one = args.collection is not None or bool(settings.collection)
     intact = True
@@ -277,8 +276,15 @@ def cmd_index(settings: Settings, args) -> int:
         return cmd_verify(settings, args)
     from embeddings import load_embedder
     from qa.errors import CorpusError
-    from qa.index.build import IndexReport, build_index, index_dir, summary_table
-    from qa.index.collections import collection_label, collection_settings, collections_to_index
+    from qa.index import (
+        IndexReport,
+        build_index,
+        collection_label,
+        collection_settings,
+        collections_to_index,
+        index_dir,
+        summary_table,
+    )
 
     one = args.collection is not None or bool(settings.collection)
     names = [settings.collection] if one else collections_to_index(settings)

@@ -14,8 +14,15 @@ from embeddings import load_embedder
 from qa.answer.base import ABSTAIN_EMPTY, Generator
 from qa.answer.extractive import ExtractiveGenerator
 from qa.errors import IndexNotReady, QuestionError
-from qa.index.build import DEFAULT_COLLECTION, Index, build_index, index_dir, index_problem, load_index
-from qa.index.collections import collection_settings
+from qa.index import (
+    DEFAULT_COLLECTION,
+    Index,
+    build_index,
+    collection_settings,
+    index_dir,
+    index_problem,
+    load_index,
+)
 from qa.index.spelling import correct as correct_spelling
 from qa.retrieve.hybrid import retrieve
 from qa.retrieve.query import contextual_query, is_followup, validate_question

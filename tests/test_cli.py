@@ -98,7 +98,7 @@ def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp
     """Junk in sentence_vectors.npy: loading says so in Dutch (no numpy traceback),
     `qa index --verify` names the file and exits 1 without rebuilding, `qa index` repairs.
     The index is first built in-process (one model load less)."""
-    from qa.index.build import build_index, load_index
+    from qa.index import build_index, load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

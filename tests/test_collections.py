@@ -16,19 +16,22 @@ import pytest
 
 from qa.engine import Engine, EngineCache
 from qa.errors import CorpusError, IndexNotReady
-from qa.index import build as index_module
-from qa.index.build import (
+from qa.index import (
     ERROR,
     INDEXED,
     REMOVED,
     SKIPPED,
     UNCHANGED,
     build_index,
+    collection_settings,
+    collections_to_index,
     index_dir,
     index_problem,
+    list_collections,
     load_index,
 )
-from qa.index.collections import collection_settings, collections_to_index, list_collections
+from qa.index import scan as index_module
+from qa.index.storage import FORMAT_VERSION
 
 from .conftest import CountingEmbedder
 from .test_loaders import make_docx, make_html, make_markdown, make_pdf, make_text
@@ -303,7 +306,7 @@ def test_index_of_an_older_format_is_detected_and_rebuilt_without_re_embedding(s
     counting = CountingEmbedder(embedder)
     index, report = build_index(settings, counting, progress=False)
     assert counting.passage_texts == [] and report.reused == len(first.passages)
-    assert index.manifest["format_version"] == index_module.FORMAT_VERSION
+    assert index.manifest["format_version"] == FORMAT_VERSION
 
 
 # --------------------------------------------------------------------------- bad files

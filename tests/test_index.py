@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from qa.errors import CorpusError, IndexDamaged, IndexNotReady, LoadError
-from qa.index import build as index_module
-from qa.index.build import build_index, index_problem, load_index, read_corpus
+from qa.index import build_index, index_problem, load_index, read_corpus
+from qa.index import storage as index_module
 from qa.ingest.load import load_document
 
 from .conftest import CountingEmbedder

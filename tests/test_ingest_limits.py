@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import LoadError
-from qa.index.build import ERROR, INDEXED, SKIPPED, scan_corpus
+from qa.index.scan import ERROR, INDEXED, SKIPPED, scan_corpus
 from qa.ingest.docx import check_archive
 from qa.ingest.load import LINK_LOOP, OUTSIDE_FILE, OUTSIDE_FOLDER, find_files, load_document, scan_files
 from qa.ingest.metadata import MAX_FRONT_MATTER, front_matter

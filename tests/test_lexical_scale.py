@@ -17,10 +17,10 @@ import pytest
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import extract
 
-from qa.index import spelling
-from qa.index.build import VOCAB_FILE, build_index, load_index
+from qa.index import build_index, load_index, spelling
 from qa.index.lexical import EMPTY_TOKEN, BM25Index, TermCache, idf_table, terms
 from qa.index.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary
+from qa.index.storage import VOCAB_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 

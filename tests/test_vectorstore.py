@@ -165,7 +165,7 @@ def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors):
 
 def test_index_follows_the_store_setting_and_drops_replaced_collections(small_corpus, base_settings, embedder,
                                                                         tmp_path):
-    from qa.index.build import build_index, index_problem
+    from qa.index import build_index, index_problem
     from qa.index.vectors.milvus_store import connect
 
     settings = base_settings.replace(corpus=small_corpus, index=tmp_path / "index")

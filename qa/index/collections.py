@@ -1,17 +1,21 @@
-"""Collections: every sub-folder of the corpus folder is a collection with its own index.
+"""Listing collections for the surfaces: which collections there are and their state.
+
+Every sub-folder of the corpus folder is a collection with its own index:
 
     corpus/                 files directly here: the default collection (name "")
     corpus/rapporten/       collection "rapporten" (everything below this folder)
     index/                  index of the default collection
     index/rapporten/        index of "rapporten"
 
-This module is what a surface needs to let the user choose a collection (CLI
+This module is what a surface needs to show the user the collections to choose from (CLI
 `--collection`, web chat, widget, HTTP API):
 
 - `list_collections(settings)` -> [CollectionInfo] (name, label, documents, indexed ...);
-- `collection_settings(settings, name)` -> Settings for that collection (checks the name);
-- `EngineCache(settings).get(name)` -> the Engine of a collection, loaded (and indexed when
-  needed) once, all collections sharing one loaded embedder; thread-safe.
+- `collections_to_index(settings)` -> the names `qa index` indexes when none is named;
+- `collection_label(name)` -> how a collection is shown.
+
+Selecting one (`collection_settings`) and its folders (`corpus_dir`, `index_dir`) are in
+`qa.index.paths`; `qa.engine.EngineCache` keeps one loaded Engine per collection.
 """
 
 from __future__ import annotations
@@ -20,16 +24,8 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa.errors import CorpusError
-from qa.index.build import (
-    DEFAULT_COLLECTION,
-    check_collection,
-    collection_files,
-    collection_names,
-    corpus_dir,
-    index_dir,
-    read_manifest,
-)
+from qa.index.paths import DEFAULT_COLLECTION, collection_files, collection_names, corpus_dir, index_dir
+from qa.index.storage import read_manifest
 from qa.ingest.load import SUPPORTED_SUFFIXES
 from qa.settings import Settings
 
@@ -84,18 +80,3 @@ def collections_to_index(settings: Settings) -> list[str]:
     a missing or empty corpus folder gives its usual error)."""
     names = [c.name for c in list_collections(settings)]
     return names or [DEFAULT_COLLECTION]
-
-
-def collection_settings(settings: Settings, name: str | None) -> Settings:
-    """`settings` for collection `name` (None or "" = the default collection).
-
-    Raises CorpusError (Dutch message listing the collections) for a name that is not a
-    folder in the corpus."""
-    name = check_collection(name or DEFAULT_COLLECTION)
-    if name and not (Path(settings.corpus) / name).is_dir():
-        available = ", ".join(collection_names(Path(settings.corpus))) or "(geen)"
-        raise CorpusError(f"Collectie '{name}' bestaat niet in '{settings.corpus}'. "
-                          f"Beschikbare collecties: {available}.")
-    return settings.replace(collection=name)
-
-

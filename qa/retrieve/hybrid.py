@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from qa.index.build import Index
+from qa.index import Index
 from qa.index.lexical import coverage, terms
 from qa.settings import Settings
 from qa.types import Hit

@@ -652,8 +652,7 @@ def index_collections(settings: Settings, engine: Engine) -> None:
     """Bring the index of every other collection of the corpus folder up to date (with
     progress on the console), so that no request has to: the server never indexes on a
     request. A collection that cannot be indexed is reported and left out."""
-    from qa.index.build import build_index, index_problem
-    from qa.index.collections import collections_to_index
+    from qa.index import build_index, collections_to_index, index_problem
 
     embedder = engine.embedder
     for name in collections_to_index(settings):

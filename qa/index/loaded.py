@@ -1,0 +1,167 @@
+"""The loaded index: `load_index` reads the active build into an `Index` (passages, dense
+and lexical indexes, sentence vectors, vocabulary), checking its files first, so a damaged
+build is never half-loaded (IndexDamaged, a Dutch message)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexNotReady, StoreError
+from qa.index.lexical import BM25Index, terms
+from qa.index.spelling import vocabulary
+from qa.index.storage import (
+    FORMAT_VERSION,
+    VOCAB_FILE,
+    active_build,
+    check_build,
+    damaged_error,
+    hash_on_load,
+    read_build_manifest,
+    read_passages,
+)
+from qa.index.vectors import open_store
+from qa.index.vectors.base import FAISS_FILE, STORE_FILE, VectorStore
+from qa.settings import Settings
+from qa.types import Passage
+
+log = logging.getLogger(__name__)
+
+TERMS_CACHE_ROWS = 4096        # passages whose terms Index.terms_of remembers
+
+
+@dataclass
+class Index:
+    """A loaded build: passages with their dense and lexical indexes."""
+
+    directory: Path
+    manifest: dict
+    passages: list[Passage]
+    vectors: np.ndarray
+    store: VectorStore
+    bm25: BM25Index
+    sentences: np.ndarray           # [m, 3] passage row, start, end (sorted by passage row)
+    sentence_vectors: np.ndarray    # [m, dim]
+
+    def __post_init__(self) -> None:
+        # sentence rows of passage i are offsets[i]:offsets[i+1]
+        self.sentence_offsets = np.searchsorted(self.sentences[:, 0], np.arange(len(self.passages) + 1))
+        # the terms of a passage are computed when needed (`terms_of`), IDF comes from the BM25
+        # model's document frequencies, the typo vocabulary was counted at build time: loading
+        # does no work per passage
+        self._row_terms = lru_cache(maxsize=TERMS_CACHE_ROWS)(self._passage_terms)
+        self.idf, self.default_idf = self.bm25.idf()
+        vocab_file = Path(self.directory) / VOCAB_FILE
+        self.vocab = (Counter(json.loads(vocab_file.read_text(encoding="utf-8"))) if vocab_file.is_file()
+                      else vocabulary(p.embedding_text() for p in self.passages))   # for typo correction
+        # a fixed sample of sentence vectors: the background a query's best match is compared to
+        rng = np.random.default_rng(0)
+        n = len(self.sentence_vectors)
+        sample = rng.choice(n, size=min(n, 5000), replace=False) if n else np.zeros(0, dtype=int)
+        self.background = self.sentence_vectors[np.sort(sample)]
+
+    def background_stats(self, query_vector: np.ndarray) -> tuple[float, float]:
+        """Mean and standard deviation of the query's similarity to sentences in general."""
+        if not len(self.background):
+            return 0.0, 1.0
+        sims = self.background @ query_vector
+        return float(sims.mean()), float(sims.std()) or 1.0
+
+    @property
+    def embedder_id(self) -> str:
+        return self.manifest["embedder"]["id"]
+
+    def document_meta(self, doc_id: str) -> dict:
+        """What is known about a document: title, author, date, url (only those present)."""
+        return self.manifest.get("files", {}).get(doc_id, {}).get("meta", {})
+
+    def sentence_rows(self, row: int) -> range:
+        """Rows in `sentences`/`sentence_vectors` that belong to passage `row`."""
+        return range(int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1]))
+
+    def _passage_terms(self, row: int) -> frozenset[str]:
+        return frozenset(terms(self.passages[row].embedding_text()))
+
+    def terms_of(self, row: int) -> frozenset[str]:
+        """The distinct BM25 terms of passage `row` (`set(terms(embedding_text))`); the last
+        TERMS_CACHE_ROWS rows asked for are remembered."""
+        return self._row_terms(row)
+
+    @cached_property
+    def _document_rows(self) -> dict[str, tuple[int, int]]:
+        """doc_id -> (first row, end row). A document's passages are consecutive rows in the
+        order of the manifest's files; if the manifest does not say so, one pass finds them."""
+        rows, first = {}, 0
+        for doc_id, entry in self.manifest.get("files", {}).items():
+            count = int(entry.get("passages", 0)) if isinstance(entry, dict) else 0
+            rows[doc_id], first = (first, first + count), first + count
+        if first == len(self.passages) and all(
+                self.passages[a].doc_id == d == self.passages[b - 1].doc_id for d, (a, b) in rows.items() if b > a):
+            return rows
+        rows = {}
+        for row, p in enumerate(self.passages):
+            rows[p.doc_id] = (rows.get(p.doc_id, (row,))[0], row + 1)
+        return rows
+
+    def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
+        """Passages around `passage` in its document (for showing context); only the rows of
+        its document are looked at."""
+        first, end = self._document_rows.get(passage.doc_id, (0, 0))
+        same = [p for p in self.passages[first:end] if p.doc_id == passage.doc_id]
+        inside = [k for k, p in enumerate(same) if passage.start <= p.start and p.end <= passage.end]
+        if not inside:  # not from this index
+            return [passage]
+        return same[max(0, inside[0] - before): inside[-1] + after + 1]
+
+
+def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
+    """Load the active build. Raises IndexNotReady if there is none or it has another
+    format, IndexDamaged (a subclass, Dutch message) when a file is missing, changed or
+    cannot be read: no numpy, JSON or FAISS error gets through.
+
+    Every file's size is compared with the manifest at each load, its sha256 too when the
+    build is at most `verify_on_load_mb` MB; a build without checksums (written before they
+    were recorded) loads unverified. Vectors are memory-mapped (pages are read when used);
+    `settings` says how to reach the vector store (Milvus URI) and its search parameters
+    (defaults when None)."""
+    settings = settings or Settings()
+    collection = getattr(settings, "collection", "")
+    build = active_build(index_dir)
+    if build is None:
+        raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
+    manifest = read_build_manifest(index_dir, build, collection)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexNotReady(
+            f"De index in '{index_dir}' heeft een ander formaat (versie {manifest.get('format_version')}). "
+            "Bouw hem opnieuw: qa index"
+        )
+    problems = check_build(build, manifest, hashes=hash_on_load(manifest, settings))
+    if problems:
+        raise damaged_error(index_dir, problems, collection)
+    if problems is None:
+        log.info("build %s records no checksums: loaded unverified", build)
+
+    def read(what: str, load):
+        try:
+            return load()
+        except (IndexNotReady, StoreError):
+            raise
+        except Exception as exc:   # numpy, JSON, FAISS, bm25s: whatever damaged bytes make them raise
+            log.info("reading %s in %s failed", what, build, exc_info=True)
+            raise damaged_error(index_dir, [f"{what} kan niet gelezen worden"], collection) from exc
+
+    passages = read("passages.jsonl", lambda: read_passages(build / "passages.jsonl"))
+    vectors = read("vectors.npy", lambda: np.load(build / "vectors.npy", mmap_mode="r"))
+    store = read(FAISS_FILE if (build / FAISS_FILE).exists() else STORE_FILE, lambda: open_store(build, settings))
+    bm25 = read("bm25/", lambda: BM25Index.load(build / "bm25"))
+    sentences = read("sentences.npy", lambda: np.load(build / "sentences.npy"))
+    sentence_vectors = read("sentence_vectors.npy", lambda: np.load(build / "sentence_vectors.npy", mmap_mode="r"))
+    return read(VOCAB_FILE, lambda: Index(directory=build, manifest=manifest, passages=passages, vectors=vectors,
+                                          store=store, bm25=bm25, sentences=sentences,
+                                          sentence_vectors=sentence_vectors))

@@ -1,0 +1,271 @@
+"""The build folder on disk: the atomic write, the manifest, checksums and verification.
+
+Layout of an index folder (default `index/`; one per collection, see `qa.index.paths`):
+
+    CURRENT                 name of the active build (replaced atomically)
+    build-<stamp>/
+        manifest.json       format version, embedder, chunking, corpus hashes, files, and
+                            `build_files`: size and sha256 of every other file of the build
+        passages.jsonl      one Passage per line, row order = vector order
+        vectors.npy         float32 [n, dim], L2-normalised (reused when re-indexing)
+        sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
+        sentence_vectors.npy float32 [m, dim]: the sentences embedded (for re-scoring and answers)
+        store.json          vector-store backend, index type and parameters (qa/index/vectors)
+        dense.faiss         the FAISS index (backend "faiss"; a Milvus collection otherwise)
+        bm25/               BM25Index
+        vocab.json          word counts for typo correction (qa/index/spelling.py), counted at build time
+
+A build is written into a hidden temporary folder and only becomes active when CURRENT is
+replaced (`write_build`), so a crash mid-write leaves the previous index usable. A damaged
+build (a file missing, changed or unreadable) is never half-loaded: `check_build` compares
+the files with the manifest's checksums, `verify_index` checks the active build in full.
+`load_previous` reads the active build without those checks as a source of reusable
+passages and vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from qa.errors import IndexDamaged, IndexNotReady
+from qa.index.fingerprint import file_sha
+from qa.index.lexical import BM25Index
+from qa.index.spelling import vocabulary
+from qa.index.vectors import build_store, drop_store
+from qa.ingest.load import LOADER_VERSION
+from qa.settings import Settings
+from qa.types import Passage
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 4             # 3: collections, per-file statuses and document metadata; 4: vocab.json
+CHUNKER_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file
+VOCAB_FILE = "vocab.json"
+REUSED_FILES = {"passages.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy"}
+
+
+def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> dict:
+    """The parts of a manifest that must match for an index to be usable."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": {"id": embedder_id, "dim": dim},
+        "chunking": {"chunker_version": CHUNKER_VERSION, "loader_version": LOADER_VERSION,
+                     "max_passage_chars": settings.max_passage_chars},
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def active_build(index_dir: Path) -> Path | None:
+    """The build folder CURRENT names, or None when CURRENT is missing, unreadable or does
+    not name a build folder (with a manifest) inside `index_dir`."""
+    try:
+        name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return None
+    if not name.startswith("build-") or "/" in name or "\\" in name:
+        return None
+    build = Path(index_dir) / name
+    return build if (build / MANIFEST).is_file() else None
+
+
+def damaged_error(index_dir: Path, problems: list[str], collection: str = "") -> IndexDamaged:
+    """The Dutch IndexDamaged for the index in `index_dir`: the `problems` and the commands
+    that check and repair it."""
+    option = f" --collection {shlex.quote(collection)}" if collection else ""
+    return IndexDamaged(f"De index in '{index_dir}' is beschadigd: {'; '.join(problems)}. "
+                        f"Controleer hem met: qa index --verify{option}; herstel hem met: qa index{option}")
+
+
+def read_build_manifest(index_dir: Path, build: Path, collection: str = "") -> dict:
+    """The manifest of `build` (a folder in `index_dir`); IndexDamaged when it cannot be read."""
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        if isinstance(manifest, dict):
+            return manifest
+    except (OSError, ValueError) as exc:
+        log.info("cannot read %s: %s", build / MANIFEST, exc)
+    raise damaged_error(index_dir, [f"{MANIFEST} kan niet gelezen worden"], collection)
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest of the active build, or None when there is none or it cannot be read
+    (`load_index` and `index_problem` say it is damaged)."""
+    build = active_build(index_dir)
+    try:
+        return None if build is None else read_build_manifest(index_dir, build)
+    except IndexDamaged:
+        return None
+
+
+def read_passages(path: Path) -> list[Passage]:
+    """The passages of a `passages.jsonl` file, in row order."""
+    with open(path, encoding="utf-8") as fh:
+        return [Passage.from_dict(json.loads(line)) for line in fh]
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def _build_checksums(build: Path) -> dict[str, dict]:
+    """{relative path: {size, sha256}} of every file in the build folder except the manifest."""
+    out = {}
+    for path in sorted(build.rglob("*")):
+        rel = path.relative_to(build).as_posix()
+        if path.is_file() and rel != MANIFEST:
+            out[rel] = {"size": path.stat().st_size, "sha256": file_sha(path)}
+    return out
+
+
+def check_build(build: Path, manifest: dict, hashes: bool = True, names: set[str] | None = None) -> list[str] | None:
+    """What is wrong with the files of `build` by the manifest's checksums: one Dutch line
+    per file that is missing, has another size or (when `hashes`) another sha256; [] when
+    all match. Only the files in `names` when given. None when the manifest records no
+    checksums (a build written before they were: unverified)."""
+    recorded = manifest.get(CHECKSUMS)
+    if not isinstance(recorded, dict):
+        return None
+    problems = []
+    for rel, want in sorted(recorded.items()):
+        if names is not None and rel not in names:
+            continue
+        path = build / rel
+        if not isinstance(want, dict) or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            problems.append(f"{rel} staat onjuist in het manifest")
+            continue
+        try:
+            size = path.stat().st_size
+            if size != want.get("size"):
+                problems.append(f"{rel} heeft een andere grootte ({size} bytes, verwacht {want.get('size')})")
+            elif hashes and file_sha(path) != want.get("sha256"):
+                problems.append(f"{rel} is gewijzigd (de controlesom klopt niet)")
+        except FileNotFoundError:
+            problems.append(f"{rel} ontbreekt")
+        except OSError as exc:
+            problems.append(f"{rel} kan niet gelezen worden ({exc.strerror})")
+    return problems
+
+
+def hash_on_load(manifest: dict, settings: Settings) -> bool:
+    """Whether loading compares sha256 too: the build is at most `verify_on_load_mb` MB."""
+    sizes = [f.get("size") for f in (manifest.get(CHECKSUMS) or {}).values() if isinstance(f, dict)]
+    total = sum(n for n in sizes if isinstance(n, int))
+    return total <= getattr(settings, "verify_on_load_mb", 512) * 2**20
+
+
+def verify_index(index_dir: Path) -> tuple[int, list[str] | None]:
+    """Check every file of the active build in `index_dir` by size and sha256, whatever its
+    size; never rebuilds. Returns (files checked, Dutch problem lines: [] = intact, None =
+    the build records no checksums because it predates them; `qa index` adds them).
+    Raises IndexNotReady when there is no build."""
+    build = active_build(index_dir)
+    if build is None:
+        raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
+    try:
+        manifest = read_build_manifest(index_dir, build)
+    except IndexDamaged:
+        return 0, [f"{MANIFEST} kan niet gelezen worden"]
+    problems = check_build(build, manifest, hashes=True)
+    return len(manifest.get(CHECKSUMS) or {}), problems
+
+
+# --------------------------------------------------------------------------- the previous build
+
+
+@dataclass
+class PreviousBuild:
+    """The active build, read without checks, as a source of reusable passages and vectors."""
+
+    manifest: dict
+    passages: list[Passage]
+    vectors: np.ndarray
+    sentences: np.ndarray
+    sentence_vectors: np.ndarray
+
+    def passages_by_doc(self) -> dict[str, list[Passage]]:
+        out: dict[str, list[Passage]] = {}
+        for p in self.passages:
+            out.setdefault(p.doc_id, []).append(p)
+        return out
+
+
+def load_previous(index_dir: Path) -> PreviousBuild | None:
+    """The active build in `index_dir` (any format version), or None when there is none, it
+    cannot be read, or one of the files reused from it fails its sha256 (always compared,
+    whatever the build's size: a repair must not carry damaged data over). A build without
+    checksums is reused unverified."""
+    build = active_build(index_dir)
+    if build is None:
+        return None
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+        damaged = check_build(build, manifest, hashes=True, names=REUSED_FILES)
+        if damaged:
+            raise ValueError("; ".join(damaged))
+        return PreviousBuild(manifest, read_passages(build / "passages.jsonl"), np.load(build / "vectors.npy"),
+                             np.load(build / "sentences.npy"), np.load(build / "sentence_vectors.npy"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.info("previous build in %s not reusable: %s", index_dir, exc)
+        return None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_build(index_dir: Path, manifest: dict, passages: list[Passage], vectors: np.ndarray,
+                sentences: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> Path:
+    """Write a complete build into `index_dir` and make it the active one; returns its folder.
+
+    Everything goes into a hidden temporary folder first: the vector store (by `settings`;
+    its description is added to `manifest` as "dense"), BM25, the vocabulary and last the
+    manifest with the checksums of every other file. Only then is the folder renamed and
+    CURRENT replaced, both atomically; on any error the temporary folder is removed and the
+    previous build stays active. Earlier builds and leftovers are removed afterwards (best
+    effort). `manifest` is completed in place."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"build-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    tmp = index_dir / f".{name}.tmp"
+    tmp.mkdir()
+    try:
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
+            for p in passages:
+                fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+        np.save(tmp / "vectors.npy", vectors)
+        np.save(tmp / "sentences.npy", sentences)
+        np.save(tmp / "sentence_vectors.npy", sentence_vectors)
+        manifest["dense"] = build_store(tmp, vectors, settings, name).describe()
+        (tmp / "bm25").mkdir()
+        BM25Index.build([p.embedding_text() for p in passages]).save(tmp / "bm25")
+        vocab = vocabulary(p.embedding_text() for p in passages)   # typo correction (qa/index/spelling.py)
+        (tmp / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        # the manifest last: a build without one is never loaded; it records every other file
+        manifest[CHECKSUMS] = _build_checksums(tmp)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        final = index_dir / name
+        os.replace(tmp, final)
+        pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+        pointer_tmp.write_text(name, encoding="utf-8")
+        os.replace(pointer_tmp, index_dir / CURRENT)
+    except BaseException:
+        drop_store(tmp, settings)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in index_dir.iterdir():  # best effort: drop earlier builds and leftovers
+        if old.is_dir() and old.name != name and (old.name.startswith("build-") or old.name.endswith(".tmp")):
+            drop_store(old, settings)
+            shutil.rmtree(old, ignore_errors=True)
+    return final
