@@ -21,7 +21,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from qa.engine import Engine
 from qa.index.build import build_index
-from qa.web.app import ERROR_MESSAGE, answer_plain_text, create_app
+from qa.web.app import create_app
+from qa.web.askers import ERROR_MESSAGE
+from qa.web.render import answer_plain_text
 from qa.web.feedback import FeedbackStore
 
 from .conftest import free_port, write_hostile_corpus

@@ -9,12 +9,12 @@ import pytest
 from qa.cli import main as qa_main
 from qa.engine import Engine
 from qa.retrieve.query import contextual_query, is_followup
-from qa.web.app import (
-    _stream_steps,
+from qa.web.app import create_app
+from qa.web.chat import stream_steps
+from qa.web.render import (
     answer_markdown,
     answer_plain_text,
     corpus_info_markdown,
-    create_app,
     escape_markdown,
     sources_html,
 )
@@ -72,9 +72,9 @@ def test_abstention_is_shown_as_a_notice_and_sources_explain_it(engine):
 
 
 def test_sources_panel_shows_each_citation_with_context(engine):
-    from qa.web.app import _Asker
+    from qa.web.askers import Asker
 
-    asker = _Asker(engine, FeedbackStore("/nonexistent/never-written.sqlite3"))
+    asker = Asker(engine, FeedbackStore("/nonexistent/never-written.sqlite3"))
     answer = asker.ask("Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?")
     panel = sources_html(answer, asker.context(answer), turn=3)
     assert "data-turn='3'" in panel
@@ -93,7 +93,7 @@ def test_sources_panel_shows_each_citation_with_context(engine):
 
 def test_streaming_steps_grow_to_the_whole_answer():
     text = "Een twee drie vier. [1] Vijf zes zeven acht negen tien. [2]"
-    steps = list(_stream_steps(text))
+    steps = list(stream_steps(text))
     assert steps[-1] == text and len(steps) > 1
     assert all(text.startswith(s) and len(a) < len(b) for s, a, b in zip(steps, steps, steps[1:]))
 

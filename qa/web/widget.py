@@ -7,9 +7,9 @@ Gradio app is mounted at `/`. It adds
   - `GET /widget.js`: the loader a host page includes (floating button + iframe, Shadow DOM);
   - `GET /widget/widget.css`, `GET /widget/widget-app.js`: the page's own assets.
 
-Each page carries a widget session id signed by the server (`qa.security.SessionSigner`),
+Each page carries a widget session id signed by the server (`qa.web.security.SessionSigner`),
 which its script sends with every question (header, no cookies); CORS, the origin
-allow-list and the rate limits of `/api/ask` are the server-wide policy of `qa.security`.
+allow-list and the rate limits of `/api/ask` are the server-wide policy of `qa.web.security`.
 
 Helpers: `valid_color(text) -> bool`, `clean_text(text, limit) -> str`,
 `widget_page(...) -> str`, `snippet(...) -> str`.
@@ -17,11 +17,11 @@ Helpers: `valid_color(text) -> bool`, `clean_text(text, limit) -> str`,
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 from urllib.parse import urlencode
 
+from qa.render import escape_html
 from qa.settings import Settings
 from qa.web.security import SessionSigner, parse_origins
 
@@ -70,22 +70,21 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
     welcome = clean_text(welcome, WELCOME_MAX) or DEFAULT_WELCOME
     color = color if valid_color(color) else DEFAULT_COLOR
     collection = clean_text(collection, 100)      # sent back with each question; the API checks it
-    e = lambda s: html.escape(str(s), quote=True)  # noqa: E731
     return f"""<!doctype html>
 <html lang="nl">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<meta name="vb-session" content="{e(session)}">
-<title>{e(title)}</title>
+<meta name="vb-session" content="{escape_html(session)}">
+<title>{escape_html(title)}</title>
 <link rel="stylesheet" href="widget/widget.css">
 <script src="widget/widget-app.js" defer></script>
 </head>
-<body data-color="{e(color)}" data-max-chars="{int(max_chars)}" data-collection="{e(collection)}">
-<header class="vbw-head"><h1 class="vbw-title">{e(title)}</h1></header>
+<body data-color="{escape_html(color)}" data-max-chars="{int(max_chars)}" data-collection="{escape_html(collection)}">
+<header class="vbw-head"><h1 class="vbw-title">{escape_html(title)}</h1></header>
 <main id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
-<div class="vbw-msg vbw-bot vbw-welcome"><p>{e(welcome)}</p></div>
+<div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(welcome)}</p></div>
 </main>
 <form id="vbw-form" class="vbw-form" autocomplete="off">
 <label for="vbw-q" class="vbw-sr">Je vraag</label>
@@ -111,22 +110,21 @@ def snippet(host_url: str, title: str, color: str, welcome: str | None = None,
     base = host_url.rstrip("/")
     title = clean_text(title, TITLE_MAX) or DEFAULT_TITLE
     welcome = clean_text(welcome, WELCOME_MAX)
-    e = lambda s: html.escape(s, quote=True)  # noqa: E731
-    attrs = f'data-title="{e(title)}"'
+    attrs = f'data-title="{escape_html(title)}"'
     if welcome:
-        attrs += f' data-welcome="{e(welcome)}"'
-    attrs += f' data-color="{e(color)}" data-position="{position}"'
+        attrs += f' data-welcome="{escape_html(welcome)}"'
+    attrs += f' data-color="{escape_html(color)}" data-position="{position}"'
     collection = clean_text(collection, 100)
     if collection:
-        attrs += f' data-collection="{e(collection)}"'
+        attrs += f' data-collection="{escape_html(collection)}"'
     query = {"title": title, "color": color}
     if welcome:
         query["welcome"] = welcome
     if collection:
         query["collection"] = collection
-    return (f'<script src="{e(base)}/widget.js" {attrs} defer></script>\n'
+    return (f'<script src="{escape_html(base)}/widget.js" {attrs} defer></script>\n'
             f'<!-- of, waar scripts niet mogen (bijv. Canvas), als iframe: -->\n'
-            f'<iframe src="{e(base)}/widget?{e(urlencode(query))}" title="{e(title)}" '
+            f'<iframe src="{escape_html(base)}/widget?{escape_html(urlencode(query))}" title="{escape_html(title)}" '
             f'width="380" height="560" style="border:0;max-width:100%" loading="lazy"></iframe>')
 
 

@@ -1,0 +1,164 @@
+"""Askers: how the chat and the API ask the engine, one `Asker` per collection.
+
+Every answer comes from `Engine.ask_stream(question, history)` (the chat) or `Engine.ask`
+(the API), on a copy of the engine whose embedder encodes one batch at a time; none of this
+module re-implements retrieval. Questions are logged when the `log_questions` setting is on.
+The server never indexes on a request: an unknown or unindexed collection is refused with
+`UNKNOWN_COLLECTION` (the API answers 404).
+
+Public: `Asker`, `Askers`, and the limits and messages both surfaces share (`MAX_HISTORY`,
+`ERROR_MESSAGE`, `UNKNOWN_COLLECTION`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from typing import Iterator
+
+from qa.engine import Engine, EngineCache
+from qa.errors import CorpusError, IndexNotReady
+from qa.index.collections import list_collections
+from qa.types import split_passage_id
+from qa.web.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY = 20                 # earlier questions kept per conversation / accepted by the API
+ERROR_MESSAGE = ("Er ging iets mis bij het beantwoorden van je vraag. Probeer het opnieuw, "
+                 "of stel de vraag anders.")
+UNKNOWN_COLLECTION = "Onbekende collectie."
+
+
+class _SerialEmbedder:
+    """Wraps an embedder so that one text batch is encoded at a time: the tokenizer and
+    model are not made for concurrent calls, while retrieval and answer composition around
+    them may run in parallel threads."""
+
+    def __init__(self, inner, lock: threading.Lock):
+        self._inner = inner
+        self._lock = lock
+
+    def encode_queries(self, texts, *args, **kwargs):
+        with self._lock:
+            return self._inner.encode_queries(texts, *args, **kwargs)
+
+    def encode_passages(self, texts, *args, **kwargs):
+        with self._lock:
+            return self._inner.encode_passages(texts, *args, **kwargs)
+
+    def __getattr__(self, name):          # id, dim and anything else: the inner embedder's
+        return getattr(self._inner, name)
+
+
+class Asker:
+    """Asks the engine for the chat and the API, and logs questions when the
+    `log_questions` setting is on. Works on a shallow copy of the engine whose embedder
+    encodes one question at a time (`_SerialEmbedder`); the caller's engine is not changed."""
+
+    def __init__(self, engine: Engine, feedback: FeedbackStore):
+        self.engine = copy.copy(engine)
+        self.engine.embedder = _SerialEmbedder(engine.embedder, threading.Lock())
+        self.feedback = feedback
+        self._by_k: dict[int, Engine] = {}
+        self.passages = {p.id: p for p in engine.index.passages}
+
+    def _engine(self, top_k: int | None) -> Engine:
+        if top_k is None or top_k == self.engine.settings.top_k:
+            return self.engine
+        if top_k not in self._by_k:   # same index, embedder and generator; other top_k
+            other = copy.copy(self.engine)
+            other.settings = self.engine.settings.replace(top_k=top_k)
+            self._by_k[top_k] = other
+        return self._by_k[top_k]
+
+    def _log(self, answer: dict) -> None:
+        if self.engine.settings.log_questions:
+            try:
+                self.feedback.log_question(answer)
+            except Exception:  # the log must never break answering
+                log.exception("could not log question")
+
+    def stream(self, question: str, history: list[str] | None = None,
+               top_k: int | None = None) -> Iterator[str | dict]:
+        """For the chat: chunks of the answer text as they are generated, then the
+        `Answer.to_dict()` (`Engine.ask_stream`). Raises QuestionError."""
+        items = self._engine(top_k).ask_stream(question, history=list(history or [])[-MAX_HISTORY:])
+        for item in items:
+            if isinstance(item, str):
+                yield item
+                continue
+            answer = item.to_dict()
+            self._log(answer)
+            yield answer
+            return
+
+    def ask(self, question: str, history: list[str] | None = None, top_k: int | None = None) -> dict:
+        """For the API: `Engine.ask(...).to_dict()`, exactly what `qa ask --json` prints.
+        Raises QuestionError."""
+        answer = self._engine(top_k).ask(question, history=list(history or [])[-MAX_HISTORY:]).to_dict()
+        self._log(answer)
+        return answer
+
+    def cited_passages(self, passage_id: str) -> list:
+        """The index passages behind a citation's passage_id; a citation of merged
+        neighbours ("doc.txt#p16+p17") gives each of them."""
+        doc, parts = split_passage_id(passage_id)
+        found = [self.passages.get(f"{doc}#{part}") for part in parts]
+        return [p for p in found if p is not None]
+
+    def context(self, answer: dict) -> dict[str, list[tuple[str, str, bool]]]:
+        """passage_id -> [(locator, text, is_cited)] for the paragraph before the cited
+        passage(s), the cited one(s) and the one after (`Index.neighbours`)."""
+        out = {}
+        for c in answer.get("citations", []):
+            cited = self.cited_passages(c["passage_id"])
+            if not cited:
+                continue
+            span = cited[0]
+            for nxt in cited[1:]:
+                span = span.merged_with(nxt)
+            ids = {p.id for p in cited}
+            around = self.engine.index.neighbours(span, before=1, after=1)
+            out[c["passage_id"]] = [(n.locator, n.text, n.id in ids) for n in around]
+        return out
+
+
+class Askers:
+    """One `Asker` per collection: the server's own engine, and the other collections of
+    the corpus folder loaded on first use (`EngineCache`, sharing the loaded embedder)."""
+
+    def __init__(self, engine: Engine, feedback: FeedbackStore):
+        self.settings = engine.settings
+        self.default_name = engine.settings.collection
+        self.feedback = feedback
+        self.engines = EngineCache(engine.settings, auto_index=False, embedder=engine.embedder)
+        self._askers = {self.default_name: Asker(engine, feedback)}
+        self._lock = threading.Lock()
+
+    @property
+    def default(self) -> Asker:
+        return self._askers[self.default_name]
+
+    def get(self, name: str | None) -> Asker:
+        """The asker of collection `name` (None = the server's own). Raises CorpusError
+        (UNKNOWN_COLLECTION, naming nothing) for a name that is not a collection with an
+        index; a request never starts indexing."""
+        if name is None or name == self.default_name:
+            return self.default
+        with self._lock:
+            if name not in self._askers:
+                try:
+                    self._askers[name] = Asker(self.engines.get(name), self.feedback)
+                except (CorpusError, IndexNotReady) as exc:
+                    log.info("refused collection %r: %s", name[:100], exc)
+                    raise CorpusError(UNKNOWN_COLLECTION) from None
+            return self._askers[name]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, name) of every indexed collection, for the chat's selector."""
+        found = [(c.label, c.name) for c in list_collections(self.settings) if c.indexed]
+        if self.default_name not in [name for _, name in found]:
+            found.insert(0, (self.default_name or "standaard", self.default_name))
+        return found
