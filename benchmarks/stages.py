@@ -9,8 +9,8 @@ that is excluded), warmed up with one pass over the questions, then the question
 time of `engine.ask(q)` is split into:
 
     encode   embedding the question (`embedder.encode_queries`)
-    search   dense vector-store search + BM25 search            (qa/retrieve.py)
-    fuse     reciprocal-rank fusion + sentence re-scoring + merging neighbours (qa/retrieve.py)
+    search   dense vector-store search + BM25 search            (qa/retrieve/hybrid.py)
+    fuse     reciprocal-rank fusion + sentence re-scoring + merging neighbours (qa/retrieve/hybrid.py)
     compose  the generator building the answer (`generator.answer`)
     other    the rest: spelling correction (shown separately), validation, follow-up
              handling, document metadata, bookkeeping

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-questions", action="store_true", dest="log_questions", default=None,
                    help="bewaar alle gestelde vragen in de feedbackdatabase (standaard uit)")
 
-    # web chat feedback (qa/feedback.py)
+    # web chat feedback (qa/web/feedback.py)
     p = sub.add_parser("feedback", help="feedback uit de webchat")
     actions = p.add_subparsers(dest="feedback_command", required=True, metavar="ACTIE")
     e = actions.add_parser("export", help="schrijf de 👍/👎-feedback als CSV")
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
     _feedback_options(e)
 
-    # LMS widget (qa/widget.py)
+    # LMS widget (qa/web/widget.py)
     p = sub.add_parser("widget", help="chatwidget voor leeromgevingen (Moodle, Canvas, Brightspace)")
     actions = p.add_subparsers(dest="widget_command", required=True, metavar="ACTIE")
     w = actions.add_parser("snippet", help="print de HTML om in de leeromgeving te plakken (alleen de HTML "

@@ -50,7 +50,7 @@ class Engine:
                 min_support=settings.min_support,
             )
             if settings.generator != "extractive":
-                # an LLM generator (qa/llm.py) wraps the extractive one as its fallback
+                # an LLM generator (qa/answer/llm.py) wraps the extractive one as its fallback
                 from qa.answer.llm import make_generator
                 generator = make_generator(settings, generator)
         self.generator = generator
@@ -122,7 +122,7 @@ class Engine:
           `first_chunk` = ms until the first text chunk).
         - The chunks concatenated are exactly `Answer.answer`, so a client can show them as
           they arrive and needs no correction afterwards. Chunks have passed the grounding
-          guard (`qa/guard.py`): a sentence is released only when complete and cited.
+          guard (`qa/answer/guard.py`): a sentence is released only when complete and cited.
           Notes (removed sentences, fallback to the extractive answer) come as a last chunk.
         - With the extractive generator (no streaming) the whole answer is one chunk.
         - Citations and sources are only in the final Answer; stop iterating early and no

@@ -7,7 +7,7 @@ from __future__ import annotations
 class CorpusError(Exception):
     """The corpus folder is missing or holds nothing to index (Dutch message).
 
-    `statuses` (`qa.index.build.FileStatus` items) lists what happened to each file when there were files but none could be
+    `statuses` (`qa.index.scan.FileStatus` items) lists what happened to each file when there were files but none could be
     indexed (for the summary table)."""
 
     def __init__(self, message: str, statuses: list | None = None):

@@ -61,7 +61,7 @@ class Settings:
     coverage_weight: float = 0.2           # weight of IDF-weighted query-term coverage
     merge_depth: int = 3                   # neighbouring passages among the top N are merged (0 = off)
 
-    # --- vector store and index type (qa/vectorstore.py; figures in docs/scale.md) ---------
+    # --- vector store and index type (qa/index/vectors/; figures in docs/scale.md) ---------
     store: str = "faiss"                   # faiss (embedded, default) | milvus
     milvus_uri: str = ""                   # "" = <index>/milvus.db (milvus-lite); or http://host:19530
     milvus_token: str = field(default="", repr=False)   # "user:password" or API key for a server
@@ -86,14 +86,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
 
-    # --- web chat: feedback and question log (qa/feedback.py) -------------------------------
+    # --- web chat: feedback and question log (qa/web/feedback.py) -------------------------------
     # 👍/👎 feedback (with the question and answer it rates) goes into this SQLite file;
     # `qa feedback export` writes it as CSV. Questions are stored only when log_questions.
     feedback_db: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "feedback.sqlite3")
     log_questions: bool = False
 
-    # --- LLM answers (qa/llm.py; used when generator is "openai" or "transformers") ------
+    # --- LLM answers (qa/answer/llm.py; used when generator is "openai" or "transformers") ------
     # generator "openai": any OpenAI-compatible Chat Completions endpoint (Ollama, vLLM, ...)
     openai_base_url: str = "http://localhost:11434/v1"
     openai_model: str = ""                 # e.g. "qwen2.5:7b-instruct"; required for "openai"
@@ -104,13 +104,13 @@ class Settings:
     llm_max_tokens: int = 512              # most tokens the model may generate per answer
     llm_temperature: float = 0.0           # 0 = deterministic (greedy)
 
-    # --- documents and collections (qa/loaders*.py, qa/index.py, qa/collections.py) -------
+    # --- documents and collections (qa/ingest/, qa/index/) -------
     # Every sub-folder of `corpus` is a collection with its own index in `index/<name>/`;
     # "" is the default collection: the files directly in `corpus`, indexed in `index/`.
     collection: str = ""
     max_file_mb: float = 100.0             # larger files are not read (reported as skipped)
 
-    # --- LMS widget (qa/widget.py): /widget, /widget.js, CORS/CSP and rate limits ----------
+    # --- LMS widget (qa/web/widget.py): /widget, /widget.js, CORS/CSP and rate limits ----------
     # Origins allowed to embed the widget and call /api/ask from the browser, comma-separated
     # (e.g. "https://moodle.example.nl,https://canvas.example.nl"); empty = this server only.
     allowed_origins: str = ""
@@ -118,7 +118,7 @@ class Settings:
     rate_limit_session_per_minute: int = 10  # API questions per widget session per minute; without a
     #                                        # signed session, per client (0 = off)
 
-    # --- public server safety (qa/security.py; docs/security.md) ----------------------------
+    # --- public server safety (qa/web/security.py; docs/security.md) ----------------------------
     # One policy for every route, Gradio's own included. Host names this server answers to
     # (comma-separated, "*.example.nl" allowed); empty = localhost names and `host` only, which
     # stops DNS rebinding against a local instance. Behind a reverse proxy, list its address(es)
@@ -134,12 +134,12 @@ class Settings:
     secret_file: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "secret.key")
 
-    # --- ingestion limits (qa/loaders*.py, qa/index.py) ---------------------------------------
+    # --- ingestion limits (qa/ingest/, qa/index/scan.py) ---------------------------------------
     max_unpacked_mb: float = 200.0         # DOCX (zip): most bytes its parts may unpack to
     max_archive_parts: int = 2000          # DOCX (zip): most parts (files) it may hold
     verify_on_load_mb: int = 512           # builds up to this size are checksummed at every load
 
-    # --- indexing throughput (qa/index.py build_index; benchmarks/embed_throughput.py) ------
+    # --- indexing throughput (qa/index/build.py; benchmarks/embed_throughput.py) ------
     # build_index hands the embedder up to `embed_chunk_texts` texts (passages + their
     # sentences) per call, which sentence-transformers sorts by length before batching.
     # Measured with benchmarks/embed_throughput.py on 2 cores (figures: docs/scale.md):

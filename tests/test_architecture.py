@@ -90,3 +90,9 @@ def test_leaf_modules_import_no_stage():
     graph = import_graph()
     for leaf in ("qa.types", "qa.errors", "qa.render"):
         assert graph[leaf] == set(), (leaf, graph[leaf])
+
+
+def test_no_module_over_500_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}

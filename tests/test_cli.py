@@ -39,6 +39,7 @@ def workdir(tmp_path_factory):
     return work
 
 
+@pytest.mark.slow      # runs qa in a subprocess that loads the model
 def test_ask_json_prints_one_object_with_the_schema(workdir):
     result = run_qa("ask", "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?", "--json", cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -49,12 +50,14 @@ def test_ask_json_prints_one_object_with_the_schema(workdir):
     assert data["citations"][0]["section"] == "Het wijkteam in Zuidhaven"
 
 
+@pytest.mark.slow      # runs qa in a subprocess that loads the model
 def test_ask_readable_output_lists_sources(workdir):
     result = run_qa("ask", "Wanneer is het spreekuur van het wijkteam?", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "dinsdag" in result.stdout and "Bronnen:" in result.stdout and "[1] wijkteam.txt" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question,message", [("  ", "Lege vraag"), ("x" * 2001, "te lang")])
 def test_bad_questions_are_usage_errors_without_traceback(workdir, question, message):
     result = run_qa("ask", question, cwd=workdir)
@@ -62,12 +65,14 @@ def test_bad_questions_are_usage_errors_without_traceback(workdir, question, mes
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow      # runs qa in a subprocess that loads the model
 def test_missing_corpus_is_a_clear_error(tmp_path):
     result = run_qa("index", "--corpus", str(tmp_path / "bestaat-niet"), cwd=tmp_path)
     assert result.returncode == 1
     assert "bestaat niet" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow      # runs qa in a subprocess that loads the model
 def test_unloadable_embedder_is_a_clear_error(tmp_path):
     result = run_qa("index", "--embedder", str(tmp_path), cwd=tmp_path,
                     env_extra={"HF_HUB_OFFLINE": "1"})
@@ -75,6 +80,7 @@ def test_unloadable_embedder_is_a_clear_error(tmp_path):
     assert "kan niet worden geladen" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow      # runs qa in a subprocess that loads the model
 def test_eval_writes_results_and_metrics(workdir):
     questions = workdir / "vragen.jsonl"
     questions.write_text(

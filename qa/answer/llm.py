@@ -3,16 +3,16 @@
     make_generator(settings, extractive) -> the generator named by `settings.generator`:
         "extractive"   -> `extractive` itself (the default; no LLM)
         "openai"       -> LLMGenerator over any OpenAI-compatible Chat Completions endpoint
-                          (Ollama, vLLM, llama.cpp server, ...; `qa/openai_compat.py`)
-        "transformers" -> LLMGenerator over a local causal-LM folder (`qa/local_llm.py`)
+                          (Ollama, vLLM, llama.cpp server, ...; `qa/answer/openai_compat.py`)
+        "transformers" -> LLMGenerator over a local causal-LM folder (`qa/answer/local_llm.py`)
 
 `LLMGenerator` keeps every guarantee of the extractive answer:
 
 1. The extractive abstention runs first: instructions to the system and questions the
    passages do not support are answered by the extractive generator's abstention and are
    never sent to the LLM.
-2. The prompt (`qa/prompt.py`) gives the retrieved passages as a delimited data block.
-3. The reply passes the grounding guard (`qa/guard.py`): invalid citations and uncited
+2. The prompt (`qa/answer/prompt.py`) gives the retrieved passages as a delimited data block.
+3. The reply passes the grounding guard (`qa/answer/guard.py`): invalid citations and uncited
    sentences are removed (with a Dutch note saying so), citations are renumbered 1..k and
    every quote is a verbatim sentence of its passage.
 4. When nothing valid remains, or the backend times out, fails or cannot be reached, the

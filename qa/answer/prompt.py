@@ -16,7 +16,7 @@ from qa.types import Hit
 
 # The exact sentence the model is asked to give when the passages lack the answer, and the
 # one it ends a partial answer with. The grounding guard lets only these two sentences
-# through without a citation (`qa/guard.py`), so keep them in sync with the rules below.
+# through without a citation (`qa/answer/guard.py`), so keep them in sync with the rules below.
 NO_ANSWER = "Dat staat niet in de bronnen."
 PARTIAL_ANSWER = "De rest van het antwoord staat niet in de bronnen."
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..conftest import free_port
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-vraagbaak-test-geheim-0123456789"

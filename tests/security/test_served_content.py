@@ -8,27 +8,23 @@ import os
 import shutil
 import threading
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ..test_ingest_limits import _billion_laughs, rebuild_docx
-from ..test_llm import _ChatHandler
-from ..test_loaders import make_docx
-from .conftest import SECRET, Server
+from qa.index import active_build
+from tests.answer.test_llm import _ChatHandler
+from tests.ingest.test_ingest_limits import _billion_laughs, rebuild_docx
+from tests.ingest.test_loaders import make_docx
+from tests.security.conftest import SECRET, Server
 
 QUESTION = "Wat is doorvoelde kennis?"
-
-
-def _active_build(index: Path) -> Path:
-    return next(p for p in index.iterdir() if p.is_dir() and p.name.startswith("build-"))
 
 
 def test_junk_in_the_index_is_reported_and_repaired_at_start_never_a_traceback(served_index, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(served_index, index)
-    target = _active_build(index) / "sentence_vectors.npy"
+    target = active_build(index) / "sentence_vectors.npy"
     target.write_bytes(os.urandom(target.stat().st_size))       # same size: only the checksum sees it
     server = Server(tmp_path, index, {"verify_on_load_mb": 512})
     try:
@@ -40,7 +36,7 @@ def test_junk_in_the_index_is_reported_and_repaired_at_start_never_a_traceback(s
         assert not answer["abstained"] and "doorvoelde kennis" in answer["answer"].lower()
     finally:
         server.stop()
-    vectors = np.load(_active_build(index) / "sentence_vectors.npy", allow_pickle=False)
+    vectors = np.load(active_build(index) / "sentence_vectors.npy", allow_pickle=False)
     assert vectors.ndim == 2                                    # the repaired build reads again
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import SECRET, gradio_call
+from tests.security.conftest import SECRET, gradio_call
 
 QUESTION = "Wat is doorvoelde kennis?"
 LMS = "https://lms.example.org"

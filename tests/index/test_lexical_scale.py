@@ -22,7 +22,7 @@ from qa.index.lexical import EMPTY_TOKEN, BM25Index, TermCache, idf_table, terms
 from qa.index.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary
 from qa.index.storage import VOCAB_FILE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # texts where folding, word boundaries or lower-casing are subtle
 TRICKY = [

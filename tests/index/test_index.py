@@ -11,8 +11,7 @@ from qa.errors import CorpusError, IndexDamaged, IndexNotReady, LoadError
 from qa.index import build_index, index_problem, load_index, read_corpus
 from qa.index import storage as index_module
 from qa.ingest.load import load_document
-
-from .conftest import CountingEmbedder
+from tests.conftest import CountingEmbedder
 
 
 @pytest.fixture
@@ -20,43 +19,43 @@ def settings(base_settings, small_corpus, tmp_path):
     return base_settings.replace(corpus=small_corpus, index=tmp_path / "index")
 
 
-def test_build_writes_manifest_and_all_parts(settings, embedder):
-    index, report = build_index(settings, embedder, progress=False)
+def test_build_writes_manifest_and_all_parts(settings, fake_embedder):
+    index, report = build_index(settings, fake_embedder, progress=False)
     assert report.files == 2 and report.passages == len(index.passages) == 4
     m = index.manifest
-    assert m["embedder"] == {"id": embedder.id, "dim": embedder.dim}
+    assert m["embedder"] == {"id": fake_embedder.id, "dim": fake_embedder.dim}
     assert m["chunking"]["max_passage_chars"] == settings.max_passage_chars
     assert set(m["files"]) == {"wijkteam.txt", "mentor.md"}
-    assert index.vectors.shape == (4, embedder.dim)
+    assert index.vectors.shape == (4, fake_embedder.dim)
     assert len(index.store) == 4
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
     # every sentence of every passage has a vector
     assert len(index.sentence_vectors) == len(index.sentences) >= 5
-    assert index_problem(settings, embedder.id, embedder.dim) is None
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) is None
 
 
-def test_markdown_headings_become_sections(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_markdown_headings_become_sections(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     by_text = {p.text: p for p in index.passages}
     result = by_text["Na een jaar had driekwart van de jongeren een stageplek gevonden."]
     assert result.section == "Resultaten"
     assert by_text[next(t for t in by_text if t.startswith("Elke dinsdag"))].text.endswith("wonen en opvoeding.")
 
 
-def test_reindexing_unchanged_corpus_embeds_nothing(settings, embedder):
-    build_index(settings, embedder, progress=False)
-    counting = CountingEmbedder(embedder)
+def test_reindexing_unchanged_corpus_embeds_nothing(settings, fake_embedder):
+    build_index(settings, fake_embedder, progress=False)
+    counting = CountingEmbedder(fake_embedder)
     _, report = build_index(settings, counting, progress=False)
     assert counting.passage_texts == []
     assert report.embedded == 0 and report.reused == 4
 
 
-def test_changing_one_paragraph_embeds_only_that_passage(settings, embedder):
-    build_index(settings, embedder, progress=False)
+def test_changing_one_paragraph_embeds_only_that_passage(settings, fake_embedder):
+    build_index(settings, fake_embedder, progress=False)
     path = settings.corpus / "mentor.md"
     path.write_text(path.read_text(encoding="utf-8").replace("driekwart", "de helft"), encoding="utf-8")
-    assert index_problem(settings, embedder.id, embedder.dim) == "het corpus is gewijzigd sinds de index is gebouwd"
-    counting = CountingEmbedder(embedder)
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) == "het corpus is gewijzigd sinds de index is gebouwd"
+    counting = CountingEmbedder(fake_embedder)
     index, report = build_index(settings, counting, progress=False)
     assert report.embedded == 1
     assert any("de helft" in t for t in counting.passage_texts)
@@ -64,16 +63,16 @@ def test_changing_one_paragraph_embeds_only_that_passage(settings, embedder):
     assert any("de helft" in p.text for p in index.passages)
 
 
-def test_new_file_and_other_embedder_make_the_index_stale(settings, embedder):
-    build_index(settings, embedder, progress=False)
-    assert "andere instellingen" in index_problem(settings, "st:some-other-model", embedder.dim)
-    assert "andere instellingen" in index_problem(settings.replace(max_passage_chars=300), embedder.id, embedder.dim)
+def test_new_file_and_other_embedder_make_the_index_stale(settings, fake_embedder):
+    build_index(settings, fake_embedder, progress=False)
+    assert "andere instellingen" in index_problem(settings, "st:some-other-model", fake_embedder.dim)
+    assert "andere instellingen" in index_problem(settings.replace(max_passage_chars=300), fake_embedder.id, fake_embedder.dim)
     (settings.corpus / "nieuw.txt").write_text("Een nieuwe alinea over jeugdzorg.\n", encoding="utf-8")
-    assert index_problem(settings, embedder.id, embedder.dim) == "nieuw bestand in het corpus: nieuw.txt"
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) == "nieuw bestand in het corpus: nieuw.txt"
 
 
-def test_crash_while_writing_keeps_previous_index(settings, embedder, monkeypatch):
-    first, _ = build_index(settings, embedder, progress=False)
+def test_crash_while_writing_keeps_previous_index(settings, fake_embedder, monkeypatch):
+    first, _ = build_index(settings, fake_embedder, progress=False)
     (settings.corpus / "nieuw.txt").write_text("Een nieuwe alinea over jeugdzorg.\n", encoding="utf-8")
 
     def boom(*args, **kwargs):
@@ -81,14 +80,14 @@ def test_crash_while_writing_keeps_previous_index(settings, embedder, monkeypatc
 
     monkeypatch.setattr(index_module.BM25Index, "build", boom)
     with pytest.raises(RuntimeError):
-        build_index(settings, embedder, progress=False)
+        build_index(settings, fake_embedder, progress=False)
     survivor = load_index(settings.index)
     assert [p.id for p in survivor.passages] == [p.id for p in first.passages]
     assert not [p for p in settings.index.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_index_from_other_format_version_is_refused(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_index_from_other_format_version_is_refused(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     manifest_path = index.directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = 0
@@ -134,16 +133,16 @@ def test_unreadable_file_error_names_the_file(tmp_path):
 QUESTION = "Uit hoeveel medewerkers bestaat het wijkteam in Zuidhaven?"
 
 
-def _answer(settings, index, embedder) -> dict:
+def _answer(settings, index, fake_embedder) -> dict:
     from qa.engine import Engine
 
-    answer = Engine(settings, index, embedder).ask(QUESTION).to_dict()
+    answer = Engine(settings, index, fake_embedder).ask(QUESTION).to_dict()
     return {"answer": answer["answer"], "citations": answer["citations"],
             "retrieved": [r["passage_id"] for r in answer["retrieved"]]}
 
 
-def test_manifest_records_size_and_sha256_of_every_build_file(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_manifest_records_size_and_sha256_of_every_build_file(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     build = index.directory
     on_disk = {p.relative_to(build).as_posix(): p for p in build.rglob("*") if p.is_file()}
     recorded = index.manifest[index_module.CHECKSUMS]
@@ -157,8 +156,8 @@ def test_manifest_records_size_and_sha256_of_every_build_file(settings, embedder
 
 
 @pytest.mark.parametrize("same_size", [True, False], ids=["same-size", "other-size"])
-def test_junk_sentence_vectors_give_a_dutch_error_not_a_numpy_error(settings, embedder, same_size):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_junk_sentence_vectors_give_a_dutch_error_not_a_numpy_error(settings, fake_embedder, same_size):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     target = index.directory / "sentence_vectors.npy"
     size = target.stat().st_size
     target.write_bytes(os.urandom(size) if same_size else b"junk" * 10)
@@ -172,7 +171,7 @@ def test_junk_sentence_vectors_give_a_dutch_error_not_a_numpy_error(settings, em
                        "Controleer hem met: qa index --verify; herstel hem met: qa index")
     assert "pickle" not in message.lower()
     assert isinstance(caught.value, IndexNotReady)      # shown as "Fout: ..." by the CLI
-    problem = index_problem(settings, embedder.id, embedder.dim)
+    problem = index_problem(settings, fake_embedder.id, fake_embedder.dim)
     assert problem == f"de index is beschadigd: sentence_vectors.npy {reason}"
     assert index_module.verify_index(settings.index)[1] == [f"sentence_vectors.npy {reason}"]
 
@@ -183,21 +182,21 @@ def test_junk_sentence_vectors_give_a_dutch_error_not_a_numpy_error(settings, em
         assert isinstance(caught.value.__cause__, ValueError) and "pickle" not in str(caught.value).lower()
 
 
-def test_damaged_manifest_is_reported_and_repaired(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_damaged_manifest_is_reported_and_repaired(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     (index.directory / "manifest.json").write_text("{kapot", encoding="utf-8")
     with pytest.raises(IndexDamaged, match=r"manifest\.json kan niet gelezen worden\. Controleer hem met: qa index"):
         load_index(settings.index, settings)
-    problem = index_problem(settings, embedder.id, embedder.dim)
+    problem = index_problem(settings, fake_embedder.id, fake_embedder.dim)
     assert problem == "de index is beschadigd: manifest.json kan niet gelezen worden"
     assert index_module.verify_index(settings.index) == (0, ["manifest.json kan niet gelezen worden"])
-    build_index(settings, embedder, progress=False)
+    build_index(settings, fake_embedder, progress=False)
     assert index_module.verify_index(settings.index)[1] == []
 
 
-def test_qa_index_repairs_a_damaged_build_with_the_same_answers(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
-    before = _answer(settings, index, embedder)
+def test_qa_index_repairs_a_damaged_build_with_the_same_answers(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
+    before = _answer(settings, index, fake_embedder)
     assert "twaalf" in before["answer"]
     # flip bytes in the data of sentence_vectors.npy: numpy would load it, only the checksum notices
     target = index.directory / "sentence_vectors.npy"
@@ -208,24 +207,24 @@ def test_qa_index_repairs_a_damaged_build_with_the_same_answers(settings, embedd
 
     changed = "sentence_vectors.npy is gewijzigd (de controlesom klopt niet)"
     assert index_module.verify_index(settings.index)[1] == [changed]
-    assert "beschadigd" in index_problem(settings, embedder.id, embedder.dim)
-    repaired, report = build_index(settings, embedder, progress=False)     # what `qa index` does
+    assert "beschadigd" in index_problem(settings, fake_embedder.id, fake_embedder.dim)
+    repaired, report = build_index(settings, fake_embedder, progress=False)     # what `qa index` does
     assert report.reused == 0 and report.embedded == 4                      # nothing taken from the damaged build
-    assert index_problem(settings, embedder.id, embedder.dim) is None
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) is None
     assert index_module.verify_index(settings.index)[1] == []
-    assert _answer(settings, load_index(settings.index, settings), embedder) == before
+    assert _answer(settings, load_index(settings.index, settings), fake_embedder) == before
 
 
-def test_build_without_checksums_still_loads_unverified(settings, embedder):
-    index, _ = build_index(settings, embedder, progress=False)
+def test_build_without_checksums_still_loads_unverified(settings, fake_embedder):
+    index, _ = build_index(settings, fake_embedder, progress=False)
     manifest_path = index.directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     del manifest[index_module.CHECKSUMS]
     manifest_path.write_text(json.dumps(manifest))
     assert len(load_index(settings.index, settings).passages) == 4
-    assert index_problem(settings, embedder.id, embedder.dim) is None
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) is None
     assert index_module.verify_index(settings.index) == (0, None)
-    _, report = build_index(settings, embedder, progress=False)     # reused unverified, checksums added
+    _, report = build_index(settings, fake_embedder, progress=False)     # reused unverified, checksums added
     assert report.reused == 4 and index_module.verify_index(settings.index)[1] == []
 
 

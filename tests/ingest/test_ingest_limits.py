@@ -18,8 +18,7 @@ from qa.index.scan import ERROR, INDEXED, SKIPPED, scan_corpus
 from qa.ingest.docx import check_archive
 from qa.ingest.load import LINK_LOOP, OUTSIDE_FILE, OUTSIDE_FOLDER, find_files, load_document, scan_files
 from qa.ingest.metadata import MAX_FRONT_MATTER, front_matter
-
-from .test_loaders import make_docx, make_text
+from tests.ingest.test_loaders import make_docx, make_text
 
 MB = 1 << 20
 IMAGE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"

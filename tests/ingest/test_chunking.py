@@ -6,7 +6,7 @@ from qa.ingest.chunking import chunk, is_title_like
 from qa.ingest.load import load_document
 from qa.types import normalize_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _chunk(tmp_path: Path, text: str, name: str = "doc.txt", max_chars: int = 600):

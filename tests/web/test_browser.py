@@ -23,10 +23,11 @@ from qa.engine import Engine
 from qa.index.build import build_index
 from qa.web.app import create_app
 from qa.web.askers import ERROR_MESSAGE
-from qa.web.render import answer_plain_text
 from qa.web.feedback import FeedbackStore
+from qa.web.render import answer_plain_text
+from tests.conftest import free_port, write_hostile_corpus
 
-from .conftest import free_port, write_hostile_corpus
+pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -32,9 +32,8 @@ from qa.index import (
 )
 from qa.index import scan as index_module
 from qa.index.storage import FORMAT_VERSION
-
-from .conftest import CountingEmbedder
-from .test_loaders import make_docx, make_html, make_markdown, make_pdf, make_text
+from tests.conftest import CountingEmbedder
+from tests.ingest.test_loaders import make_docx, make_html, make_markdown, make_pdf, make_text
 
 
 @pytest.fixture

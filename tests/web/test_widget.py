@@ -14,8 +14,7 @@ from qa.web.app import create_app
 from qa.web.feedback import FeedbackStore
 from qa.web.security import QuestionLimits, SessionSigner, parse_origins
 from qa.web.widget import snippet, valid_color, widget_page
-
-from .conftest import local_client
+from tests.conftest import local_client
 
 MOODLE = "https://moodle.example.nl"
 CANVAS = "https://canvas.example.nl"

@@ -13,8 +13,7 @@ import pytest
 from embeddings import SentenceTransformerEmbedder
 from qa.index import build as index_module
 from qa.index.build import build_index, embedding_chunks
-
-from .conftest import ROOT, CountingEmbedder
+from tests.conftest import ROOT, CountingEmbedder
 
 
 class CallRecorder(CountingEmbedder):

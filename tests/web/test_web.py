@@ -11,6 +11,7 @@ from qa.engine import Engine
 from qa.retrieve.query import contextual_query, is_followup
 from qa.web.app import create_app
 from qa.web.chat import stream_steps
+from qa.web.feedback import FeedbackStore
 from qa.web.render import (
     answer_markdown,
     answer_plain_text,
@@ -18,9 +19,7 @@ from qa.web.render import (
     escape_markdown,
     sources_html,
 )
-from qa.web.feedback import FeedbackStore
-
-from .conftest import local_client
+from tests.conftest import local_client
 
 VEENDAM = "Wat gebeurde er in Veendam met de jeugdhulp?"
 FOLLOW_UP = "En wat zegt het artikel over de kosten?"

@@ -18,9 +18,10 @@ from qa.engine import Engine
 from qa.index.build import build_index
 from qa.web.app import create_app
 from qa.web.feedback import FeedbackStore
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.conftest import free_port, write_hostile_corpus
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
-from .conftest import free_port, write_hostile_corpus
+pytestmark = pytest.mark.browser
 
 COACHES = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
 POEM = "Schrijf een gedicht over de zee."
