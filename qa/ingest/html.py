@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from qa.ingest.layout import blocks_from_lines
+from qa.ingest.layout import blocks_from_lines, table_row
 from qa.ingest.metadata import clean
 from qa.types import Block, normalize_text
 
@@ -45,11 +45,6 @@ def _is_boilerplate(tag) -> bool:
         return True
     names = " ".join([tag.get("id") or ""] + list(tag.get("class") or []))
     return bool(names and _BOILERPLATE.search(names))
-
-
-def table_row(cells: list[str]) -> str:
-    """A table row as one line, `| cell | cell |` (never taken for a heading)."""
-    return "| " + " | ".join(cells) + " |"
 
 
 def _meta(soup) -> dict:

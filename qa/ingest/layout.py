@@ -1,8 +1,12 @@
-"""The data that flows from the corpus to the index: documents, blocks and passages."""
+"""Layout helpers every loader shares: the raw-block type loaders return, extracted lines
+laid out as blocks, and a table row as one line of text."""
 
 from __future__ import annotations
 
 from qa.types import Block
+
+# What a loader returns besides the text: (Block, is_heading) pairs in reading order.
+RawBlocks = list[tuple[Block, bool]]
 
 
 def blocks_from_lines(items) -> tuple[str, list[tuple[Block, bool]]]:
@@ -18,3 +22,8 @@ def blocks_from_lines(items) -> tuple[str, list[tuple[Block, bool]]]:
         lines.append(text)
         pos += len(text) + 1
     return "\n".join(lines), raw
+
+
+def table_row(cells: list[str]) -> str:
+    """A table row as one line, `| cell | cell |` (never taken for a heading)."""
+    return "| " + " | ".join(cells) + " |"

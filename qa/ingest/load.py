@@ -2,7 +2,8 @@
 
 A loader reads a file and cuts it into raw blocks: (Block, is_heading) pairs in reading
 order, each with its character span in `Document.text`. Repairing extraction noise and
-splitting into passages is the chunker's job (`qa.chunking`).
+splitting into passages is the chunker's job (`qa.ingest.chunking`). Each format has its
+own module (`text`, `pdf`, `docx`, `html`), found through the `LOADERS` registry below.
 
 What `Document.text` (and so every span) refers to:
 - `.txt`, `.md`: the decoded file itself, so slicing the file by a passage's span gives
@@ -13,111 +14,49 @@ What `Document.text` (and so every span) refers to:
 
 `Document.meta` holds what the file itself says about title, author, date and URL
 (properties, `<meta>` tags, front matter); a `metadata.csv` beside the files is applied
-on top of it by the indexer (`qa.metadata`).
+on top of it by the indexer (`qa.ingest.metadata`).
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import os
-import re
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from qa.errors import LoadError
-from qa.ingest.metadata import front_matter
-from qa.types import Block, Document, normalize_text
+from qa.ingest.layout import RawBlocks
+from qa.types import Document
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
+# The loader registry: suffix -> (module, function `(path, rel) -> (text, raw blocks, meta)`).
+# A new format is a new module in qa/ingest/ and a line here; nothing else changes.
+LOADERS: dict[str, tuple[str, str]] = {
+    ".txt": ("qa.ingest.text", "load_text"),
+    ".md": ("qa.ingest.text", "load_text"),
+    ".markdown": ("qa.ingest.text", "load_text"),
+    ".pdf": ("qa.ingest.pdf", "load_pdf"),
+    ".docx": ("qa.ingest.docx", "load_docx"),
+    ".html": ("qa.ingest.html", "load_html"),
+    ".htm": ("qa.ingest.html", "load_html"),
+}
+SUPPORTED_SUFFIXES = frozenset(LOADERS)
 LOADER_VERSION = 2          # bump when extracted text or blocks change for the same file
-_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-
-RawBlocks = list[tuple[Block, bool]]
-
-
-def decode_with_encoding(data: bytes, name: str) -> tuple[str, str]:
-    """Decode bytes as UTF-8, else as the encoding charset-normalizer detects.
-
-    Returns (text, encoding name). Raises LoadError for binary data or text whose
-    encoding cannot be determined.
-    """
-    if b"\x00" in data[:8192]:
-        raise LoadError(f"{name}: binair bestand, geen tekst")
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(data).best()
-    if best is None:
-        raise LoadError(f"{name}: tekencodering niet te herkennen (sla het bestand op als UTF-8)")
-    log.warning("%s is not UTF-8; decoded as %s", name, best.encoding)
-    return str(best), best.encoding
-
-
-def decode(data: bytes, name: str) -> str:
-    """`decode_with_encoding` without the encoding name."""
-    return decode_with_encoding(data, name)[0]
-
-
-def line_blocks(text: str, markdown: bool = False, start: int = 0, page: int | None = None) -> RawBlocks:
-    """Every non-empty line of `text[start:]` as a raw Block (span in `text`), with a flag
-    for Markdown headings. `page` is set on every block."""
-    out: RawBlocks = []
-    pos = start
-    for line in text[start:].splitlines(keepends=True):
-        a, b = pos, pos + len(line.rstrip("\r\n"))
-        pos += len(line)
-        body = normalize_text(text[a:b])
-        if not body:
-            continue
-        heading = False
-        if markdown and (m := _MD_HEADING.match(text[a:b])):
-            # span covers only the heading words, not the '#' markers
-            a = a + text[a:b].index(m.group(2)) if m.group(2) else a
-            b = a + len(m.group(2))
-            body, heading = normalize_text(m.group(2)), True
-            if not body:
-                continue
-        out.append((Block(text=body, start=a, end=b, para=0, page=page), heading))
-    return out
 
 
 def _title_from_name(path: Path) -> str:
     return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
-def _load_text(path: Path, rel: str) -> tuple[str, RawBlocks, dict]:
-    text, encoding = decode_with_encoding(path.read_bytes(), rel)
-    markdown = path.suffix.lower() in {".md", ".markdown"}
-    meta, body_start = front_matter(text) if markdown else ({}, 0)
-    if encoding != "utf-8":
-        meta["encoding"] = encoding
-    raw = line_blocks(text, markdown=markdown, start=body_start)
-    if markdown and "title" not in meta:
-        first_h1 = re.search(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", text[body_start:], re.MULTILINE)
-        if first_h1:
-            meta["title"] = normalize_text(first_h1.group(1))
-    return text, raw, meta
-
-
 def _loader_for(suffix: str):
-    if suffix in TEXT_SUFFIXES:
-        return _load_text
-    if suffix == ".pdf":
-        from qa.ingest.pdf import load_pdf
-        return load_pdf
-    if suffix == ".docx":
-        from qa.ingest.docx import load_docx
-        return load_docx
-    if suffix in {".html", ".htm"}:
-        from qa.ingest.html import load_html
-        return load_html
-    return None
+    """The loader function of a suffix (imported on first use), or None."""
+    entry = LOADERS.get(suffix)
+    if entry is None:
+        return None
+    module, function = entry
+    return getattr(importlib.import_module(module), function)
 
 
 def load_document(path: Path, root: Path, *, max_unpacked_mb: float | None = None,
