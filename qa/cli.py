@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from qa.render import citation_where
 from qa.settings import Settings, SettingsError, load_settings
 
 EXIT_USAGE = 2
@@ -207,10 +208,14 @@ def _print_answer(answer: dict) -> None:
         print("Geen antwoord:", textwrap.fill(answer["answer"], width))
         return
     print(textwrap.fill(answer["answer"], width))
+    _print_sources(answer["citations"], width)
+
+
+def _print_sources(citations: list[dict], width: int = 88) -> None:
+    """The "Bronnen:" list under an answer: where each citation stands, and its quote."""
     print("\nBronnen:")
-    for c in answer["citations"]:
-        where = f"{c['document']}" + (f" — {c['section']}" if c["section"] else "") + f", {c['locator']}"
-        print(f"[{c['n']}] {where}{_document_meta(c)}")
+    for c in citations:
+        print(f"[{c['n']}] {citation_where(c)}{_document_meta(c)}")
         print(textwrap.indent(textwrap.fill(f"“{c['quote']}”", width - 4), "    "))
 
 
@@ -227,12 +232,7 @@ def _print_streamed(engine, question: str) -> None:
             sys.stdout.flush()
     print()
     if final is not None and not final.abstained and final.citations:
-        width = 88
-        print("\nBronnen:")
-        for c in final.to_dict()["citations"]:
-            where = f"{c['document']}" + (f" — {c['section']}" if c["section"] else "") + f", {c['locator']}"
-            print(f"[{c['n']}] {where}{_document_meta(c)}")
-            print(textwrap.indent(textwrap.fill(f"“{c['quote']}”", width - 4), "    "))
+        _print_sources(final.to_dict()["citations"])
 
 
 def cmd_verify(settings: Settings, args) -> int:

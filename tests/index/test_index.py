@@ -232,3 +232,19 @@ def test_no_numpy_file_is_loaded_with_pickle_allowed():
     project = Path(index_module.__file__).parents[2]
     for path in [*(project / "qa").rglob("*.py"), *(project / "embeddings").rglob("*.py")]:
         assert not re.search(r"allow_pickle\s*=\s*True", path.read_text(encoding="utf-8")), path
+
+
+def test_an_index_left_in_the_old_embeddings_folder_is_pointed_out(base_settings, fake_embedder, tmp_path,
+                                                                    monkeypatch):
+    from qa.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    settings = base_settings.replace(index=Settings().index)          # the default: index/
+    assert index_problem(settings, fake_embedder.id, fake_embedder.dim) == "er is nog geen index"
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "CURRENT").write_text("build-20261101T000000-abc\n", encoding="utf-8")
+    problem = index_problem(settings, fake_embedder.id, fake_embedder.dim)
+    assert problem.startswith("er is nog geen index (er staat nog een index van een eerdere versie in 'embeddings/'")
+    assert "'index/'" in problem
+    other = base_settings.replace(index=tmp_path / "elders")          # a chosen folder: no hint
+    assert index_problem(other, fake_embedder.id, fake_embedder.dim) == "er is nog geen index"
