@@ -77,30 +77,64 @@ class Passage:
     page: int | None = None
     part: int = 0                  # 0 when the paragraph is one passage, else 1, 2, ...
     para_end: int | None = None    # last paragraph, when neighbouring passages were merged
+    # where the text goes on on a later page: ((offset in `text`, page), ...) in order;
+    # empty when all of it is on `page` (a PDF paragraph that runs over a page break, or
+    # merged neighbours on two pages, have one entry per page after the first)
+    page_breaks: tuple = ()
 
     @property
     def hash(self) -> str:
         """Content hash over everything that changes the passage's embedding."""
         return content_hash(f"{self.section or ''}\n{self.text}")
 
-    @property
-    def locator(self) -> str:
-        """Human-readable place in the source, e.g. `alinea 12` or `p. 4, alinea 3`."""
+    def page_at(self, offset: int) -> int | None:
+        """The page of character `offset` of `text` (None when the source has no pages)."""
+        page = self.page
+        for at, number in self.page_breaks:
+            if at > offset:
+                break
+            page = number
+        return page
+
+    def pages(self, start: int = 0, end: int | None = None) -> tuple[int | None, int | None]:
+        """(first, last) page of `text[start:end]`, by default of the whole text."""
+        end = len(self.text) if end is None else end
+        return self.page_at(start), self.page_at(max(start, end - 1))
+
+    def locate(self, start: int = 0, end: int | None = None) -> str:
+        """The locator with the page(s) of `text[start:end]` (a quote) rather than of the
+        whole passage: "p. 2, alinea 1–2" for a quote on page 2 of merged neighbours that
+        start on page 1, "p. 1–2, alinea 5" for a quote that runs over a page break."""
         if self.para_end and self.para_end != self.para:
             where = f"alinea {self.para}–{self.para_end}"
         else:
             where = f"alinea {self.para}" + (f" (deel {self.part})" if self.part else "")
-        return f"p. {self.page}, {where}" if self.page else where
+        first, last = self.pages(start, end)
+        if not first:
+            return where
+        return f"p. {first}, {where}" if last == first else f"p. {first}–{last}, {where}"
+
+    @property
+    def locator(self) -> str:
+        """Human-readable place in the source, e.g. `alinea 12`, `p. 4, alinea 3` or, for a
+        passage over two pages, `p. 4–5, alinea 3`."""
+        return self.locate()
 
     def merged_with(self, nxt: "Passage") -> "Passage":
         """This passage and the one right after it in the same document, as one passage.
 
         Its span runs from this passage's start to `nxt`'s end, so the locator still
-        round-trips (the text between them is only whitespace)."""
+        round-trips (the text between them is only whitespace). `page` stays this passage's
+        first page; `page_breaks` records where the text goes on on `nxt`'s page(s)."""
+        shift = len(self.text) + 1
+        breaks = list(self.page_breaks)
+        if nxt.page is not None and nxt.page != self.pages()[1]:
+            breaks.append((shift, nxt.page))
+        breaks += [(at + shift, number) for at, number in nxt.page_breaks]
         return Passage(
             id=f"{self.id}+{'+'.join(split_passage_id(nxt.id)[1])}", doc_id=self.doc_id, text=f"{self.text} {nxt.text}",
             section=self.section, para=self.para, start=self.start, end=nxt.end, page=self.page,
-            part=self.part, para_end=nxt.para_end or nxt.para,
+            part=self.part, para_end=nxt.para_end or nxt.para, page_breaks=tuple(breaks),
         )
 
     def embedding_text(self) -> str:
@@ -112,7 +146,9 @@ class Passage:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Passage":
-        return cls(**data)
+        """The passage `to_dict` wrote (after a JSON round trip: lists back to tuples)."""
+        breaks = tuple((int(at), int(number)) for at, number in data.get("page_breaks") or ())
+        return cls(**{**data, "page_breaks": breaks})
 
 
 @dataclass(frozen=True)
@@ -141,9 +177,9 @@ class Citation:
     passage_id: str
     document: str
     section: str | None
-    page: int | None
+    page: int | None               # the page where `quote` starts (PDF), else None
     paragraph: int
-    locator: str
+    locator: str                   # with the page(s) of `quote`: "p. 2, alinea 1–2", "p. 1–2, alinea 5"
     span: tuple[int, int]          # character span of the passage in the source file
     text: str                      # the whole passage
     quote: str                     # the sentence(s) used, verbatim from `text`
@@ -154,11 +190,21 @@ class Citation:
     url: str | None = None
 
     @classmethod
-    def for_passage(cls, n: int, passage, quote: str, meta: dict | None = None) -> "Citation":
-        """Citation number `n` of `passage`, quoting `quote` (a substring of its text);
-        `meta` is the document's metadata (title, author, date, url), if known."""
+    def for_passage(cls, n: int, passage, quote: str, meta: dict | None = None,
+                    at: int | None = None) -> "Citation":
+        """Citation number `n` of `passage`, quoting `quote` (a substring of its text, at
+        offset `at` when given, else where it first occurs); `meta` is the document's
+        metadata (title, author, date, url), if known.
+
+        The page is that of the quote, not of the passage: merged neighbours that start on
+        page 1 but quote a sentence on page 2 say "p. 2"; a quote over a page break says
+        "p. 1–2" in the locator, and `page` is where it starts."""
+        if at is None or passage.text[at:at + len(quote)] != quote:
+            at = passage.text.find(quote)
+        start, end = (at, at + len(quote)) if at >= 0 and quote else (0, len(passage.text))
         citation = cls(n=n, passage_id=passage.id, document=passage.doc_id, section=passage.section,
-                       page=passage.page, paragraph=passage.para, locator=passage.locator,
+                       page=passage.page_at(start), paragraph=passage.para,
+                       locator=passage.locate(start, end),
                        span=(passage.start, passage.end), text=passage.text, quote=quote)
         return citation.add_meta(meta or {})
 

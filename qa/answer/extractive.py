@@ -227,8 +227,10 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> A
     for pid, n in numbers.items():
         used = quotes[pid]
         p = used[0].hit.passage
-        # one verbatim stretch of the passage covering every sentence used from it
-        citations.append(Citation.for_passage(n, p, p.text[min(c.start for c in used):max(c.end for c in used)]))
+        # one verbatim stretch of the passage covering every sentence used from it; its
+        # place (and so the page the citation names) is that stretch's
+        start, end = min(c.start for c in used), max(c.end for c in used)
+        citations.append(Citation.for_passage(n, p, p.text[start:end], at=start))
     return Answer(question, " ".join(parts), False, citations, retrieved)
 
 

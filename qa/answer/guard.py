@@ -19,7 +19,7 @@ The text is split into sentences ("claims"); for each claim the guard
 A claim is only released once it is complete (the next sentence has started, or the text
 ended), so streamed text has passed the guard too. `result()` gives the guarded text,
 the `Citation`s (quote = the passage sentence that best matches the claims citing it,
-verbatim) and counts of what was removed, for the caller's note to the user.
+verbatim; the citation's page is that sentence's) and counts of what was removed, for the caller's note to the user.
 """
 
 from __future__ import annotations
@@ -224,7 +224,8 @@ class StreamGuard:
         for index, n in sorted(self._numbers.items(), key=lambda item: item[1]):
             words = frozenset().union(*(c.words for c in self._claims if index in c.sources))
             p = self.hits[index].passage
-            citations.append(Citation.for_passage(n, p, best_sentence(self.hits[index], words)))
+            at, quote = quoted_sentence(self.hits[index], words)
+            citations.append(Citation.for_passage(n, p, quote, at=at))
         return GuardResult(
             text=self.emitted_text, citations=citations, dropped=self.dropped, invalid=self.invalid,
             links=self.links,
@@ -299,6 +300,12 @@ def best_sentence(hit: Hit, words: frozenset) -> str:
     words of the claims citing it), ties broken by its similarity to the question
     (`hit.sentence_scores`). Verbatim from the passage text; the whole text if it has
     no sentences."""
+    return quoted_sentence(hit, words)[1]
+
+
+def quoted_sentence(hit: Hit, words: frozenset) -> tuple[int, str]:
+    """(offset in the passage text, sentence) of `best_sentence`: the offset tells the
+    citation which page the sentence is on."""
     text = hit.passage.text
     spans = list(hit.sentences) or sentence_spans(text)
     best, best_key = None, None
@@ -310,8 +317,8 @@ def best_sentence(hit: Hit, words: frozenset) -> str:
         sim = hit.sentence_scores[i] if i < len(hit.sentence_scores) else 0.0
         key = (share + sim, -i)
         if best_key is None or key > best_key:
-            best, best_key = sentence, key
-    return best or text
+            best, best_key = (a + len(text[a:b]) - len(text[a:b].lstrip()), sentence), key
+    return best or (0, text)
 
 
 def guard_text(text: str, hits: list[Hit]) -> GuardResult:

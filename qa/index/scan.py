@@ -19,6 +19,7 @@ from qa.index.storage import PreviousBuild, expected_manifest_keys
 from qa.ingest.chunking import chunk
 from qa.ingest.load import SUPPORTED_SUFFIXES, load_document
 from qa.ingest.metadata import METADATA_FILE, MetadataTables, clean
+from qa.ingest.pdf import mark_page_breaks
 from qa.settings import Settings
 from qa.types import Passage
 
@@ -191,6 +192,7 @@ def scan_corpus(settings: Settings, previous: PreviousBuild | None = None) -> Co
             try:
                 document, raw = load_document(path, corpus)
                 _, doc_passages = chunk(document, raw, settings.max_passage_chars)
+                doc_passages = mark_page_breaks(document.text, doc_passages)
             except LoadError as exc:
                 note(rel, exc.kind, str(exc).split(": ", 1)[-1], size, sha)
                 continue

@@ -49,7 +49,7 @@ from qa.types import Passage
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 4             # 3: collections, per-file statuses and document metadata; 4: vocab.json
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2            # 2: PDF passages record the page of their start and their page breaks
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from qa.ingest.metadata import clean
-from qa.types import Block, normalize_text
+from qa.types import Block, Passage, normalize_text
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +178,30 @@ def load_pdf(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict]
     meta = _meta(reader)
     meta_pages = {"pages": n_pages}
     return PAGE_SEPARATOR.join(parts), raw, {**meta, **meta_pages}
+
+
+def mark_page_breaks(source: str, passages: list[Passage]) -> list[Passage]:
+    """The passages of a PDF with the page of their start and their `page_breaks`.
+
+    A line block stands on one page, but a paragraph does not: the chunker joins the last
+    line of a page with the first of the next when the sentence runs on, and a part of a
+    long paragraph keeps the paragraph's first page. The page separators (`\\f`) in `source`
+    tell where each passage starts and where its text goes on on the next page, so a
+    citation can name the page of the sentence it quotes. Passages without a page (other
+    formats), or whose text is not their span's, are returned as they are.
+    """
+    out = []
+    for p in passages:
+        if p.page is None or normalize_text(source[p.start:p.end]) != p.text:
+            out.append(p)
+            continue
+        page = source.count(PAGE_SEPARATOR, 0, p.start) + 1
+        breaks: dict[int, int] = {}
+        cut = source.find(PAGE_SEPARATOR, p.start, p.end)
+        while cut >= 0:
+            # the whitespace around the separator is one space in the text; the next page
+            # starts right after it (an empty page in between leaves only the later page)
+            breaks[len(normalize_text(source[p.start:cut])) + 1] = source.count(PAGE_SEPARATOR, 0, cut + 1) + 1
+            cut = source.find(PAGE_SEPARATOR, cut + 1, p.end)
+        out.append(replace(p, page=page, page_breaks=tuple(sorted(breaks.items()))))
+    return out

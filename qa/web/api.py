@@ -42,9 +42,10 @@ class CitationOut(BaseModel):
     passage_id: str
     document: str
     section: str | None
-    page: int | None
+    page: int | None = Field(description="Pagina (PDF) waar het citaat (`quote`) begint; anders null.")
     paragraph: int
-    locator: str = Field(description="Leesbare plaats in de bron, bv. 'alinea 17'.")
+    locator: str = Field(description="Leesbare plaats in de bron, bv. 'alinea 17' of 'p. 4–5, alinea 3' "
+                                     "(de pagina('s) van het citaat).")
     span: tuple[int, int] | None = Field(default=None, description="Tekenpositie (begin, eind) van de passage in het bronbestand.")
     text: str = Field(description="De hele passage.")
     quote: str = Field(description="De gebruikte zin(nen), letterlijk uit `text`.")
