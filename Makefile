@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # that file's, so pip can never fall back to PyPI's CUDA build and its nvidia-* packages.
 LOCK   := requirements.lock
 
-.PHONY: run test setup lock index eval bench load-test chromium clean
+.PHONY: run test setup lock index eval bench load-test chromium debian-docs clean
 
 # Installs exactly the lock, hashes checked (pip, setuptools and torch included), then the
 # project itself without dependencies and without build isolation (setuptools comes from the
@@ -32,7 +32,13 @@ run: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-test: $(STAMP) chromium
+# tests/ingest/test_real_manuals.py runs every loader over Debian's Dutch manuals (aptitude's
+# DocBook XHTML manual, the Debian FAQ as XHTML, PDF and text), read from /usr/share/doc.
+DEBIAN_DOCS := /usr/share/doc/aptitude/html/nl/index.html /usr/share/doc/debian/FAQ/debian-faq.nl.pdf.gz
+debian-docs:
+	@ls $(DEBIAN_DOCS) >/dev/null 2>&1 || (apt-get update && apt-get install -y aptitude-doc-nl debian-faq-nl)
+
+test: $(STAMP) chromium debian-docs
 	$(PY) -m pytest -q
 
 index: $(STAMP)

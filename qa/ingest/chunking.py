@@ -9,6 +9,11 @@ Repairs are conservative; each one only fires on a clear signal:
   one (a capitalised function word such as "Het" or "We" in the middle of the first
   words, with no punctuation before it) is cut off and used as a heading.
 
+They only run where that noise can exist: a loader that gives whole paragraphs (HTML,
+DOCX) has no split lines to join, and one that knows every heading (HTML, DOCX,
+Markdown) needs none guessed or cut off. What each format's loader knows is in the
+loader registry (`qa.ingest.load.LOADERS`); PDF and plain text get every repair.
+
 Passages are paragraphs; a paragraph longer than `max_chars` is split on sentence
 boundaries (blingfire) into parts of similar size. Every passage keeps the character
 span of its text in the source file.
@@ -22,7 +27,8 @@ from dataclasses import replace
 
 import blingfire
 
-from qa.types import Block, Document, Passage, passage_id
+from qa.ingest.load import known_structure
+from qa.types import Block, Document, Passage, normalize_text, passage_id
 
 _END_OF_SENTENCE = tuple(".!?…:;\"'’”)»")
 _HEADING_MAX_WORDS = 12
@@ -81,9 +87,23 @@ def normalize_with_map(source: str, start: int, end: int) -> tuple[str, list[int
     return "".join(chars), where
 
 
+def _span_text(source: str, block: Block) -> Block:
+    """The block with its text made from its span (`normalize_text(source[start:end])`).
+
+    Offsets the repairs compute in a paragraph's text are mapped back to the source by
+    `_sub_block`, through the normalised span; a loader's text that differs from it (a
+    table row "|  | cell |" with an empty cell kept two spaces) put them past its end."""
+    text = normalize_text(source[block.start:block.end])
+    return block if text == block.text else replace(block, text=text)
+
+
 def _sub_block(source: str, block: Block, a: int, b: int) -> Block:
-    """The part [a, b) of a block's normalised text, as a block with its own source span."""
+    """The part [a, b) of a block's normalised text, as a block with its own source span.
+
+    `block.text` must be the normalised span (`_span_text`): a and b are offsets in it."""
     text, where = normalize_with_map(source, block.start, block.end)
+    if text != block.text or not 0 <= a < b <= len(text):
+        raise ValueError(f"piece [{a}, {b}) is not in the span text of block {block.text[:40]!r}")
     piece = text[a:b]
     lead = len(piece) - len(piece.lstrip())
     trail = len(piece) - len(piece.rstrip())
@@ -124,17 +144,22 @@ def _glued_heading_at_start(text: str) -> int | None:
     return None
 
 
-def repair(document: Document, raw: list[tuple[Block, bool]]) -> list[Block]:
+def repair(document: Document, raw: list[tuple[Block, bool]], *, join_lines: bool = True,
+           guess_headings: bool = True) -> list[Block]:
     """Turn raw line blocks into paragraphs with section headings and numbers.
 
     `raw` is the loader's output: blocks with a flag that says "this is a heading
-    for sure" (Markdown). Returns only paragraph blocks (headings become `section`).
+    for sure" (Markdown, HTML, DOCX). Lines split mid-sentence are joined only with
+    `join_lines`, headings are guessed (title-like lines) and cut off paragraphs only
+    with `guess_headings`. Returns only paragraph blocks (headings become `section`).
     """
     source = document.text
+    # 0. a paragraph's text is its normalised span, so offsets in it map back to the source
+    raw = [(block if heading else _span_text(source, block), heading) for block, heading in raw]
     # 1. join lines split mid-sentence
     joined: list[tuple[Block, bool]] = []
     for block, heading in raw:
-        if joined and not heading and not joined[-1][1]:
+        if join_lines and joined and not heading and not joined[-1][1]:
             prev = joined[-1][0]
             if not prev.text.endswith(_END_OF_SENTENCE) and _starts_lower(block.text):
                 merged_end = block.end
@@ -146,8 +171,11 @@ def repair(document: Document, raw: list[tuple[Block, bool]]) -> list[Block]:
     # 2. headings: explicit, title-like lines, and headings glued to paragraphs
     items: list[tuple[Block, bool]] = []
     for i, (block, heading) in enumerate(joined):
+        if heading or not guess_headings:
+            items.append((block, heading))
+            continue
         next_text = joined[i + 1][0].text if i + 1 < len(joined) else ""
-        if heading or (is_title_like(block.text) and (not next_text or _starts_upper(next_text))):
+        if is_title_like(block.text) and (not next_text or _starts_upper(next_text)):
             items.append((block, True))
             continue
         start_cut = _glued_heading_at_start(block.text)
@@ -198,12 +226,19 @@ def split_block(source: str, block: Block, max_chars: int) -> list[Block]:
     return [_sub_block(source, block, g[0][0], g[-1][1]) for g in groups]
 
 
-def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int) -> tuple[Document, list[Passage]]:
+def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int, *, join_lines: bool | None = None,
+          guess_headings: bool | None = None) -> tuple[Document, list[Passage]]:
     """Repair a loaded document and split it into passages.
 
-    Returns the document with its paragraph blocks filled in, and the passages.
+    The noise repairs run as the document's format calls for (`known_structure`: none
+    for HTML and DOCX, no heading guesses for Markdown, all for PDF and text); `join_lines`
+    and `guess_headings` override that. Returns the document with its paragraph blocks
+    filled in, and the passages.
     """
-    blocks = repair(document, raw)
+    knows_paragraphs, knows_headings = known_structure(document.path or document.id)
+    blocks = repair(document, raw,
+                    join_lines=not knows_paragraphs if join_lines is None else join_lines,
+                    guess_headings=not knows_headings if guess_headings is None else guess_headings)
     passages: list[Passage] = []
     for block in blocks:
         parts = split_block(document.text, block, max_chars)

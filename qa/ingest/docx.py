@@ -2,7 +2,9 @@
 
 `Document.text` is the extracted text, one line per paragraph (table cells in row
 order, one line each); spans refer to it. A paragraph with a heading or title style
-("Heading 1", "Kop 1", "Title", or an outline level) is a heading. List paragraphs get
+("Heading 1", "Kop 1", "Title", or an outline level) is a heading, and so is a short
+paragraph set in bold throughout without a full stop (a heading made by hand; the
+chunker guesses no headings in a .docx, `qa.ingest.load.LOADERS`). List paragraphs get
 a "• " in front, and a table row is one line "| cell | cell |", so neither is mistaken
 for a heading. Word has no fixed pages, so `page` is None and
 the locator is the paragraph number. Title, author and date come from the core
@@ -24,8 +26,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from qa.ingest.html import table_row
-from qa.ingest.layout import blocks_from_lines
+from qa.ingest.layout import blocks_from_lines, table_row
 from qa.ingest.metadata import clean
 from qa.types import Block, normalize_text
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 _HEADING_STYLES = ("heading", "kop", "title", "titel", "subtitle", "ondertitel")
 _INVALID = "beschadigd of geen geldig Word-bestand (.docx)"
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")   # .doc, and password-protected .docx
+_BOLD_HEADING_MAX_WORDS = 12
+_BOLD_HEADING_MAX_CHARS = 90
 
 MAX_RATIO = 500              # deflate tops out near 1030:1; Word's XML stays far below 100:1
 RATIO_FROM_BYTES = 1 << 20   # parts that unpack to less than this may compress as well as they like
@@ -119,6 +122,37 @@ def _is_heading(paragraph) -> bool:
         "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}outlineLvl") is not None
 
 
+def _bold_in_style(style) -> bool:
+    """Whether a style (or the style it is based on) sets bold."""
+    while style is not None:
+        if style.font.bold is not None:
+            return bool(style.font.bold)
+        style = style.base_style
+    return False
+
+
+def _is_bold_heading(paragraph, text: str) -> bool:
+    """A heading made by hand: short, bold throughout, without a sentence end. A run is bold
+    by itself, by its character style ("Strong") or by the paragraph's style."""
+    if len(text) > _BOLD_HEADING_MAX_CHARS or len(text.split()) > _BOLD_HEADING_MAX_WORDS:
+        return False
+    if text.endswith((".", ",", ";", ":")) or text.startswith("•"):
+        return False
+    runs = [r for r in paragraph.runs if r.text.strip()]
+    if not runs:
+        return False
+    paragraph_bold = _bold_in_style(paragraph.style)
+
+    def bold(run) -> bool:
+        if run.bold is not None:
+            return bool(run.bold)
+        if run.style is not None and run.style.font.bold is not None:
+            return bool(run.style.font.bold)
+        return paragraph_bold
+
+    return all(bold(r) for r in runs)
+
+
 def _is_list_item(paragraph) -> bool:
     ppr = paragraph._p.pPr
     style = (paragraph.style.name if paragraph.style is not None else "") or ""
@@ -139,13 +173,14 @@ def _items(document):
                     seen.add(id(cell._tc))
                     cells.append(normalize_text(cell.text))
                 if any(cells):
-                    yield table_row(cells), False
+                    yield normalize_text(table_row(cells)), False   # no double space for an empty cell
             continue
         text = normalize_text(item.text)
         if not text:
             continue
-        heading = _is_heading(item)
-        if not heading and _is_list_item(item):
+        list_item = _is_list_item(item)
+        heading = _is_heading(item) or (not list_item and _is_bold_heading(item, text))
+        if not heading and list_item:
             text = f"• {text}"
         yield text, heading
 

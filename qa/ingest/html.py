@@ -1,11 +1,16 @@
 """HTML loader (BeautifulSoup): the main text of a page, headings kept, boilerplate dropped.
 
 Boilerplate removal: scripts, styles, forms, navigation, page header and footer, asides
-and elements whose role, id or class says menu/cookie/share/sidebar/... are removed; when
-the page has a `<main>` or `<article>`, only that is read. Every block element (`p`, `li`,
-`td`, `blockquote`, ...) becomes a line of `Document.text`, `h1`–`h6` become headings;
-spans refer to that extracted text. A list's items are kept as paragraphs ("• item"), a
-table row is one line ("| cell | cell |").
+and elements whose role, id or class says menu/cookie/share/sidebar/... are removed (also
+the navigation header and footer and the tables of contents of DocBook pages: `div.navheader`,
+`div.navfooter`, `div.toc`, `div.list-of-figures`, ...); when the page has a `<main>` or
+`<article>`, only that is read.
+Every block element (`p`, `li`, `td`, `blockquote`, `pre`, ...) becomes a line of
+`Document.text`, `h1`–`h6` become headings; spans refer to that extracted text. A list's
+items are kept as paragraphs ("• item"), a table row is one line ("| cell | cell |"), and
+a definition list's term (`dt`) leads the first paragraph of its description (`dd`):
+"term: description". The loader knows its headings and paragraphs, so the chunker repairs
+no PDF noise in them (`qa.ingest.load.LOADERS`).
 Metadata: `<title>`/`og:title`, `author`, publication date and the canonical URL.
 """
 
@@ -24,9 +29,11 @@ _PAGE_FRAME = ["header", "footer"]     # dropped, except inside an article or ma
 _DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "menu"}
 _BOILERPLATE = re.compile(
     r"(^|[-_\s])(nav|navbar|menu|cookie|cookies|consent|banner|breadcrumbs?|share|sharing|social|"
-    r"sidebar|footer|header|advert|advertisement|ads|promo|newsletter|related|comments?|skip-link)"
+    r"sidebar|footer|header|navheader|navfooter|toc|list-of-\w+|advert|advertisement|ads|promo|newsletter|"
+    r"related|comments?|skip-link)"
     r"($|[-_\s])", re.IGNORECASE)
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_NAMES = {"author", "editor", "othercredit", "corpauthor"}     # a DocBook title page's h3: a name, no heading
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark",
            "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
            "font", "label", "del", "ins", "img", "br"}
@@ -68,6 +75,29 @@ def _meta(soup) -> dict:
     return clean({"title": title, "author": author, "date": date, "url": url})
 
 
+def _text(tag) -> str:
+    """An element's text as shown: inline parts run together ("-y, --yes", not "-y , --yes"),
+    block parts and line breaks apart."""
+    from bs4 import NavigableString, Tag
+    from bs4.element import Comment, Doctype, ProcessingInstruction
+
+    parts: list[str] = []
+    for node in tag.descendants:
+        if isinstance(node, (Comment, Doctype, ProcessingInstruction)):
+            continue
+        if isinstance(node, NavigableString):
+            parts.append(str(node))
+        elif isinstance(node, Tag) and (node.name == "br" or node.name.lower() not in _INLINE):
+            parts.append(" ")
+    return normalize_text("".join(parts))
+
+
+def _with_term(terms: list[str], text: str) -> str:
+    """A description's first paragraph led by its term(s): "term: description"."""
+    term = ", ".join(terms)
+    return f"{term} {text}" if term.endswith((":", ".", "?", "!")) else f"{term}: {text}"
+
+
 def _blocks(root) -> list[tuple[str, bool]]:
     """(text, is_heading) for the block-level elements under `root`, in reading order."""
     from bs4 import NavigableString, Tag
@@ -75,12 +105,21 @@ def _blocks(root) -> list[tuple[str, bool]]:
 
     out: list[tuple[str, bool]] = []
     buffer: list[str] = []
+    terms: list[str] = []          # definition terms (dt) waiting for their description
+
+    def add(text: str, heading: bool = False) -> None:
+        if terms and not heading:
+            text = _with_term(terms, text)
+        elif terms:                # a heading before any description: the terms stand alone
+            out.append((", ".join(terms), False))
+        terms.clear()
+        out.append((text, heading))
 
     def flush(prefix: str = "") -> None:
-        text = normalize_text(" ".join(buffer))
+        text = normalize_text("".join(buffer))     # inline elements are run into the text as shown
         buffer.clear()
         if text:
-            out.append((prefix + text, False))
+            add(prefix + text)
 
     def walk(node, prefix: str = "") -> None:
         for child in node.children:
@@ -92,14 +131,18 @@ def _blocks(root) -> list[tuple[str, bool]]:
                 name = child.name.lower()
                 if name in _HEADINGS:
                     flush(prefix)
-                    text = normalize_text(child.get_text(" "))
+                    text = _text(child)
                     if text:
-                        out.append((text, True))
+                        add(text, heading=not _NAMES.intersection(child.get("class") or []))
+                elif name == "dt":
+                    flush(prefix)
+                    if text := _text(child):
+                        terms.append(text)
                 elif name == "tr":
                     flush(prefix)
-                    cells = [normalize_text(c.get_text(" ")) for c in child.find_all(["td", "th"])]
+                    cells = [_text(c) for c in child.find_all(["td", "th"])]
                     if any(cells):
-                        out.append((table_row(cells), False))
+                        add(normalize_text(table_row(cells)))   # an empty cell leaves no double space
                 elif name == "br":
                     buffer.append(" ")
                 elif name in _INLINE:
@@ -108,8 +151,13 @@ def _blocks(root) -> list[tuple[str, bool]]:
                     flush(prefix)
                     walk(child, "• " if name == "li" else prefix)
                     flush("• " if name == "li" else prefix)
+                    if name == "dl" and terms:          # terms without a description
+                        out.append((", ".join(terms), False))
+                        terms.clear()
     walk(root)
     flush()
+    if terms:                      # a term without a description
+        out.append((", ".join(terms), False))
     return out
 
 

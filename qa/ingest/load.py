@@ -24,6 +24,7 @@ import importlib
 import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from qa.errors import LoadError
 from qa.ingest.layout import RawBlocks
@@ -31,19 +32,39 @@ from qa.types import Document
 
 log = logging.getLogger(__name__)
 
-# The loader registry: suffix -> (module, function `(path, rel) -> (text, raw blocks, meta)`).
-# A new format is a new module in qa/ingest/ and a line here; nothing else changes.
-LOADERS: dict[str, tuple[str, str]] = {
-    ".txt": ("qa.ingest.text", "load_text"),
-    ".md": ("qa.ingest.text", "load_text"),
-    ".markdown": ("qa.ingest.text", "load_text"),
-    ".pdf": ("qa.ingest.pdf", "load_pdf"),
-    ".docx": ("qa.ingest.docx", "load_docx"),
-    ".html": ("qa.ingest.html", "load_html"),
-    ".htm": ("qa.ingest.html", "load_html"),
+class Loader(NamedTuple):
+    """A format's loader: module, function `(path, rel) -> (text, raw blocks, meta)`, and what
+    it knows of the document's structure, so the chunker repairs no noise that cannot be there."""
+
+    module: str
+    function: str
+    paragraphs: bool = False   # its blocks are whole paragraphs, not lines: no split lines to join
+    headings: bool = False     # it flags every heading: none are guessed or cut off a paragraph
+
+
+# The loader registry: suffix -> Loader (module imported on first use). A new format is a
+# new module in qa/ingest/ and a line here; nothing else changes.
+LOADERS: dict[str, Loader] = {
+    ".txt": Loader("qa.ingest.text", "load_text"),
+    ".md": Loader("qa.ingest.text", "load_text", headings=True),
+    ".markdown": Loader("qa.ingest.text", "load_text", headings=True),
+    ".pdf": Loader("qa.ingest.pdf", "load_pdf"),
+    ".docx": Loader("qa.ingest.docx", "load_docx", paragraphs=True, headings=True),
+    ".html": Loader("qa.ingest.html", "load_html", paragraphs=True, headings=True),
+    ".htm": Loader("qa.ingest.html", "load_html", paragraphs=True, headings=True),
 }
 SUPPORTED_SUFFIXES = frozenset(LOADERS)
-LOADER_VERSION = 2          # bump when extracted text or blocks change for the same file
+# bump when extracted text or blocks (or how the chunker treats them) change for the same file;
+# 3: HTML, DOCX and Markdown get no PDF-noise repairs; DocBook navigation and tables of contents
+#    dropped, a definition term leads its description
+LOADER_VERSION = 3
+
+
+def known_structure(path: str | Path) -> tuple[bool, bool]:
+    """(paragraphs, headings): whether the loader of `path`'s type gives whole paragraphs and
+    flags every heading. An unknown type knows neither (every repair runs)."""
+    loader = LOADERS.get(Path(path).suffix.lower())
+    return (loader.paragraphs, loader.headings) if loader else (False, False)
 
 
 def _title_from_name(path: Path) -> str:
@@ -55,8 +76,7 @@ def _loader_for(suffix: str):
     entry = LOADERS.get(suffix)
     if entry is None:
         return None
-    module, function = entry
-    return getattr(importlib.import_module(module), function)
+    return getattr(importlib.import_module(entry.module), entry.function)
 
 
 def load_document(path: Path, root: Path, *, max_unpacked_mb: float | None = None,
