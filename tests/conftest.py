@@ -4,14 +4,17 @@ deterministic `FakeEmbedder` for tests of mechanics that need no model.
 
 Markers (declared in pyproject.toml): `slow` is set here on every test that uses the real
 model (a fixture in MODEL_FIXTURES) or starts `qa serve` processes (tests/security); `browser`
-and `milvus` are set by the modules that need chromium or Milvus. `pytest -m "not browser and
-not slow"` is the quick run; `make test` runs everything.
+is set by the modules that need chromium; `milvus` (and `milvus_server` plus `slow` for the
+real Milvus server that the session fixture `milvus_server` starts) come with the Milvus
+parameters of the fixtures `milvus_uri` and `store_engine` (MILVUS_ENGINES), or are set on a
+test. `pytest -m "not browser and not slow"` is the quick run; `make test` runs everything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,22 +111,92 @@ def engine(base_settings, embedder):
     return Engine(base_settings, index, embedder)
 
 
-@pytest.fixture(scope="session", params=["faiss", pytest.param("milvus", marks=pytest.mark.milvus)])
+# --- Milvus: milvus-lite (a .db file) and a real Milvus server ---------------------------------
+
+# The two Milvus engines every Milvus test runs on. Both are marked `milvus` (`-m milvus` runs
+# both); the server is also marked `milvus_server` (`-m "not milvus_server"` leaves it out) and
+# `slow` (it starts a server: ~7 s, and its tests take about two minutes), so the quick run skips it.
+MILVUS_ENGINES = [
+    pytest.param("lite", marks=pytest.mark.milvus, id="milvus-lite"),
+    pytest.param("server", marks=[pytest.mark.milvus, pytest.mark.milvus_server, pytest.mark.slow],
+                 id="milvus-server"),
+]
+MILVUS_START_TIMEOUT = 180   # seconds; it starts in 6-10 s on 2 cores
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """The URI of a real Milvus standalone server (2.3.5, from the PyPI package `milvus`: the
+    server binary, run as a child process with embedded etcd and local storage), started once
+    per session on a free port with its data, configuration and logs in a pytest temp folder,
+    and stopped at the end, also when tests fail. Skipped where the package is missing;
+    `make test` installs it (test extra)."""
+    import time
+
+    milvus = pytest.importorskip("milvus", reason="the Milvus server tests need the package milvus (test extra)")
+    from pymilvus import MilvusClient
+
+    base = tmp_path_factory.mktemp("milvus-server")
+    port = free_port()
+    server = milvus.MilvusServer(milvus.MilvusServerConfig(), wait_for_started=False, proxy_port=port)
+    server.set_base_dir(str(base))
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        try:
+            server.start()              # unpacks the binary into base/bin, writes base/configs/milvus.yaml
+            server.wait_started(timeout=MILVUS_START_TIMEOUT * 1000)   # its /healthz says OK
+            assert server.listen_port == port
+            while True:                 # and pymilvus can talk to it
+                try:
+                    MilvusClient(uri=uri, timeout=10).close()
+                    break
+                except Exception:
+                    if time.monotonic() - started > MILVUS_START_TIMEOUT:
+                        raise
+                    time.sleep(0.5)
+        except Exception as exc:
+            log = base / "logs" / "milvus-stderr.log"
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:] if log.is_file() else ""
+            raise RuntimeError(f"the Milvus server in {base} did not start: {exc}\n{tail}") from exc
+        yield uri
+    finally:
+        from qa.index.vectors import milvus_store
+
+        client = milvus_store._clients.pop(uri, None)   # the app's cached client: closed before the server goes
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                pass
+        server.stop()
+        for bulky in ("bin", "data"):   # ~250 MB each; the configuration and logs stay for a post-mortem
+            shutil.rmtree(base / bulky, ignore_errors=True)
+
+
+@pytest.fixture(params=MILVUS_ENGINES)
+def milvus_uri(request) -> str:
+    """`milvus_uri` for a Milvus test: "" (milvus-lite, the default `<index>/milvus.db`), then
+    the session's Milvus server."""
+    return request.getfixturevalue("milvus_server") if request.param == "server" else ""
+
+
+@pytest.fixture(scope="session", params=["faiss", *MILVUS_ENGINES])
 def store_engine(request, engine, tmp_path_factory):
     """The default engine with each vector-store backend: FAISS, and the same build served
-    from Milvus (milvus-lite). Retrieval and answer tests run against both."""
+    from Milvus: milvus-lite and the Milvus server. Retrieval and answer tests run against all."""
     if request.param == "faiss":
         return engine
-    import shutil
-
     from qa.engine import Engine
     from qa.index.build import build_index
 
-    index_dir = tmp_path_factory.mktemp("milvus-index")
+    uri = request.getfixturevalue("milvus_server") if request.param == "server" else ""
+    index_dir = tmp_path_factory.mktemp(f"milvus-{request.param}-index")
     shutil.copytree(engine.settings.index, index_dir, dirs_exist_ok=True)   # vectors are reused
-    settings = engine.settings.replace(index=index_dir, store="milvus")
+    settings = engine.settings.replace(index=index_dir, store="milvus", milvus_uri=uri)
     index, report = build_index(settings, engine.embedder, progress=False)
     assert report.embedded == 0 and index.store.describe()["backend"] == "milvus"
+    assert index.store.uri == (uri or str((index_dir / "milvus.db").resolve()))
     return Engine(settings, index, engine.embedder)
 
 
