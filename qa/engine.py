@@ -65,7 +65,7 @@ class Engine:
         embedder = embedder if embedder is not None else load_embedder(settings.embedder_config())
         problem = index_problem(settings, embedder.id, embedder.dim)
         if problem is None:
-            index = load_index(index_dir(settings), settings)
+            index = load_index(index_dir(settings), settings, verified=True)   # index_problem checked the files
         elif auto_index:
             say(f"Index wordt bijgewerkt: {problem}.")
             index, report = build_index(settings, embedder, progress=progress)

@@ -119,4 +119,4 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
     }
     build = write_build(target, manifest, passages, vectors, sentences, sentence_vectors, settings)
     report.seconds = time.perf_counter() - started
-    return load_index(build.parent, settings), report
+    return load_index(build.parent, settings, verified=True), report   # write_build hashed its files

@@ -120,7 +120,7 @@ class Index:
         return same[max(0, inside[0] - before): inside[-1] + after + 1]
 
 
-def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
+def load_index(index_dir: Path, settings: Settings | None = None, *, verified: bool = False) -> Index:
     """Load the active build. Raises IndexNotReady if there is none or it has another
     format, IndexDamaged (a subclass, Dutch message) when a file is missing, changed or
     cannot be read: no numpy, JSON or FAISS error gets through.
@@ -129,7 +129,9 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
     build is at most `verify_on_load_mb` MB; a build without checksums (written before they
     were recorded) loads unverified. Vectors are memory-mapped (pages are read when used);
     `settings` says how to reach the vector store (Milvus URI) and its search parameters
-    (defaults when None)."""
+    (defaults when None). `verified=True` skips the size/sha256 comparison when the caller
+    has just made it on this build (`index_problem`, or `write_build`, which hashed the files
+    it wrote): the files are then not read twice. Reading errors are still Dutch."""
     settings = settings or Settings()
     collection = getattr(settings, "collection", "")
     build = active_build(index_dir)
@@ -141,7 +143,7 @@ def load_index(index_dir: Path, settings: Settings | None = None) -> Index:
             f"De index in '{index_dir}' heeft een ander formaat (versie {manifest.get('format_version')}). "
             "Bouw hem opnieuw: qa index"
         )
-    problems = check_build(build, manifest, hashes=hash_on_load(manifest, settings))
+    problems = [] if verified else check_build(build, manifest, hashes=hash_on_load(manifest, settings))
     if problems:
         raise damaged_error(index_dir, problems, collection)
     if problems is None:
