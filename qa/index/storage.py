@@ -16,7 +16,9 @@ Layout of an index folder (default `index/`; one per collection, see `qa.index.p
         vocab.json          word counts for typo correction (qa/index/spelling.py), counted at build time
 
 A build is written into a hidden temporary folder and only becomes active when CURRENT is
-replaced (`write_build`), so a crash mid-write leaves the previous index usable. A damaged
+replaced (`write_build`), so a crash mid-write leaves the previous index usable. The build
+before the active one is kept until the next build (`prune_builds`): running servers answer
+from it until they have switched (`qa.engine.EngineCache`). A damaged
 build (a file missing, changed or unreadable) is never half-loaded: `check_build` compares
 the files with the manifest's checksums, `verify_index` checks the active build in full.
 `load_previous` reads the active build without those checks as a source of reusable
@@ -30,6 +32,7 @@ import logging
 import os
 import shlex
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +58,7 @@ MANIFEST = "manifest.json"
 CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file
 VOCAB_FILE = "vocab.json"
 REUSED_FILES = {"passages.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy"}
+STALE_TMP_SECONDS = 3600       # a temporary build folder this old is a leftover of a crashed build
 
 
 def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> dict:
@@ -234,8 +238,8 @@ def write_build(index_dir: Path, manifest: dict, passages: list[Passage], vector
     its description is added to `manifest` as "dense"), BM25, the vocabulary and last the
     manifest with the checksums of every other file. Only then is the folder renamed and
     CURRENT replaced, both atomically; on any error the temporary folder is removed and the
-    previous build stays active. Earlier builds and leftovers are removed afterwards (best
-    effort). `manifest` is completed in place."""
+    previous build stays active. Builds before the previous one and leftovers are removed
+    afterwards (`prune_builds`). `manifest` is completed in place."""
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"build-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".{name}.tmp"
@@ -264,8 +268,33 @@ def write_build(index_dir: Path, manifest: dict, passages: list[Passage], vector
         drop_store(tmp, settings)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in index_dir.iterdir():  # best effort: drop earlier builds and leftovers
-        if old.is_dir() and old.name != name and (old.name.startswith("build-") or old.name.endswith(".tmp")):
-            drop_store(old, settings)
-            shutil.rmtree(old, ignore_errors=True)
+    prune_builds(index_dir, name, settings)
     return final
+
+
+def prune_builds(index_dir: Path, active: str, settings: Settings) -> list[str]:
+    """Remove the builds no server can still be answering from (best effort); returns their names.
+
+    Kept: the `active` build, the build before it (a running server answers from it until it has
+    loaded the new one: `reload_check_seconds` plus the load) and builds newer than the active
+    one (another process may be about to switch to it). Removed: older builds, and temporary
+    folders older than STALE_TMP_SECONDS (younger ones may be another process's build being
+    written). Builds are ordered by the time their folder was written."""
+    builds, removed, now = [], [], time.time()
+    for path in index_dir.iterdir():
+        try:
+            if path.is_dir() and path.name.startswith("build-"):
+                builds.append((path.stat().st_mtime_ns, path.name, path))
+            elif path.is_dir() and path.name.endswith(".tmp") and now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                removed.append(path)
+        except OSError:
+            continue
+    builds.sort()
+    names = [b[1] for b in builds]
+    if active in names:
+        older = builds[:names.index(active)]
+        removed += [path for _, _, path in older[:-1]]
+    for old in removed:
+        drop_store(old, settings)
+        shutil.rmtree(old, ignore_errors=True)
+    return [old.name for old in removed]
