@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -44,16 +45,20 @@ def embedding_chunks(rows: list[int], sentence_offsets: np.ndarray, max_texts: i
     return chunks
 
 
-def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[Index, IndexReport]:
+def build_index(settings: Settings, embedder, progress: bool = True,
+                on_progress: Callable[[str, float], None] | None = None) -> tuple[Index, IndexReport]:
     """(Re)build the index of the selected collection (`corpus_dir`/`index_dir`).
 
     Incremental: files with unchanged content keep their passages (not read again), and
     vectors of passages whose content hash is unchanged (same embedder) are reused, so
     only new or changed passages are embedded. Written atomically: whatever goes wrong,
     the previous build stays active. Raises CorpusError (with per-file statuses) when
-    nothing can be indexed.
+    nothing can be indexed. `on_progress(phase, fraction)` is told the phase (Dutch) and the
+    fraction done (0..1) along the way (background builds: `qa.index.jobs`).
     """
     started = time.perf_counter()
+    step = on_progress or (lambda phase, fraction: None)
+    step("documenten lezen", 0.0)
     target = index_dir(settings)
     previous = load_previous(target)
     scan = scan_corpus(settings, previous)
@@ -86,6 +91,8 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
         else:
             todo.append(i)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
+    step("passages embedden", 0.1)
+    done = 0
     # One encode call per chunk of passages with their sentences (same passage prompt):
     # sentence-transformers sorts each call by length, so batches carry little padding.
     with tqdm(total=len(todo), desc="Passages embedden", unit="passage", disable=not progress or not todo) as bar:
@@ -97,6 +104,8 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
             vectors[rows] = encoded[:len(rows)]
             sentence_vectors[srows] = encoded[len(rows):]
             bar.update(len(rows))
+            done += len(rows)
+            step("passages embedden", 0.1 + 0.8 * done / len(todo))
 
     corpus = corpus_dir(settings)
     hashed = {**scan.files, **{rel: {"sha256": sha} for rel, sha in scan.metadata_files.items()}}
@@ -117,6 +126,7 @@ def build_index(settings: Settings, embedder, progress: bool = True) -> tuple[In
         "n_passages": len(passages),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    step("index schrijven", 0.9)
     build = write_build(target, manifest, passages, vectors, sentences, sentence_vectors, settings)
     report.seconds = time.perf_counter() - started
     return load_index(build.parent, settings, verified=True), report   # write_build hashed its files
