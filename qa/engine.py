@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 from embeddings import load_embedder
@@ -23,13 +24,17 @@ from qa.index import (
     index_problem,
     load_index,
 )
+from qa.index.jobs import BuildJob, start_build
 from qa.index.spelling import correct as correct_spelling
+from qa.index.storage import active_build, expected_manifest_keys
 from qa.retrieve.hybrid import retrieve
 from qa.retrieve.query import contextual_query, is_followup, validate_question
 from qa.settings import Settings
 from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
+
+RETRY_FAILED_SECONDS = 60      # a build that failed to load is tried again after this long
 
 
 def _say(message: str) -> None:
@@ -173,17 +178,36 @@ __all__ = ["Engine", "QuestionError", "validate_question", "is_followup", "conte
 
 
 class EngineCache:
-    """One Engine per collection, loaded on first use and kept; one shared embedder.
+    """What a server answers from, per collection: an Engine (or what `prepare` makes of one),
+    loaded on first use and switched to a new build of the collection while running.
 
-    `get(name)` raises CorpusError / IndexNotReady / EmbedderError like `Engine.load`.
-    Safe to call from several threads (a collection is loaded once)."""
+    `get(name)` returns the current one; callers use that object for a whole request. Every
+    `reload_check_seconds` a watcher thread reads each loaded collection's active-build pointer
+    (`check`); when it names another build (from `qa index`, an upload's background build or
+    another replica sharing the index folder), the new Engine is loaded and prepared in a
+    background thread and swapped in with one reference assignment: requests that started on
+    the old one finish on it, new requests get the new one, no request waits for the load.
+    When loading the new build fails, the old one keeps answering (logged as a warning; the
+    same build is tried again after RETRY_FAILED_SECONDS or when another build appears).
 
-    def __init__(self, settings: Settings, *, auto_index: bool = True, embedder=None):
+    A first load with `auto_index` uses `Engine.load` (rebuilds a stale index); without it,
+    the active build is served as it is if it suits the embedder (`load_active`), even when
+    the corpus changed since: the new build follows by itself. `get` raises CorpusError /
+    IndexNotReady / EmbedderError like `Engine.load`. Safe to call from several threads."""
+
+    def __init__(self, settings: Settings, *, auto_index: bool = True, embedder=None,
+                 prepare: Callable[[Engine], object] | None = None):
         self.settings = settings
         self.auto_index = auto_index
+        self.prepare = prepare or (lambda engine: engine)
         self._embedder = embedder
-        self._engines: dict[str, object] = {}
+        self._served: dict[str, object] = {}      # collection -> what requests get
+        self._builds: dict[str, str] = {}         # collection -> name of the build it answers from
+        self._failed: dict[str, tuple[str, float]] = {}   # collection -> (build, when) that failed to load
+        self._loading: set[str] = set()
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def embedder(self):
@@ -192,17 +216,130 @@ class EngineCache:
         return self._embedder
 
     def get(self, name: str | None = None):
-        """The Engine of collection `name` (None/"" = default)."""
+        """What collection `name` (None/"" = default) answers from now."""
         settings = collection_settings(self.settings, name)
+        served = self._served.get(settings.collection)
+        if served is None:
+            with self._lock:
+                served = self._served.get(settings.collection)
+                if served is None:
+                    if self.auto_index:
+                        engine = Engine.load(settings, auto_index=True, progress=False, say=log.info,
+                                             embedder=self.embedder)
+                    else:
+                        engine = load_active(settings, self.embedder)
+                    served = self._swap(settings.collection, engine, self.prepare(engine))
+            self._watch()
+        return served
+
+    def put(self, engine: Engine):
+        """Serve `engine` (already loaded) for its collection; returns what `get` will give."""
+        served = self.prepare(engine)
         with self._lock:
-            engine = self._engines.get(settings.collection)
-            if engine is None:
-                engine = Engine.load(settings, auto_index=self.auto_index, progress=False,
-                                     say=log.info, embedder=self.embedder)
-                self._engines[settings.collection] = engine
-            return engine
+            self._swap(engine.settings.collection, engine, served)
+        self._watch()
+        return served
+
+    def _swap(self, collection: str, engine: Engine, served):
+        """Serve `served` (made from `engine`) for `collection`; hold the lock."""
+        self._builds[collection] = Path(engine.index.directory).name
+        self._served[collection] = served          # the swap: one reference assignment
+        return served
+
+    def build_of(self, name: str | None = None) -> str | None:
+        """Name of the build collection `name` answers from (None when not loaded)."""
+        return self._builds.get(name or DEFAULT_COLLECTION)
+
+    def check(self, background: bool = True) -> list[str]:
+        """Look at the active build of every loaded collection; start loading each that changed
+        (in a background thread, or here when not `background`). Returns those collections."""
+        started = []
+        now = time.monotonic()
+        for collection in list(self._served):
+            build = active_build(index_dir(self.settings.replace(collection=collection)))
+            if build is None or build.name == self._builds.get(collection):
+                continue
+            failed = self._failed.get(collection)
+            if failed and failed[0] == build.name and now - failed[1] < RETRY_FAILED_SECONDS:
+                continue
+            with self._lock:
+                if collection in self._loading:
+                    continue
+                self._loading.add(collection)
+            started.append(collection)
+            if background:
+                threading.Thread(target=self._reload, args=(collection, build.name), daemon=True,
+                                 name=f"reload-{collection or 'default'}").start()
+            else:
+                self._reload(collection, build.name)
+        return started
+
+    def _reload(self, collection: str, build: str) -> None:
+        try:
+            settings = self.settings.replace(collection=collection)
+            engine = load_active(settings, self.embedder)
+            served = self.prepare(engine)              # off the request path, like the load
+            with self._lock:
+                old = self._builds.get(collection)
+                self._swap(collection, engine, served)
+                self._failed.pop(collection, None)
+            log.info("collection %r: switched from build %s to %s (%d passages)", collection, old,
+                     Path(engine.index.directory).name, len(engine.index.passages))
+        except Exception as exc:   # keep answering from the build we have
+            self._failed[collection] = (build, time.monotonic())
+            log.warning("collection %r: new build %s not loaded, still answering from %s: %s",
+                        collection, build, self._builds.get(collection), exc)
+        finally:
+            with self._lock:
+                self._loading.discard(collection)
+
+    def _watch(self) -> None:
+        """Start the watcher thread once (not when `reload_check_seconds` is 0)."""
+        interval = float(getattr(self.settings, "reload_check_seconds", 0) or 0)
+        if interval <= 0 or self._watcher is not None:
+            return
+        with self._lock:
+            if self._watcher is None and not self._stop.is_set():
+                self._watcher = threading.Thread(target=self._run_watcher, args=(interval,), daemon=True,
+                                                 name="build-watcher")
+                self._watcher.start()
+
+    def _run_watcher(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.check()
+            except Exception:   # a watcher that dies would leave the server on old builds
+                log.exception("checking for new builds failed")
+
+    def close(self) -> None:
+        """Stop the watcher thread (loads in progress finish by themselves)."""
+        self._stop.set()
+
+    def start_build(self, name: str | None = None, on_done: Callable[[BuildJob], None] | None = None) -> BuildJob:
+        """Build collection `name` in the background with this cache's embedder
+        (`qa.index.jobs.start_build`); when it is done, the new build is loaded at once."""
+        def done(job: BuildJob) -> None:
+            self.check()
+            if on_done is not None:
+                on_done(job)
+
+        return start_build(self.settings, name, self.embedder, on_done=done)
 
     def forget(self, name: str | None = None) -> None:
-        """Drop a loaded collection (e.g. after re-indexing it), so the next `get` reloads it."""
+        """Drop a loaded collection, so the next `get` loads it again."""
         with self._lock:
-            self._engines.pop(name or DEFAULT_COLLECTION, None)
+            self._served.pop(name or DEFAULT_COLLECTION, None)
+            self._builds.pop(name or DEFAULT_COLLECTION, None)
+
+
+def load_active(settings: Settings, embedder) -> Engine:
+    """An Engine on the active build of the selected collection as it is, without comparing it
+    with the corpus (a server keeps answering from it while a new build is made). Its files are
+    checked as `load_index` does; IndexNotReady when there is none or it was made with another
+    embedder, chunking or format; IndexDamaged when its files are damaged."""
+    index = load_index(index_dir(settings), settings)
+    for key, value in expected_manifest_keys(settings, embedder.id, embedder.dim).items():
+        if index.manifest.get(key) != value:
+            raise IndexNotReady(f"De index is gebouwd met andere instellingen ({key}: {index.manifest.get(key)} "
+                                f"≠ {value}). Voer uit: qa index")
+    return Engine(settings, index, embedder)

@@ -85,6 +85,10 @@ class Settings:
     # --- web ------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 7860
+    # A running server checks every loaded collection's active build (CURRENT) this often and
+    # switches to a new build (from `qa index`, an upload or another replica) between requests;
+    # 0 = never (qa/engine.py EngineCache, docs/operators.md)
+    reload_check_seconds: float = 2.0
 
     # --- web chat: feedback and question log (qa/web/feedback.py) -------------------------------
     # 👍/👎 feedback (with the question and answer it rates) goes into this SQLite file;
@@ -133,6 +137,17 @@ class Settings:
     secret_key: str = field(default="", repr=False)  # signs widget sessions; "" = a key kept in secret_file
     secret_file: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "secret.key")
+
+    # --- LTI 1.3 (qa/lti/, qa/web/lti_routes.py; docs/lti.md) ------------------------------------
+    # Registered platforms, the tool's RSA key (0600), used nonces, courses and their feedback live
+    # in lti_dir. lti_base_url is the public address of this server as the LMS reaches it
+    # (e.g. https://vraagbaak.example.nl); "" = taken from each request's Host header.
+    lti_dir: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "lti")
+    lti_base_url: str = ""
+    lti_session_minutes: int = 480         # a launch's signed session (chat, documents) stays valid this long
+    lti_state_minutes: int = 10            # from login initiation to launch
+    lti_max_upload_mb: float = 20.0        # largest document an instructor may upload
+    lti_max_documents: int = 200           # most documents in one course
 
     # --- ingestion limits (qa/ingest/, qa/index/scan.py) ---------------------------------------
     max_unpacked_mb: float = 200.0         # DOCX (zip): most bytes its parts may unpack to

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 from typing import Iterator
 
 from qa.engine import Engine, EngineCache
+from qa.index.jobs import SerialEmbedder
 from qa.errors import CorpusError, IndexNotReady
 from qa.index.collections import list_collections
 from qa.types import split_passage_id
@@ -31,35 +31,16 @@ ERROR_MESSAGE = ("Er ging iets mis bij het beantwoorden van je vraag. Probeer he
 UNKNOWN_COLLECTION = "Onbekende collectie."
 
 
-class _SerialEmbedder:
-    """Wraps an embedder so that one text batch is encoded at a time: the tokenizer and
-    model are not made for concurrent calls, while retrieval and answer composition around
-    them may run in parallel threads."""
-
-    def __init__(self, inner, lock: threading.Lock):
-        self._inner = inner
-        self._lock = lock
-
-    def encode_queries(self, texts, *args, **kwargs):
-        with self._lock:
-            return self._inner.encode_queries(texts, *args, **kwargs)
-
-    def encode_passages(self, texts, *args, **kwargs):
-        with self._lock:
-            return self._inner.encode_passages(texts, *args, **kwargs)
-
-    def __getattr__(self, name):          # id, dim and anything else: the inner embedder's
-        return getattr(self._inner, name)
-
-
 class Asker:
     """Asks the engine for the chat and the API, and logs questions when the
     `log_questions` setting is on. Works on a shallow copy of the engine whose embedder
-    encodes one question at a time (`_SerialEmbedder`); the caller's engine is not changed."""
+    encodes one text batch at a time (`SerialEmbedder`: the tokenizer and model are not made
+    for concurrent calls, and every collection's asker and a background build share the one
+    loaded embedder); the caller's engine is not changed."""
 
     def __init__(self, engine: Engine, feedback: FeedbackStore):
         self.engine = copy.copy(engine)
-        self.engine.embedder = _SerialEmbedder(engine.embedder, threading.Lock())
+        self.engine.embedder = SerialEmbedder(engine.embedder)
         self.feedback = feedback
         self._by_k: dict[int, Engine] = {}
         self.passages = {p.id: p for p in engine.index.passages}
@@ -127,34 +108,31 @@ class Asker:
 
 class Askers:
     """One `Asker` per collection: the server's own engine, and the other collections of
-    the corpus folder loaded on first use (`EngineCache`, sharing the loaded embedder)."""
+    the corpus folder loaded on first use. `engines` (an `EngineCache` sharing the loaded
+    embedder) holds them and switches each to its collection's new build when one appears
+    (`reload_check_seconds`): a request takes its asker once (`get`) and finishes on it."""
 
     def __init__(self, engine: Engine, feedback: FeedbackStore):
         self.settings = engine.settings
         self.default_name = engine.settings.collection
         self.feedback = feedback
-        self.engines = EngineCache(engine.settings, auto_index=False, embedder=engine.embedder)
-        self._askers = {self.default_name: Asker(engine, feedback)}
-        self._lock = threading.Lock()
+        self.engines = EngineCache(engine.settings, auto_index=False, embedder=engine.embedder,
+                                   prepare=lambda loaded: Asker(loaded, feedback))
+        self.engines.put(engine)
 
     @property
     def default(self) -> Asker:
-        return self._askers[self.default_name]
+        return self.get(None)
 
     def get(self, name: str | None) -> Asker:
-        """The asker of collection `name` (None = the server's own). Raises CorpusError
-        (UNKNOWN_COLLECTION, naming nothing) for a name that is not a collection with an
-        index; a request never starts indexing."""
-        if name is None or name == self.default_name:
-            return self.default
-        with self._lock:
-            if name not in self._askers:
-                try:
-                    self._askers[name] = Asker(self.engines.get(name), self.feedback)
-                except (CorpusError, IndexNotReady) as exc:
-                    log.info("refused collection %r: %s", name[:100], exc)
-                    raise CorpusError(UNKNOWN_COLLECTION) from None
-            return self._askers[name]
+        """The asker of collection `name` (None = the server's own) on its current build.
+        Raises CorpusError (UNKNOWN_COLLECTION, naming nothing) for a name that is not a
+        collection with an index; a request never starts indexing."""
+        try:
+            return self.engines.get(self.default_name if name is None else name)
+        except (CorpusError, IndexNotReady) as exc:
+            log.info("refused collection %r: %s", (name or "")[:100], exc)
+            raise CorpusError(UNKNOWN_COLLECTION) from None
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, name) of every indexed collection, for the chat's selector."""
