@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from qa.lti import cli as lti_cli
 from qa.render import citation_where
 from qa.settings import Settings, SettingsError, load_settings
 
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collectie (submap van het corpus) waarin de widget zoekt; standaard de standaardcollectie")
     w.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
     w.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
+
+    lti_cli.add_parser(sub)             # qa lti … (qa/lti/cli.py)
     return parser
 
 
@@ -419,7 +422,7 @@ def cmd_widget(settings: Settings, args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve, "feedback": cmd_feedback,
-            "widget": cmd_widget}
+            "widget": cmd_widget, "lti": lti_cli.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,7 +152,7 @@ def test_damaged_index_is_a_dutch_error_verify_names_it_and_qa_index_repairs(tmp
     (["ask", "vraag", "--onzin"], "gebruik: qa ", "qa: fout: onbekende argumenten: --onzin"),
     (["vraag"], "gebruik: qa ",
      "qa: fout: argument COMMANDO: ongeldige keuze: 'vraag' (kies uit 'index', 'ask', 'eval', 'serve', "
-     "'feedback', 'widget')"),
+     "'feedback', 'widget', 'lti')"),
     (["ask", "vraag", "--retriever", "grep"], "gebruik: qa ask ",
      "qa ask: fout: argument --retriever: ongeldige keuze: 'grep' (kies uit 'hybrid', 'dense', 'bm25')"),
     (["ask", "vraag", "--top-k"], "gebruik: qa ask ", "qa ask: fout: argument --top-k: verwacht één waarde"),

@@ -23,7 +23,8 @@ from qa.web.api import create_api
 from qa.web.askers import Askers
 from qa.web.chat import CSS, HEAD, build_blocks, question_events, theme
 from qa.web.feedback import FeedbackStore
-from qa.web.security import ASK_PATH, SecurityGuard, SessionSigner, load_secret
+from qa.web.lti_routes import install_lti
+from qa.web.security import ASK_PATH, LTI_ASK_PATH, SecurityGuard, SessionSigner, load_secret
 from qa.web.widget import install_widget
 
 
@@ -33,9 +34,11 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     settings = engine.settings
     feedback = feedback or FeedbackStore(settings.feedback_db)
     askers = Askers(engine, feedback)
-    signer = SessionSigner(load_secret(settings))
+    secret = load_secret(settings)
+    signer = SessionSigner(secret)
     api = create_api(askers, settings.api_max_top_k)
     install_widget(api, settings, signer)   # /widget, /widget.js and assets (before the / mount)
+    lti = install_lti(api, settings, askers, secret)   # /lti/… (LTI 1.3 launch, course pages)
 
     blocks = build_blocks(engine, feedback, askers)
     # Gradio's extras are off (monitoring, run history, MCP, server-side rendering), uploads
@@ -48,14 +51,15 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     asks = question_events(blocks)
 
     def is_question(path: str, body: dict | None) -> bool:
-        if path == ASK_PATH:
+        if path in (ASK_PATH, LTI_ASK_PATH):
             return True
         if path == "/gradio_api/queue/join":   # an unknown or missing fn_index counts as a question
             fn = (body or {}).get("fn_index")
             return not isinstance(fn, int) or fn in asks or fn not in blocks.fns
         return False
 
-    api.add_middleware(SecurityGuard, settings=settings, signer=signer, is_question=is_question)
+    api.add_middleware(SecurityGuard, settings=settings, signer=signer, is_question=is_question,
+                       user_key=lti.rate_key)
     return api
 
 

@@ -9,9 +9,11 @@
    everything else (Gradio's upload, file, proxy, call/run API, monitoring, run history,
    MCP, ...) gets a plain 404, before any body is read.
 3. **Origin**: a cross-site request (an Origin that is not this server) may only call
-   `/api/ask`, and only from `allowed_origins` (CORS headers are added then); any other
+   `/api/ask`, and only from `allowed_origins` (CORS headers are added then), or post the
+   LTI login and launch (`CROSS_SITE_POSTS`: checked by signature instead); any other
    cross-site request with a body gets 403. CORS headers the app sets itself are removed.
-4. **Body**: at most `max_body_kb`; a larger Content-Length, or a body that grows past the
+   `/api/ask` never serves an LTI course's collection (`lti-…`: 404).
+4. **Body**: at most `max_body_kb` (an instructor's upload: `lti_max_upload_mb`); a larger Content-Length, or a body that grows past the
    cap, gets 413 and is read no further. The body is buffered (it is small) and handed on.
 5. **No client-supplied files**: a JSON body that holds a Gradio file reference (an object
    with a "path"/"url" or a `meta._type` of `gradio.FileData`) is refused with 400 —
@@ -19,13 +21,14 @@
 6. **Rate limits** on every request that asks a question (`/api/ask`, and the Gradio
    queue events `is_question` recognises): per client per minute and per day, for the
    whole server per minute, and for `/api/ask` per widget session per minute (429 +
-   Retry-After).
+   Retry-After). LTI questions (`/lti/ask`) are keyed by the signed LTI user (`user_key`)
+   instead of the address.
    The client is the connecting address, or — only when that address is one of
    `trusted_proxies` — the first untrusted address of X-Forwarded-For; IPv6 clients are
    keyed by their /64 network. Widget sessions are signed (`SessionSigner`) by `/widget`;
    a request without a valid one counts against a session keyed by its client.
 7. **Headers** on every response: `frame-ancestors 'self'` (CSP) and X-Frame-Options
-   SAMEORIGIN, except on responses that bring their own CSP (the widget page), plus
+   SAMEORIGIN, except on responses that bring their own CSP (the widget and LTI pages), plus
    nosniff and a referrer policy.
 
 All refusals are JSON `{"detail": "<Dutch message>"}`. Limits use the `limits` library
@@ -70,7 +73,23 @@ PUBLIC_ROUTES: list[tuple[tuple[str, ...], re.Pattern]] = [
     (_GET, re.compile(r"/docs|/openapi\.json|/docs/oauth2-redirect")),
     (("POST", "OPTIONS"), re.compile(re.escape(ASK_PATH))),
     (_GET, re.compile(r"/widget|/widget\.js|/widget/widget-app\.js|/widget/widget\.css")),
+    # LTI 1.3 (qa/web/lti_routes.py)
+    (_GET + ("POST",), re.compile(r"/lti/login")),
+    (("POST",), re.compile(r"/lti/(launch|ask|feedback|documents|documents/remove)")),
+    (_GET, re.compile(r"/lti/(jwks|documents|feedback/summary|feedback\.csv|static/[\w.-]+)")),
 ]
+# The LMS posts the login initiation and the launch from its own site (a form in the user's
+# browser). These two may be posted cross-site from any origin: what they accept is checked
+# by signature (the platform's id_token, our signed state), not by where it came from; an
+# Origin cannot be relied on there anyway (Canvas posts from the school's domain, not its
+# issuer; some browsers send "null"). Every other LTI route is same-origin only.
+CROSS_SITE_POSTS = {"/lti/login", "/lti/launch"}
+# Pages made to be shown inside another site's frame: they set their own CSP frame-ancestors.
+FRAMED_PATHS = {"/widget", "/lti/launch"}
+# Instructor uploads may be larger than other bodies (setting lti_max_upload_mb).
+UPLOAD_PATHS = {"/lti/documents"}
+LTI_ASK_PATH = "/lti/ask"
+COURSE_PREFIX = "lti-"          # collections of LTI courses (qa.lti.courses): never via the public API
 
 NOT_FOUND = "Niet gevonden."
 BAD_HOST = "Onbekende host: deze server antwoordt niet op die naam (instelling allowed_hosts)."
@@ -83,6 +102,7 @@ FORBIDDEN_ORIGIN = ("Deze website mag Vraagbaak niet gebruiken: {origin} staat n
 RATE_LIMITED = ("Je stelt veel vragen kort na elkaar. Wacht ongeveer {seconds} seconden "
                 "en probeer het dan opnieuw.")
 DAY_LIMITED = "Je hebt vandaag het maximale aantal vragen gesteld. Probeer het later opnieuw."
+UNKNOWN_COLLECTION = "Onbekende collectie."
 BUSY = "Vraagbaak is op dit moment erg druk. Wacht ongeveer {seconds} seconden en probeer het opnieuw."
 
 _ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(?::\d{1,5})?")
@@ -337,12 +357,15 @@ class SecurityGuard:
     checks widget session ids."""
 
     def __init__(self, app, settings: Settings, signer: SessionSigner,
-                 is_question: Callable[[str, dict | None], bool]):
+                 is_question: Callable[[str, dict | None], bool],
+                 user_key: Callable[[str, dict], str | None] | None = None):
         self.app = app
         self.hosts = parse_hosts(settings)
         self.origins = set(parse_origins(settings.allowed_origins))
         self.trusted = parse_networks(settings.trusted_proxies)
         self.max_body = max(1, settings.max_body_kb) * 1024
+        self.max_upload = int(max(0.0, settings.lti_max_upload_mb) * 1024 * 1024) + 64 * 1024  # + multipart
+        self.user_key = user_key
         self.limits = QuestionLimits(settings)
         self.signer = signer
         self.is_question = is_question
@@ -373,7 +396,7 @@ class SecurityGuard:
                     await respond(send, 403, FORBIDDEN_ORIGIN.format(origin=origin[:200]))
                     return
                 cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
-            elif method not in _GET:
+            elif method not in _GET and path not in CROSS_SITE_POSTS:
                 await respond(send, 403, CROSS_SITE)
                 return
         if method == "OPTIONS":                    # CORS preflight of /api/ask
@@ -389,13 +412,14 @@ class SecurityGuard:
             except ValueError:
                 await respond(send, 400, BAD_BODY)
                 return
-            if declared > self.max_body:
-                await respond(send, 413, TOO_LARGE.format(kb=self.max_body // 1024), cors)
+            cap = self.max_upload if path in UPLOAD_PATHS else self.max_body
+            if declared > cap:
+                await respond(send, 413, TOO_LARGE.format(kb=cap // 1024), cors)
                 return
             try:
-                body = await read_body(receive, self.max_body)
+                body = await read_body(receive, cap)
             except BodyTooLarge:
-                await respond(send, 413, TOO_LARGE.format(kb=self.max_body // 1024), cors)
+                await respond(send, 413, TOO_LARGE.format(kb=cap // 1024), cors)
                 return
             except ConnectionError:
                 return
@@ -409,19 +433,26 @@ class SecurityGuard:
                     log.warning("refused a file reference in a request body to %s", path)
                     await respond(send, 400, FILE_REFUSED, cors)
                     return
+                if path == ASK_PATH and isinstance(data, dict) and isinstance(data.get("collection"), str) \
+                        and data["collection"].startswith(COURSE_PREFIX):
+                    await respond(send, 404, UNKNOWN_COLLECTION, cors)
+                    return
             if self.is_question(path, data if isinstance(data, dict) else None):
                 session = headers.get(SESSION_HEADER)
                 valid = session if path == ASK_PATH and self.signer.verify(session) else None
                 client = client_key((scope.get("client") or (None, 0))[0],
                                     headers.get("x-forwarded-for"), self.trusted)
-                refused = self.limits.check(client, valid, api=path == ASK_PATH)
+                user = self.user_key(path, headers) if self.user_key and path == LTI_ASK_PATH else None
+                if user is not None:                # a signed LTI user: limits per user, not per address
+                    client, valid = user, user
+                refused = self.limits.check(client, valid, api=path in (ASK_PATH, LTI_ASK_PATH))
                 if refused is not None:
                     seconds, message = refused
                     await respond(send, 429, message, cors + [(b"retry-after", str(seconds).encode())])
                     return
             receive = replay(body, receive)
 
-        framed_by_widget = path == "/widget"
+        framed_by_widget = path in FRAMED_PATHS
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -1,0 +1,103 @@
+"""HTML of the LTI pages shown inside the LMS iframe: the course chat (learners and
+instructors), the instructor's documents and feedback panels, and the Dutch error page.
+
+Every value that reaches HTML is escaped (`qa.render.escape_html`); the pages run only their
+own scripts (`/lti/static/…`), and their CSP lets the registered platforms frame them
+(`page_csp`). The signed session and the CSRF token are in <meta> tags that the scripts
+read and send in a header: no cookies (third-party cookies are blocked in most LMS iframes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.render import escape_html
+
+STATIC = Path(__file__).resolve().parent / "static" / "lti"
+ASSETS = {"lti-chat.js": "text/javascript; charset=utf-8", "lti-docs.js": "text/javascript; charset=utf-8",
+          "lti.css": "text/css; charset=utf-8"}
+WELCOME = "Stel een vraag over de documenten van deze cursus. Elk antwoord noemt zijn bronnen."
+NO_DOCUMENTS = "Je docent heeft nog geen documenten voor deze cursus toegevoegd."
+
+
+def page_csp(origins: list[str]) -> str:
+    ancestors = " ".join(["'self'", *origins])
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors {ancestors}")
+
+
+def _head(title: str, token: str = "", csrf: str = "", scripts: tuple[str, ...] = ()) -> str:
+    tags = "".join(f'<script src="/lti/static/{s}" defer></script>\n' for s in scripts)
+    return f"""<!doctype html>
+<html lang="nl">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="vb-lti" content="{escape_html(token)}">
+<meta name="vb-csrf" content="{escape_html(csrf)}">
+<title>{escape_html(title)}</title>
+<link rel="stylesheet" href="/lti/static/lti.css">
+{tags}</head>
+"""
+
+
+def error_page(message: str) -> str:
+    return (_head("Vraagbaak") + '<body class="lti-error"><main><h1>Vraagbaak kan niet worden geopend</h1>'
+            f'<p id="lti-error">{escape_html(message)}</p></main></body></html>\n')
+
+
+def chat_section(max_chars: int, ready: bool) -> str:
+    notice = "" if ready else f'<p class="lti-notice" id="lti-empty">{escape_html(NO_DOCUMENTS)}</p>'
+    return f"""<section class="lti-chat" aria-label="Chat">
+{notice}<div id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
+<div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(WELCOME)}</p></div>
+</div>
+<form id="vbw-form" class="vbw-form" autocomplete="off">
+<label for="vbw-q" class="vbw-sr">Je vraag</label>
+<textarea id="vbw-q" name="question" rows="2" maxlength="{int(max_chars)}" required
+ placeholder="Typ je vraag…"></textarea>
+<button type="submit" id="vbw-send">Vraag</button>
+</form>
+<p class="vbw-foot">Antwoorden komen uit de documenten van de cursus; controleer belangrijke informatie.</p>
+</section>
+"""
+
+
+def documents_section(max_mb: float) -> str:
+    return f"""<section class="lti-docs" aria-label="Documenten">
+<h2>Documenten van de cursus</h2>
+<form id="lti-upload" class="lti-upload" enctype="multipart/form-data">
+<label for="lti-file">Document toevoegen (PDF, DOCX, HTML, Markdown of tekst; hoogstens {max_mb:g} MB)</label>
+<input type="file" id="lti-file" name="file" accept=".pdf,.docx,.html,.htm,.md,.txt" required>
+<button type="submit" id="lti-upload-send">Uploaden</button>
+</form>
+<p id="lti-upload-msg" class="lti-msg" role="status"></p>
+<div class="lti-build" id="lti-build" hidden>
+<label for="lti-progress" id="lti-phase">Index wordt bijgewerkt…</label>
+<progress id="lti-progress" max="1" value="0"></progress>
+</div>
+<table class="lti-table"><thead><tr><th>Document</th><th>Status</th><th>Passages</th><th></th></tr></thead>
+<tbody id="lti-doc-rows"><tr><td colspan="4">Laden…</td></tr></tbody></table>
+</section>
+<section class="lti-feedback" aria-label="Feedback">
+<h2>Feedback van studenten</h2>
+<p><span id="lti-up">0</span> × 👍 · <span id="lti-down">0</span> × 👎
+ <button type="button" id="lti-csv">Exporteren als CSV</button></p>
+<ul id="lti-comments" class="lti-comments"></ul>
+</section>
+"""
+
+
+def course_page(title: str, token: str, csrf: str, instructor: bool, ready: bool, max_chars: int,
+                max_mb: float) -> str:
+    """The page after a launch: the chat for everyone; for instructors also documents and feedback."""
+    scripts = ("lti-chat.js", "lti-docs.js") if instructor else ("lti-chat.js",)
+    role = "Docent" if instructor else "Student"
+    body = documents_section(max_mb) if instructor else ""
+    return (_head(f"Vraagbaak – {title}", token, csrf, scripts) +
+            f'<body data-max-chars="{int(max_chars)}" class="lti-{"instructor" if instructor else "learner"}">\n'
+            f'<header class="vbw-head"><h1 class="vbw-title" id="lti-course">{escape_html(title)}</h1>'
+            f'<span class="lti-role">{role}</span></header>\n<main>\n{body}'
+            f'{chat_section(max_chars, ready or instructor)}</main>\n</body>\n</html>\n')
