@@ -48,7 +48,7 @@ LOADERS: dict[str, Loader] = {
     ".txt": Loader("qa.ingest.text", "load_text"),
     ".md": Loader("qa.ingest.text", "load_text", headings=True),
     ".markdown": Loader("qa.ingest.text", "load_text", headings=True),
-    ".pdf": Loader("qa.ingest.pdf", "load_pdf"),
+    ".pdf": Loader("qa.ingest.pdf", "load_pdf", paragraphs=True, headings=True),   # from the layout
     ".docx": Loader("qa.ingest.docx", "load_docx", paragraphs=True, headings=True),
     ".html": Loader("qa.ingest.html", "load_html", paragraphs=True, headings=True),
     ".htm": Loader("qa.ingest.html", "load_html", paragraphs=True, headings=True),
@@ -57,7 +57,9 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 # bump when extracted text or blocks (or how the chunker treats them) change for the same file;
 # 3: HTML, DOCX and Markdown get no PDF-noise repairs; DocBook navigation and tables of contents
 #    dropped, a definition term leads its description
-LOADER_VERSION = 3
+# 4: PDF through pypdfium2 and a layout analysis (qa.ingest.pdf_layout, pdf_paragraphs): whole
+#    paragraphs and headings, no headers/footers/contents, hyphenation joined; no noise repairs
+LOADER_VERSION = 4
 
 
 def known_structure(path: str | Path) -> tuple[bool, bool]:

@@ -1,15 +1,22 @@
-"""PDF loader (pypdf): text per page, headings by font size, running headers dropped.
+"""PDF loader (pypdfium2): paragraphs from the page layout, with page numbers and properties.
 
-`Document.text` is the extracted text of all pages joined by a form feed (`\\f`); every
-block carries its 1-based page number (the physical page, as a PDF viewer counts), so a
-citation can say "p. 4". Headings: lines set in a clearly larger font than the body text
-are marked as headings; the chunker also recognises short title-like lines. Lines that
-repeat at the top or bottom of many pages (running headers, footers, page numbers) are
-dropped.
+Characters with their positions and font sizes come from PDFium (pypdfium2); the layout is
+worked out in `qa.ingest.pdf_layout` (running headers and footers, tables of contents,
+reading order over columns) and `qa.ingest.pdf_paragraphs` (paragraphs, headings by font
+size, hyphenation at line ends, quotes). Chosen on measurement over pypdf and pdfminer.six:
+`benchmarks/pdf_extract.py`.
+
+`Document.text` is the extracted paragraphs, one per line, page after page joined by a form
+feed (`\\f`); a paragraph that runs over a page break has its form feed inside it. Every
+block carries the 1-based page number where it starts (the physical page, as a PDF viewer
+counts), so a citation can say "p. 4"; `mark_page_breaks` adds where a passage goes on on
+the next page. Running headers, footers, page numbers and tables of contents are not in the
+text.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 from collections import Counter
@@ -17,17 +24,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa.ingest.metadata import clean
+from qa.ingest.pdf_layout import (Line, body_size, contents_pages, is_contents_entry, line_spacing,
+                                  reading_order, running_lines)
+from qa.ingest.pdf_paragraphs import Paragraph, build_paragraphs, vocabulary
 from qa.types import Block, Passage, normalize_text
 
 log = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\f"
-HEADING_SIZE_RATIO = 1.15        # a line this much larger than the body font is a heading
-_HEADING_MAX_WORDS = 16
-_RUNNING_MAX_WORDS = 12          # longer lines are body text, even when they repeat
-_EDGE_LINES = 2                  # lines at the top and bottom of a page checked for running headers
-_DIGITS = re.compile(r"\d+")
-_PAGE_NUMBER = re.compile(r"^(pagina|page|p\.)?\s*\d{1,4}(\s*(van|of|/)\s*\d{1,4})?$", re.IGNORECASE)
+_GAP_SPLIT = 1.6               # a gap this many font sizes wide splits a line into pieces (columns, tables)
+_BOLD_WEIGHT = 600
+_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 
 
 def _error(rel: str, message: str):
@@ -37,147 +44,176 @@ def _error(rel: str, message: str):
 
 
 def _open(path: Path, rel: str):
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
     try:
-        reader = PdfReader(path, strict=False)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _error(rel, f"beschadigd of geen geldige PDF ({exc})") from None
-    if reader.is_encrypted:
-        try:
-            ok = reader.decrypt("")          # many PDFs are "encrypted" with an empty password
-        except (DependencyError, NotImplementedError) as exc:
+        return pdfium.PdfDocument(str(path))          # an empty user password is tried by PDFium itself
+    except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+            raise _error(rel, "versleutelde PDF (met wachtwoord beveiligd); sla hem onbeveiligd op") from None
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_SECURITY:
             raise _error(rel, f"versleutelde PDF die niet geopend kan worden ({exc})") from None
-        except (FileNotDecryptedError, PdfReadError):
-            ok = 0
-        if not ok:
-            raise _error(rel, "versleutelde PDF (met wachtwoord beveiligd); sla hem onbeveiligd op")
-    return reader
+        raise _error(rel, f"beschadigd of geen geldige PDF ({exc})") from None
 
 
-def _meta(reader) -> dict:
+def _meta(document) -> dict:
     try:
-        info = reader.metadata
-        if info is None:
-            return {}
-        raw = {"title": info.get("/Title"), "author": info.get("/Author"),
-               "date": info.get("/CreationDate") or info.get("/ModDate")}
-        return clean({k: (str(v) if v is not None else None) for k, v in raw.items()})
+        info = document.get_metadata_dict(skip_empty=True)
+        raw = {"title": info.get("Title"), "author": info.get("Author"),
+               "date": info.get("CreationDate") or info.get("ModDate")}
+        return clean({k: v for k, v in raw.items() if v})
     except Exception as exc:      # malformed info dictionaries are common and never fatal
         log.info("unreadable PDF metadata: %s", exc)
         return {}
 
 
-def _page_lines(page) -> tuple[list[str], list[tuple[str, float]]]:
-    """The page's text lines and its (text, font size) runs."""
-    runs: list[tuple[str, float]] = []
+class _Bold:
+    """Whether a character's font is bold (weight, else the font's name), cached per name."""
 
-    def visit(text, cm, tm, font_dict, font_size):
-        if text and text.strip():
-            scale = abs(tm[3] or tm[0] or 1.0) * abs(cm[3] or cm[0] or 1.0)
-            runs.append((text, float(font_size or 0) * scale))
+    def __init__(self, pdfium_c, textpage):
+        self.c, self.page = pdfium_c, textpage
+        self.buffer = ctypes.create_string_buffer(256)
+        self.flags = ctypes.c_int()
 
-    text = page.extract_text(visitor_text=visit) or ""
-    return text.splitlines(), runs
-
-
-def _heading_texts(runs: list[tuple[str, float]], body_size: float) -> set[str]:
-    """Normalised texts set clearly larger than the body font (consecutive runs joined)."""
-    out: set[str] = set()
-    current: list[str] = []
-    for text, size in runs + [("", 0.0)]:
-        if body_size and size >= body_size * HEADING_SIZE_RATIO:
-            current.append(text)
-            continue
-        if current:
-            joined = normalize_text(" ".join(current))
-            if joined and len(joined.split()) <= _HEADING_MAX_WORDS:
-                out.add(joined)
-                out.update(normalize_text(t) for t in current if normalize_text(t))
-            current = []
-    return out
+    def __call__(self, index: int) -> bool:
+        weight = self.c.FPDFText_GetFontWeight(self.page, index)
+        if weight > 0:
+            return weight >= _BOLD_WEIGHT
+        self.c.FPDFText_GetFontInfo(self.page, index, self.buffer, 256, ctypes.byref(self.flags))
+        return bool(_BOLD_NAME.search(self.buffer.value.decode("latin-1")))
 
 
-def _running_lines(pages: list[list[str]], headings: list[set[str]]) -> set[str]:
-    """Digit-masked short lines that appear at a page edge on many pages, in the body font
-    or smaller: running headers and footers."""
-    if len(pages) < 3:
-        return set()
-    counts: Counter[str] = Counter()
-    for lines, large in zip(pages, headings):
-        body = [normalize_text(x) for x in lines if normalize_text(x)]
-        edge = set(body[:_EDGE_LINES] + body[-_EDGE_LINES:])
-        counts.update(_DIGITS.sub("#", x) for x in edge
-                      if len(x.split()) <= _RUNNING_MAX_WORDS and x not in large)
-    threshold = max(3, 0.4 * len(pages))
-    return {line for line, n in counts.items() if n >= threshold}
+def _piece(chars: list, height: float, page: int) -> Line | None:
+    """A line (piece) from its characters: (char, left, right, baseline, size, bold); a
+    space is (" ", None, ...)."""
+    text = re.sub(r"\s+", " ", "".join(c[0] for c in chars)).strip()
+    boxed = [c for c in chars if c[1] is not None]
+    if not text or not boxed:
+        return None
+    sizes = Counter(round(c[4], 1) for c in boxed)
+    size = sizes.most_common(1)[0][0]
+    letters = [c for c in boxed if c[0].isalpha()]
+    baseline = Counter(round(c[3], 1) for c in boxed).most_common(1)[0][0]
+    bottom = height - baseline
+    return Line(text=text, x0=min(c[1] for c in boxed), x1=max(c[2] for c in boxed), top=bottom - 0.8 * size,
+                bottom=bottom, size=size, bold=bool(letters) and all(c[5] for c in letters), page=page)
+
+
+def _page_lines(page, number: int) -> list[Line]:
+    """The text lines of a page, split into pieces at wide gaps, in PDFium's order."""
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        height = page.get_height()
+        handle = textpage.raw
+        bold = _Bold(pdfium_c, handle)
+        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+        x, y = ctypes.c_double(), ctypes.c_double()
+        lines: list[Line] = []
+        chars: list = []
+        reach = None
+        baseline = 0.0
+
+        def flush():
+            line = _piece(chars, height, number)
+            if line is not None:
+                lines.append(line)
+            chars.clear()
+
+        for i in range(textpage.count_chars()):
+            ch = chr(pdfium_c.FPDFText_GetUnicode(handle, i))
+            if ch in "\r\n":
+                flush()
+                reach = None
+                continue
+            if ch in "\x02\ufffe\u00ad" or pdfium_c.FPDFText_IsHyphen(handle, i) == 1:
+                ch = "\ufffe"       # a hyphen at a line end (PDFium reports some as U+0002)
+            elif ch.isspace() or pdfium_c.FPDFText_IsGenerated(handle, i) == 1:
+                chars.append((" ", None, None, None, 0.0, False))
+                continue
+            elif not ch.isprintable():
+                continue
+            size = pdfium_c.FPDFText_GetFontSize(handle, i)
+            pdfium_c.FPDFText_GetCharBox(handle, i, left, right, bottom, top)
+            pdfium_c.FPDFText_GetCharOrigin(handle, i, x, y)
+            if reach is not None and (left.value - reach > _GAP_SPLIT * max(size, 1.0)
+                                      or abs(y.value - baseline) > 0.6 * max(size, 1.0)):
+                flush()              # PDFium runs a line ending in a hyphen on into the next
+                reach = None
+            if reach is None:
+                baseline = y.value
+            chars.append((ch, left.value, right.value, y.value, size, bold(i)))
+            reach = right.value if reach is None else max(reach, right.value)
+        flush()
+        return lines
+    finally:
+        textpage.close()
+
+
+def _lay_out(paragraphs: list[Paragraph], n_pages: int) -> tuple[str, list[tuple[Block, bool]]]:
+    """The document text (paragraphs one per line, pages joined by form feeds) and the raw
+    blocks, a paragraph over a page break spanning its form feed."""
+    parts: list[str] = []
+    raw: list[tuple[Block, bool]] = []
+    pos, page = 0, 1
+    for par in paragraphs:
+        start = None
+        for number, text in par.pieces:
+            while page < number:
+                parts.append(PAGE_SEPARATOR)
+                pos += 1
+                page += 1
+            if parts and parts[-1] != PAGE_SEPARATOR:
+                parts.append("\n")
+                pos += 1
+            start = pos if start is None else start
+            parts.append(text)
+            pos += len(text)
+        text = normalize_text(" ".join(t for _, t in par.pieces))
+        raw.append((Block(text=text, start=start, end=pos, para=0, page=par.pieces[0][0]), par.heading))
+    parts.extend(PAGE_SEPARATOR * max(0, n_pages - page))
+    return "".join(parts), raw
 
 
 def load_pdf(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict]:
-    """Extract a PDF: (text, raw blocks with page numbers and heading flags, metadata).
+    """Extract a PDF: (text, raw paragraph blocks with page numbers and heading flags, metadata).
 
     Raises LoadError for encrypted, damaged or unreadable PDFs. A page whose text cannot
     be extracted is left empty (logged); a PDF without any text layer gives no blocks.
     """
-    reader = _open(path, rel)
+    document = _open(path, rel)
     try:
-        n_pages = len(reader.pages)
-    except Exception as exc:
-        raise _error(rel, f"beschadigd of geen geldige PDF ({exc})") from None
-    pages: list[list[str]] = []
-    runs_per_page: list[list[tuple[str, float]]] = []
-    for number in range(n_pages):
         try:
-            lines, runs = _page_lines(reader.pages[number])
-        except Exception as exc:  # one bad page does not lose the rest of the document
-            log.warning("%s: page %d could not be read: %s", rel, number + 1, exc)
-            lines, runs = [], []
-        pages.append(lines)
-        runs_per_page.append(runs)
-
-    sizes: Counter[float] = Counter()
-    for runs in runs_per_page:
-        for text, size in runs:
-            sizes[round(size, 1)] += len(text.strip())
-    body_size = sizes.most_common(1)[0][0] if sizes else 0.0
-    headings_per_page = [_heading_texts(runs, body_size) for runs in runs_per_page]
-    running = _running_lines(pages, headings_per_page)
-
-    parts: list[str] = []
-    raw: list[tuple[Block, bool]] = []
-    offset = 0
-    for number, (lines, headings) in enumerate(zip(pages, headings_per_page), start=1):
-        body = [normalize_text(x) for x in lines]
-        nonempty = [i for i, x in enumerate(body) if x]
-        edges = set(nonempty[:_EDGE_LINES] + nonempty[-_EDGE_LINES:])
-        pos = offset
-        for i, line in enumerate(lines):
-            start, end = pos, pos + len(line)
-            pos = end + 1                       # the "\n" joining lines
-            text = body[i]
-            if not text:
-                continue
-            if i in edges and (_DIGITS.sub("#", text) in running or _PAGE_NUMBER.match(text)):
-                continue
-            lead = len(line) - len(line.lstrip())
-            start, end = start + lead, start + len(line.rstrip())
-            is_heading = text in headings
-            previous = raw[-1] if raw else None
-            if (is_heading and previous and previous[1] and previous[0].page == number
-                    and len(previous[0].text) + len(text) < 150):
-                # a heading set over two lines: one heading
-                merged = previous[0]
-                raw[-1] = (Block(text=f"{merged.text} {text}", start=merged.start, end=end, para=0,
-                                 page=number), True)
-                continue
-            raw.append((Block(text=text, start=start, end=end, para=0, page=number), is_heading))
-        page_text = "\n".join(lines)
-        parts.append(page_text)
-        offset += len(page_text) + len(PAGE_SEPARATOR)
-    meta = _meta(reader)
-    meta_pages = {"pages": n_pages}
-    return PAGE_SEPARATOR.join(parts), raw, {**meta, **meta_pages}
+            n_pages = len(document)
+        except Exception as exc:
+            raise _error(rel, f"beschadigd of geen geldige PDF ({exc})") from None
+        pages: list[list[Line]] = []
+        for number in range(n_pages):
+            try:
+                page = document[number]
+                try:
+                    pages.append(_page_lines(page, number + 1))
+                finally:
+                    page.close()
+            except Exception as exc:  # one bad page does not lose the rest of the document
+                log.warning("%s: page %d could not be read: %s", rel, number + 1, exc)
+                pages.append([])
+        meta = _meta(document)
+    finally:
+        document.close()
+    size = body_size(pages)
+    spacing = line_spacing(pages, size)
+    running = running_lines(pages, size, spacing)
+    pages = [[x for x in lines if id(x) not in running] for lines in pages]
+    contents = contents_pages(pages)
+    pages = [[] if i in contents else [x for x in lines if not is_contents_entry(x.text)]
+             for i, lines in enumerate(pages)]
+    runs = [reading_order(lines, size) for lines in pages]
+    paragraphs = build_paragraphs(runs, size, spacing, vocabulary(pages))
+    text, raw = _lay_out(paragraphs, n_pages)
+    return text, raw, {**meta, "pages": n_pages}
 
 
 def mark_page_breaks(source: str, passages: list[Passage]) -> list[Passage]:

@@ -7,6 +7,7 @@ chunker). The files come from the Debian packages aptitude-doc-nl and debian-faq
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from qa.index.scan import ERROR, INDEXED, scan_corpus
 from qa.ingest.chunking import chunk
 from qa.ingest.load import load_document
+from qa.ingest.pdf import mark_page_breaks
 from qa.settings import Settings
 from qa.types import normalize_text
 
@@ -88,5 +90,53 @@ def test_every_manual_page_chunks_with_spans_that_round_trip(chunked, suffix):
         if suffix == ".html":   # DocBook navigation (header, footer, tables of contents) is left out
             assert not any(p.text.startswith(("| Terug", "| | Hoofdstuk")) or p.text == "Inhoudsopgave"
                            for p in passages), name
-    assert total > 1000
+    assert total > (500 if suffix == ".pdf" else 1000)     # a PDF passage is a paragraph, not a line
     assert sections / total > 0.95          # DocBook headings become sections
+
+
+# --- the FAQ as PDF reads like the same FAQ as HTML (issue 13: pypdf dropped its word spaces) ---
+
+def _pdf_passages(chunked):
+    document, passages = chunked["debian-faq.nl.pdf"]
+    return document, mark_page_breaks(document.text, passages)
+
+
+def test_faq_pdf_has_its_word_spaces(chunked):
+    """pypdf gave 'Ditisafhankelijkvanderegels…': no word may be glued to the next."""
+    document, passages = _pdf_passages(chunked)
+    words = re.findall(r"[^\W\d_]+", document.text)
+    assert len(words) > 20000
+    glued = [w for w in words if len(w) > 35]   # the longest real word is 31 letters
+    assert not glued, glued[:10]
+    html_words = set()
+    for page in FAQ_HTML.glob("*.html"):
+        html_words.update(w.lower() for w in re.findall(r"[^\W\d_]+", page.read_text(encoding="utf-8")))
+    unknown = {w.lower() for w in words} - html_words
+    assert len(unknown) / len({w.lower() for w in words}) < 0.03, sorted(unknown)[:40]
+
+
+@pytest.mark.parametrize("sentence", [
+    # runs over a line end
+    "Als we over vrije software spreken, hebben we het over vrijheid, niet kosteloosheid.",
+    # a word hyphenated at the line end ("distri-butie")
+    "Dus nadat bookworm uitgebracht werd, zult u een nieuwe distributie van Debian met een andere "
+    "codenaam gebruiken.",
+    # runs over a page break, with a footnote at the bottom of the first page
+    "In het Unix-bedrijf heeft een dergelijke bewering nauwelijks waarde, omdat er geen manier "
+    "bestaat om ze te bewijzen.",
+])
+def test_faq_pdf_sentences_over_line_and_page_ends_are_in_one_passage(chunked, sentence):
+    _, passages = _pdf_passages(chunked)
+    assert any(sentence in p.text for p in passages), sentence
+
+
+def test_faq_pdf_headings_are_sections_and_furniture_is_dropped(chunked):
+    document, passages = _pdf_passages(chunked)
+    sections = {p.section for p in passages}
+    assert {"1.1 Wat is deze FAQ?", "1.2 Wat is Debian GNU/Linux?"} <= sections
+    # running headers ("HOOFDSTUK 3. EEN DEBIAN-DISTRIBUTIE…"), page numbers, table of contents
+    assert "HOOFDSTUK" not in document.text and "Inhoudsopgave" not in document.text
+    assert ". . . ." not in document.text
+    assert not any(re.fullmatch(r"[ivx\d]+", p.text) for p in passages)
+    over = next(p for p in passages if "omdat er geen manier bestaat" in p.text)
+    assert over.pages() == (24, 25)

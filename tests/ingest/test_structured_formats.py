@@ -161,7 +161,8 @@ def test_a_block_whose_text_is_not_its_normalised_span_is_cut_safely():
 
 
 def test_what_each_format_knows_decides_the_repairs():
-    assert known_structure("a.txt") == known_structure("b.PDF") == (False, False)
+    assert known_structure("a.txt") == (False, False)
+    assert known_structure("b.PDF") == (True, True)        # paragraphs and headings from the layout
     assert known_structure("c.md") == (False, True)
     assert known_structure("d.html") == known_structure("e.docx") == known_structure("f.htm") == (True, True)
     assert known_structure("g.onbekend") == (False, False)
