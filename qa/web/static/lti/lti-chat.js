@@ -75,6 +75,10 @@
   }
 
   function addRating(div, data) {
+    // only what the feedback stores (the full answer holds document metadata such as "url",
+    // which the server refuses in a request body as a possible file reference)
+    var rated = {question: data.question, answer: data.answer, abstained: !!data.abstained,
+                 citations: (data.citations || []).map(function (c) { return {passage_id: c.passage_id}; })};
     var row = el("div", "vbw-rate");
     var status = el("span", "vbw-rate-msg", "");
     var comment = el("input", "vbw-comment");
@@ -94,7 +98,7 @@
         fetch("/lti/feedback", {
           method: "POST", credentials: "omit",
           headers: {"Content-Type": "application/json", "X-Vraagbaak-LTI": session},
-          body: JSON.stringify({rating: r[0], comment: comment.value, answer: data})
+          body: JSON.stringify({rating: r[0], comment: comment.value, answer: rated})
         }).then(function (resp) {
           status.textContent = resp.ok ? "Bedankt voor je feedback." : "Feedback kon niet worden opgeslagen.";
         }).catch(function () { status.textContent = "Feedback kon niet worden opgeslagen."; });
