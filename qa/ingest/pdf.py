@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SEPARATOR = "\f"
 _GAP_SPLIT = 1.6               # a gap this many font sizes wide splits a line into pieces (columns, tables)
-_BOLD_WEIGHT = 600
-_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_BOLD_NAME = re.compile(r"bold|black|heavy|demi|cmbx|cmssbx|lmbx|sfbx|\bbx", re.IGNORECASE)
 
 
 def _error(rel: str, message: str):
@@ -69,19 +68,21 @@ def _meta(document) -> dict:
 
 
 class _Bold:
-    """Whether a character's font is bold (weight, else the font's name), cached per name."""
+    """Whether a character's font is bold, from the font's name ("Helvetica-Bold", TeX's
+    "CMBX10"): PDFium's font weight is a guess from the stems (744 for CMR10), cached per name."""
 
     def __init__(self, pdfium_c, textpage):
         self.c, self.page = pdfium_c, textpage
         self.buffer = ctypes.create_string_buffer(256)
         self.flags = ctypes.c_int()
+        self.names: dict[bytes, bool] = {}
 
     def __call__(self, index: int) -> bool:
-        weight = self.c.FPDFText_GetFontWeight(self.page, index)
-        if weight > 0:
-            return weight >= _BOLD_WEIGHT
         self.c.FPDFText_GetFontInfo(self.page, index, self.buffer, 256, ctypes.byref(self.flags))
-        return bool(_BOLD_NAME.search(self.buffer.value.decode("latin-1")))
+        name = self.buffer.value
+        if name not in self.names:
+            self.names[name] = bool(_BOLD_NAME.search(name.decode("latin-1")))
+        return self.names[name]
 
 
 def _piece(chars: list, height: float, page: int) -> Line | None:

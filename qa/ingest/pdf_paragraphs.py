@@ -13,6 +13,7 @@ word with one elsewhere, or the part before it is an abbreviation: "IP-adres").
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from qa.ingest.pdf_layout import Line
@@ -22,6 +23,7 @@ _HEADING_MAX_WORDS = 40         # a longer text in a large font is body text (a 
 _BOLD_HEADING_MAX_WORDS = 12
 _HYPHENS = "-\u00ad\ufffe\u2010"    # hyphen, soft hyphen, pdfium's line-end hyphen, Unicode hyphen
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)»\]]*$")
+_CODE = re.compile(r"[{}\\=<>;|]")            # a line with these is code, never a heading
 _LIST_ITEM = re.compile(r"^([•◦▪‣∙·●○■□–—*-]\s|\(?(\d{1,2}|[a-z])[.)]\s)")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LAST_WORD = re.compile(r"([^\W\d_]|\d)[\w-]*$")
@@ -106,8 +108,15 @@ def repair_quotes(text: str) -> str:
     return _GLUED_CLOSING.sub("” ", text)
 
 
+# TeX sets an accent as a glyph of its own before the letter: "melodie¨en" is "melodieën"
+_SPACING_ACCENT = re.compile(r"([¨´])([aeiouyAEIOUY])")
+_COMBINING = {"¨": "\u0308", "´": "\u0301"}
+
+
 def _clean(text: str) -> str:
     text = text.replace("\ufffe", "-").replace("\u00ad", "")
+    if "¨" in text or "´" in text:
+        text = unicodedata.normalize("NFC", _SPACING_ACCENT.sub(lambda m: m.group(2) + _COMBINING[m.group(1)], text))
     return repair_quotes(re.sub(r"\s+", " ", text).strip())
 
 
@@ -130,7 +139,7 @@ def _breaks(prev: Line, line: Line, nxt: Line | None, spacing: float, left: floa
         return True
     size = max(line.size, prev.size)
     if heading or prev_heading:                        # a heading over two lines stays one
-        return not (heading and prev_heading) or abs(line.size - prev.size) >= 0.5 or step > 2.2 * size
+        return not (heading and prev_heading) or abs(line.size - prev.size) >= 0.5 or step > 1.6 * size
     if abs(line.size - prev.size) >= 0.5:
         return True
     if step > spacing * size * 1.35:                   # a gap wider than the line spacing
@@ -227,10 +236,18 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
             piece[1] = _clean(piece[1])
         par.pieces = [p for p in par.pieces if p[1]]
         words = len(par.text.split())
-        if par.heading and words > _HEADING_MAX_WORDS:
+        titled = not _CODE.search(par.text) and re.search(r"[^\W\d_]{2}", par.text)
+        if par.heading and (words > _HEADING_MAX_WORDS or not titled):
             par.heading = False
-        elif (not par.heading and par.bold and 0 < words <= _BOLD_HEADING_MAX_WORDS
+        elif (not par.heading and par.bold and titled and 0 < words <= _BOLD_HEADING_MAX_WORDS
               and not par.text.endswith((".", ",", ";", ":"))):
             par.heading = True
-    # a stray mark on a line of its own (a footnote number, a full stop) is no paragraph
-    return [p for p in out if p.pieces and (len(p.text) > 3 or any(ch.isalpha() for ch in p.text))]
+    # a stray mark on a line of its own (a footnote number, a full stop) is no paragraph, and
+    # letters of a symbol font (music notes in LilyPond's manual: "ª h h h") are no words
+    return [p for p in out if p.pieces and (len(p.text) > 3 or any(ch.isalpha() for ch in p.text))
+            and not _symbols(p.text)]
+
+
+def _symbols(text: str) -> bool:
+    tokens = text.split()
+    return len(tokens) >= 2 and sum(len(t) >= 2 for t in tokens) < 0.3 * len(tokens)

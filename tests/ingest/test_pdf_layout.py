@@ -25,6 +25,7 @@ def write_pdf(path: Path, pages: list[list[tuple]], header: str | None = HEADER,
     """A PDF with items placed line by line (fpdf2, Helvetica in windows-1252, so “ ” ‘ ’ –
     are real characters). Items per page:
     ("h", text, size)            a heading in a larger regular font;
+    ("b", text)                  a heading in the body size, bold;
     ("p", [line, ...])           a paragraph, one body line per entry (11 pt);
     ("cols", [left], [right])    two columns, written row by row (left, right, left, ...);
     every page gets `header` (8 pt) at the top and "Pagina n van N" at the bottom."""
@@ -45,6 +46,11 @@ def write_pdf(path: Path, pages: list[list[tuple]], header: str | None = HEADER,
                 pdf.set_font("Helvetica", size=item[2])
                 pdf.text(20, y, item[1])
                 y += item[2] * 0.35 + PARAGRAPH_GAP + 2
+                continue
+            if kind == "b":                      # a heading in the body size, bold
+                pdf.set_font("Helvetica", "B", 11)
+                pdf.text(20, y, item[1])
+                y += LEADING + PARAGRAPH_GAP
                 continue
             pdf.set_font("Helvetica", size=11)
             if kind == "p":
@@ -154,6 +160,15 @@ def test_headings_come_from_the_font_size(tmp_path):
     document, passages = load(write_pdf(tmp_path / "koppen.pdf", pages, header=None, footer=False))
     assert [p.section for p in passages] == ["Schuldhulpverlening in de gemeente", "Openingstijden"]
     assert not any(p.text in ("Openingstijden", "Schuldhulpverlening in de gemeente") for p in passages)
+
+
+def test_a_short_bold_line_in_the_body_size_is_a_heading(tmp_path):
+    pages = [[("b", "Openingstijden"), *FILLER,
+              ("p", ["Het wijkcentrum is met kerst gesloten; de vrijwilligers van de",
+                     "buurtvereniging bellen de vaste bezoekers op tweede kerstdag."])]]
+    document, passages = load(write_pdf(tmp_path / "vet.pdf", pages, header=None, footer=False))
+    assert [p.section for p in passages] == ["Openingstijden", "Openingstijden"]
+    assert passages[1].text.startswith("Het wijkcentrum is met kerst gesloten; de vrijwilligers")
 
 
 def test_two_columns_are_read_column_by_column(tmp_path):
