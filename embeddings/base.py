@@ -35,5 +35,6 @@ class EmbedderConfig:
     query_prompt: str = ""                 # only for models without named prompts
     passage_prompt: str = ""
     batch_size: int = 16                   # texts per forward pass
-    query_threads: int = 1                 # torch threads for a question
+    query_threads: int = 1                 # threads for a question (torch or onnxruntime)
+    query_runtime: str = "auto"            # questions: auto (onnxruntime, else torch) | onnx | torch
     passage_threads: int = 0               # torch threads while indexing (0 = one per core)

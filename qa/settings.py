@@ -44,7 +44,17 @@ class Settings:
     query_prompt: str = ""                 # only for models without named prompts
     passage_prompt: str = ""
     embed_batch_size: int = 16             # texts per forward pass (measured: see "indexing throughput" below)
-    query_threads: int = 1                 # torch threads for embedding a question (indexing uses all)
+    query_threads: int = 1                 # threads for embedding a question (indexing uses all)
+    # Questions go through ONNX Runtime (the model exported once from the converted one, cached
+    # beside it; embeddings/query_runtime.py), about 4x faster than torch at cosine >= 0.9998
+    # (benchmarks/encoder.py): auto = onnxruntime, else torch with the reason logged; onnx =
+    # onnxruntime or an error; torch = sentence-transformers, as for passages.
+    query_runtime: str = "auto"
+    # The server encodes concurrent questions together (embeddings/batching.py): a question that
+    # finds no encode running is encoded at once; those arriving meanwhile go, up to
+    # query_batch_size, into the next call; at most query_workers calls run at once (onnx only).
+    query_batch_size: int = 32
+    query_workers: int = 2
 
     # --- chunking ---------------------------------------------------------------------
     max_passage_chars: int = 1000          # long paragraphs are split on sentences to this size
@@ -171,7 +181,8 @@ class Settings:
         """What `embeddings.load_embedder` needs from these settings."""
         return EmbedderConfig(model=self.embedder, cache_dir=self.cache_dir, query_prompt=self.query_prompt,
                               passage_prompt=self.passage_prompt, batch_size=self.embed_batch_size,
-                              query_threads=self.query_threads, passage_threads=self.embed_threads)
+                              query_threads=self.query_threads, passage_threads=self.embed_threads,
+                              query_runtime=self.query_runtime)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""

