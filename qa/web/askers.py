@@ -16,6 +16,7 @@ import copy
 import logging
 from typing import Iterator
 
+from embeddings.batching import batched
 from qa.engine import Engine, EngineCache
 from qa.index.jobs import SerialEmbedder
 from qa.errors import CorpusError, IndexNotReady
@@ -34,13 +35,17 @@ UNKNOWN_COLLECTION = "Onbekende collectie."
 class Asker:
     """Asks the engine for the chat and the API, and logs questions when the
     `log_questions` setting is on. Works on a shallow copy of the engine whose embedder
-    encodes one text batch at a time (`SerialEmbedder`: the tokenizer and model are not made
-    for concurrent calls, and every collection's asker and a background build share the one
-    loaded embedder); the caller's engine is not changed."""
+    encodes concurrent questions together (`embeddings.batching.batched`: one queue per loaded
+    embedder, shared by every collection's asker). A torch question encoder also goes through
+    `SerialEmbedder` (the tokenizer and model are not made for concurrent calls, and a
+    background build shares the one loaded embedder); the ONNX one runs beside a build. The
+    caller's engine is not changed."""
 
     def __init__(self, engine: Engine, feedback: FeedbackStore):
         self.engine = copy.copy(engine)
-        self.engine.embedder = SerialEmbedder(engine.embedder)
+        inner = engine.embedder if getattr(engine.embedder, "concurrent_queries", False) \
+            else SerialEmbedder(engine.embedder)
+        self.engine.embedder = batched(inner, engine.settings.query_batch_size, engine.settings.query_workers)
         self.feedback = feedback
         self._by_k: dict[int, Engine] = {}
         self.passages = {p.id: p for p in engine.index.passages}
