@@ -87,18 +87,18 @@ class _Bold:
 
 def _piece(chars: list, height: float, page: int) -> Line | None:
     """A line (piece) from its characters: (char, left, right, baseline, size, bold); a
-    space is (" ", None, ...)."""
+    space is (" ", None, ...). Its baseline is that of most of its characters (a superscript
+    does not move it), its size the size most of them have."""
     text = re.sub(r"\s+", " ", "".join(c[0] for c in chars)).strip()
     boxed = [c for c in chars if c[1] is not None]
     if not text or not boxed:
         return None
-    sizes = Counter(round(c[4], 1) for c in boxed)
-    size = sizes.most_common(1)[0][0]
-    letters = [c for c in boxed if c[0].isalpha()]
-    baseline = Counter(round(c[3], 1) for c in boxed).most_common(1)[0][0]
+    size = Counter(c[4] for c in boxed).most_common(1)[0][0]
+    baseline = Counter(c[3] for c in boxed).most_common(1)[0][0]
     bottom = height - baseline
+    bold = all(c[5] for c in boxed if c[0].isalpha()) and any(c[0].isalpha() for c in boxed)
     return Line(text=text, x0=min(c[1] for c in boxed), x1=max(c[2] for c in boxed), top=bottom - 0.8 * size,
-                bottom=bottom, size=size, bold=bool(letters) and all(c[5] for c in letters), page=page)
+                bottom=bottom, size=round(size, 1), bold=bold, page=page)
 
 
 def _page_lines(page, number: int) -> list[Line]:
@@ -123,20 +123,27 @@ def _page_lines(page, number: int) -> list[Line]:
                 lines.append(line)
             chars.clear()
 
-        for i in range(textpage.count_chars()):
-            ch = chr(pdfium_c.FPDFText_GetUnicode(handle, i))
+        count = textpage.count_chars()
+        text = textpage.get_text_range() if count > 0 else ""
+        if len(text) != count:               # characters outside the BMP: ask one by one
+            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(handle, i)) for i in range(count))
+        styles: dict[int | None, tuple[float, bool]] = {}    # per text object: (font size, bold)
+        for i, ch in enumerate(text):
             if ch in "\r\n":
                 flush()
                 reach = None
                 continue
-            if ch in "\x02\ufffe\u00ad" or pdfium_c.FPDFText_IsHyphen(handle, i) == 1:
+            if ch in "\x02\ufffe\u00ad" or (ch == "-" and pdfium_c.FPDFText_IsHyphen(handle, i) == 1):
                 ch = "\ufffe"       # a hyphen at a line end (PDFium reports some as U+0002)
-            elif ch.isspace() or pdfium_c.FPDFText_IsGenerated(handle, i) == 1:
+            elif ch.isspace():
                 chars.append((" ", None, None, None, 0.0, False))
                 continue
             elif not ch.isprintable():
                 continue
-            size = pdfium_c.FPDFText_GetFontSize(handle, i)
+            key = ctypes.cast(pdfium_c.FPDFText_GetTextObject(handle, i), ctypes.c_void_p).value
+            if key not in styles or key is None:
+                styles[key] = (pdfium_c.FPDFText_GetFontSize(handle, i), bold(i))
+            size, is_bold = styles[key]
             pdfium_c.FPDFText_GetCharBox(handle, i, left, right, bottom, top)
             pdfium_c.FPDFText_GetCharOrigin(handle, i, x, y)
             if reach is not None and (left.value - reach > _GAP_SPLIT * max(size, 1.0)
@@ -145,8 +152,9 @@ def _page_lines(page, number: int) -> list[Line]:
                 reach = None
             if reach is None:
                 baseline = y.value
-            chars.append((ch, left.value, right.value, y.value, size, bold(i)))
-            reach = right.value if reach is None else max(reach, right.value)
+            chars.append((ch, left.value, right.value, y.value, size, is_bold))
+            if reach is None or right.value > reach:
+                reach = right.value
         flush()
         return lines
     finally:
