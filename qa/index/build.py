@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from qa.index.compact import CompactVectors
 from qa.index.fingerprint import content_hash, corpus_fingerprint
 from qa.index.loaded import Index, load_index
 from qa.index.paths import corpus_dir, index_dir
@@ -72,22 +73,25 @@ def build_index(settings: Settings, embedder, progress: bool = True,
         dtype=np.int32,
     ).reshape(-1, 3)
 
-    # vectors we can reuse from the previous build: passage hash -> (vector, sentence vectors)
-    reuse: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # vectors we can reuse from the previous build: passage hash -> its row there; the int8
+    # records are copied as they are (no float copy of the previous build in memory)
+    reuse: dict[str, int] = {}
+    offsets_prev = np.zeros(1, dtype=np.int64)
     if previous is not None and previous.manifest.get("embedder") == {"id": embedder.id, "dim": embedder.dim}:
         offsets_prev = np.searchsorted(previous.sentences[:, 0], np.arange(len(previous.passages) + 1))
         for i, p in enumerate(previous.passages):
-            reuse[p.hash] = (previous.vectors[i], previous.sentence_vectors[offsets_prev[i]:offsets_prev[i + 1]])
+            reuse[p.hash] = i
 
-    vectors = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    sentence_vectors = np.zeros((len(sentences), embedder.dim), dtype=np.float32)
+    vectors = CompactVectors.zeros(len(passages), embedder.dim)
+    sentence_vectors = CompactVectors.zeros(len(sentences), embedder.dim)
     offsets = np.searchsorted(sentences[:, 0], np.arange(len(passages) + 1))
     todo: list[int] = []
     for i, p in enumerate(passages):
-        old = reuse.get(p.hash)
-        if old is not None and len(old[1]) == offsets[i + 1] - offsets[i]:
-            vectors[i] = old[0]
-            sentence_vectors[offsets[i]:offsets[i + 1]] = old[1]
+        j = reuse.get(p.hash)
+        if j is not None and offsets_prev[j + 1] - offsets_prev[j] == offsets[i + 1] - offsets[i]:
+            vectors.records[i] = previous.vectors.records[j]
+            sentence_vectors.records[offsets[i]:offsets[i + 1]] = \
+                previous.sentence_vectors.records[offsets_prev[j]:offsets_prev[j + 1]]
         else:
             todo.append(i)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)
@@ -101,8 +105,8 @@ def build_index(settings: Settings, embedder, progress: bool = True,
             texts = [passages[i].embedding_text() for i in rows]
             texts += [passages[sentences[k, 0]].text[sentences[k, 1]:sentences[k, 2]] for k in srows]
             encoded = embedder.encode_passages(texts)
-            vectors[rows] = encoded[:len(rows)]
-            sentence_vectors[srows] = encoded[len(rows):]
+            vectors.put(rows, encoded[:len(rows)])
+            sentence_vectors.put(srows, encoded[len(rows):])
             bar.update(len(rows))
             done += len(rows)
             step("passages embedden", 0.1 + 0.8 * done / len(todo))

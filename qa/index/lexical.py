@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -15,6 +15,8 @@ import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
+
+from qa.index.bm25_shards import SHARD_PASSAGES, build_sharded
 
 # bm25s sets its own logger to DEBUG on import ("Building index from tokens" on every build)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -118,18 +120,16 @@ class BM25Index:
         self.model = model
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25Index":
-        """Index `texts` (row i = texts[i]); a text without content words gets `EMPTY_TOKEN`.
+    def build(cls, texts: Iterable[str], shard_passages: int = SHARD_PASSAGES) -> "BM25Index":
+        """Index `texts` (row i = the i-th text; any iterable, read once); a text without
+        content words gets `EMPTY_TOKEN`.
 
         Texts are tokenised with `TermCache` (the same terms as `terms()`, each distinct
-        chunk of text analysed once: about 5x faster on a large corpus), then indexed by
-        bm25s."""
-        if not len(texts):
-            return cls(None)
+        chunk of text analysed once: about 5x faster on a large corpus) and indexed by
+        bm25s in shards of `shard_passages` (`qa.index.bm25_shards`: the same scores as
+        bm25s's own one-shot `index()`, with bounded memory)."""
         cache = TermCache()
-        model = bm25s.BM25()
-        model.index([cache.terms(text) or [EMPTY_TOKEN] for text in texts], show_progress=False)
-        return cls(model)
+        return cls(build_sharded((cache.terms(text) or [EMPTY_TOKEN] for text in texts), shard_passages))
 
     def __len__(self) -> int:
         return int(self.model.scores["num_docs"]) if self.model is not None else 0

@@ -1,12 +1,18 @@
-"""The loaded index: `load_index` reads the active build into an `Index` (passages, dense
+"""The loaded index: `load_index` opens the active build as an `Index` (passages, dense
 and lexical indexes, sentence vectors, vocabulary), checking its files first, so a damaged
-build is never half-loaded (IndexDamaged, a Dutch message)."""
+build is never half-loaded (IndexDamaged, a Dutch message).
+
+Nothing is read per passage at load time: the passages stay in `passages.sqlite3` and are
+read per hit (`PassageTable`), the vectors are memory-mapped int8 records (`CompactVectors`),
+the BM25 matrix is memory-mapped; what loading reads whole is the manifest, the sentence
+spans (`sentences.npy`, 12 bytes per sentence) and the vocabulary."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -14,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import IndexNotReady, StoreError
+from qa.index.compact import CompactVectors
 from qa.index.lexical import BM25Index, terms
 from qa.index.spelling import vocabulary
 from qa.index.storage import (
@@ -23,17 +30,19 @@ from qa.index.storage import (
     check_build,
     damaged_error,
     hash_on_load,
+    old_format_message,
     read_build_manifest,
-    read_passages,
 )
+from qa.index.table import PASSAGES_FILE, PassageTable
 from qa.index.vectors import open_store
 from qa.index.vectors.base import FAISS_FILE, STORE_FILE, VectorStore
 from qa.settings import Settings
-from qa.types import Passage
+from qa.types import Passage, split_passage_id
 
 log = logging.getLogger(__name__)
 
 TERMS_CACHE_ROWS = 4096        # passages whose terms Index.terms_of remembers
+DOCUMENT_ROWS_CHECKED = 256    # documents whose rows are compared with the manifest (Index._document_rows)
 
 
 @dataclass
@@ -42,12 +51,12 @@ class Index:
 
     directory: Path
     manifest: dict
-    passages: list[Passage]
-    vectors: np.ndarray
+    passages: Sequence[Passage]     # a PassageTable: read per row (a list works too)
+    vectors: CompactVectors         # [n, dim] as float32 when indexed
     store: VectorStore
     bm25: BM25Index
     sentences: np.ndarray           # [m, 3] passage row, start, end (sorted by passage row)
-    sentence_vectors: np.ndarray    # [m, dim]
+    sentence_vectors: CompactVectors  # [m, dim] as float32 when indexed
 
     def __post_init__(self) -> None:
         # sentence rows of passage i are offsets[i]:offsets[i+1]
@@ -101,8 +110,10 @@ class Index:
         for doc_id, entry in self.manifest.get("files", {}).items():
             count = int(entry.get("passages", 0)) if isinstance(entry, dict) else 0
             rows[doc_id], first = (first, first + count), first + count
-        if first == len(self.passages) and all(
-                self.passages[a].doc_id == d == self.passages[b - 1].doc_id for d, (a, b) in rows.items() if b > a):
+        spread = list(rows.items())
+        spread = spread[:: max(1, len(spread) // DOCUMENT_ROWS_CHECKED)]    # the first and last row of
+        if first == len(self.passages) and all(                           # a spread of documents
+                self.passages[a].doc_id == d == self.passages[b - 1].doc_id for d, (a, b) in spread if b > a):
             return rows
         rows = {}
         for row, p in enumerate(self.passages):
@@ -112,12 +123,22 @@ class Index:
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document (for showing context); only the rows of
         its document are looked at."""
-        first, end = self._document_rows.get(passage.doc_id, (0, 0))
-        same = [p for p in self.passages[first:end] if p.doc_id == passage.doc_id]
+        same = self.document_passages(passage.doc_id)
         inside = [k for k, p in enumerate(same) if passage.start <= p.start and p.end <= passage.end]
         if not inside:  # not from this index
             return [passage]
         return same[max(0, inside[0] - before): inside[-1] + after + 1]
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """The passages of document `doc_id` in order (only its rows are read)."""
+        first, end = self._document_rows.get(doc_id, (0, 0))
+        return [p for p in self.passages[first:end] if p.doc_id == doc_id]
+
+    def passage_by_id(self, passage_id: str) -> Passage | None:
+        """The passage with id `passage_id` (one of this build's, not a merged citation id),
+        or None; only the rows of its document are read."""
+        doc_id, _ = split_passage_id(passage_id)
+        return next((p for p in self.document_passages(doc_id) if p.id == passage_id), None)
 
 
 def load_index(index_dir: Path, settings: Settings | None = None, *, verified: bool = False) -> Index:
@@ -139,10 +160,7 @@ def load_index(index_dir: Path, settings: Settings | None = None, *, verified: b
         raise IndexNotReady(f"Er is nog geen index in '{index_dir}'. Voer eerst uit: qa index")
     manifest = read_build_manifest(index_dir, build, collection)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexNotReady(
-            f"De index in '{index_dir}' heeft een ander formaat (versie {manifest.get('format_version')}). "
-            "Bouw hem opnieuw: qa index"
-        )
+        raise IndexNotReady(old_format_message(index_dir, manifest.get("format_version")))
     problems = [] if verified else check_build(build, manifest, hashes=hash_on_load(manifest, settings))
     if problems:
         raise damaged_error(index_dir, problems, collection)
@@ -158,12 +176,12 @@ def load_index(index_dir: Path, settings: Settings | None = None, *, verified: b
             log.info("reading %s in %s failed", what, build, exc_info=True)
             raise damaged_error(index_dir, [f"{what} kan niet gelezen worden"], collection) from exc
 
-    passages = read("passages.jsonl", lambda: read_passages(build / "passages.jsonl"))
-    vectors = read("vectors.npy", lambda: np.load(build / "vectors.npy", mmap_mode="r"))
+    passages = read(PASSAGES_FILE, lambda: PassageTable(build / PASSAGES_FILE))
+    vectors = read("vectors.npy", lambda: CompactVectors.load(build / "vectors.npy"))
     store = read(FAISS_FILE if (build / FAISS_FILE).exists() else STORE_FILE, lambda: open_store(build, settings))
     bm25 = read("bm25/", lambda: BM25Index.load(build / "bm25"))
     sentences = read("sentences.npy", lambda: np.load(build / "sentences.npy"))
-    sentence_vectors = read("sentence_vectors.npy", lambda: np.load(build / "sentence_vectors.npy", mmap_mode="r"))
+    sentence_vectors = read("sentence_vectors.npy", lambda: CompactVectors.load(build / "sentence_vectors.npy"))
     return read(VOCAB_FILE, lambda: Index(directory=build, manifest=manifest, passages=passages, vectors=vectors,
                                           store=store, bm25=bm25, sentences=sentences,
                                           sentence_vectors=sentence_vectors))

@@ -6,10 +6,14 @@ Layout of an index folder (default `index/`; one per collection, see `qa.index.p
     build-<stamp>/
         manifest.json       format version, embedder, chunking, corpus hashes, files, and
                             `build_files`: size and sha256 of every other file of the build
-        passages.jsonl      one Passage per line, row order = vector order
-        vectors.npy         float32 [n, dim], L2-normalised (reused when re-indexing)
+        passages.sqlite3    the passages, one row each, row order = vector order, read per hit
+                            (qa/index/table.py; format 4 and before: passages.jsonl)
+        vectors.npy         [n] records (float32 scale, int8 codes[dim]) of the L2-normalised
+                            passage vectors, memory-mapped (qa/index/compact.py; reused when
+                            re-indexing; format 4 and before: float32 [n, dim])
         sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
-        sentence_vectors.npy float32 [m, dim]: the sentences embedded (for re-scoring and answers)
+        sentence_vectors.npy [m] records like vectors.npy: the sentences embedded (for re-scoring
+                            and answers)
         store.json          vector-store backend, index type and parameters (qa/index/vectors)
         dense.faiss         the FAISS index (backend "faiss"; a Milvus collection otherwise)
         bm25/               BM25Index
@@ -32,8 +36,10 @@ import logging
 import os
 import shlex
 import shutil
+import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,9 +47,11 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import IndexDamaged, IndexNotReady
+from qa.index.compact import CompactVectors
 from qa.index.fingerprint import file_sha
 from qa.index.lexical import BM25Index
 from qa.index.spelling import vocabulary
+from qa.index.table import PASSAGES_FILE, PassageTable, write_passages
 from qa.index.vectors import build_store, drop_store
 from qa.ingest.load import LOADER_VERSION
 from qa.settings import Settings
@@ -51,13 +59,17 @@ from qa.types import Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4             # 3: collections, per-file statuses and document metadata; 4: vocab.json
+# 3: collections, per-file statuses and document metadata; 4: vocab.json; 5: passages.sqlite3
+# (read per hit) and int8 vectors with a scale per vector (4 + dim bytes instead of 4 × dim)
+FORMAT_VERSION = 5
 CHUNKER_VERSION = 2            # 2: PDF passages record the page of their start and their page breaks
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file
 VOCAB_FILE = "vocab.json"
-REUSED_FILES = {"passages.jsonl", "vectors.npy", "sentences.npy", "sentence_vectors.npy"}
+LEGACY_PASSAGES = "passages.jsonl"   # formats 1-4: one Passage per line, read whole
+REUSED_FILES = {PASSAGES_FILE, LEGACY_PASSAGES, "vectors.npy", "sentences.npy", "sentence_vectors.npy"}
+VECTORS_ENCODING = {"dtype": "int8", "scale": "float32 per vector", "bytes_per_vector": "4 + dim"}
 STALE_TMP_SECONDS = 3600       # a temporary build folder this old is a leftover of a crashed build
 
 
@@ -116,8 +128,18 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
 
 
+def old_format_message(index_dir: Path, version) -> str:
+    """The Dutch message for a build of another format version than this code reads."""
+    if isinstance(version, int) and version < FORMAT_VERSION:
+        return (f"De index in '{index_dir}' is gemaakt door een eerdere versie van Vraagbaak (indexformaat "
+                f"{version}, nu {FORMAT_VERSION}). Bouw hem opnieuw: qa index (de vectoren worden "
+                "hergebruikt, er wordt niets opnieuw ingebed)")
+    return (f"De index in '{index_dir}' heeft een ander formaat (versie {version}). "
+            "Bouw hem opnieuw: qa index")
+
+
 def read_passages(path: Path) -> list[Passage]:
-    """The passages of a `passages.jsonl` file, in row order."""
+    """The passages of a `passages.jsonl` file (formats 1-4), in row order."""
     with open(path, encoding="utf-8") as fh:
         return [Passage.from_dict(json.loads(line)) for line in fh]
 
@@ -195,10 +217,10 @@ class PreviousBuild:
     """The active build, read without checks, as a source of reusable passages and vectors."""
 
     manifest: dict
-    passages: list[Passage]
-    vectors: np.ndarray
+    passages: Sequence[Passage]          # a PassageTable, or a list for formats 1-4
+    vectors: CompactVectors
     sentences: np.ndarray
-    sentence_vectors: np.ndarray
+    sentence_vectors: CompactVectors
 
     def passages_by_doc(self) -> dict[str, list[Passage]]:
         out: dict[str, list[Passage]] = {}
@@ -211,7 +233,9 @@ def load_previous(index_dir: Path) -> PreviousBuild | None:
     """The active build in `index_dir` (any format version), or None when there is none, it
     cannot be read, or one of the files reused from it fails its sha256 (always compared,
     whatever the build's size: a repair must not carry damaged data over). A build without
-    checksums is reused unverified."""
+    checksums is reused unverified. A build of format 4 or before (passages.jsonl, float32
+    vectors) is read too, its vectors quantised: an old index is migrated without embedding
+    anything again."""
     build = active_build(index_dir)
     if build is None:
         return None
@@ -220,9 +244,16 @@ def load_previous(index_dir: Path) -> PreviousBuild | None:
         damaged = check_build(build, manifest, hashes=True, names=REUSED_FILES)
         if damaged:
             raise ValueError("; ".join(damaged))
-        return PreviousBuild(manifest, read_passages(build / "passages.jsonl"), np.load(build / "vectors.npy"),
-                             np.load(build / "sentences.npy"), np.load(build / "sentence_vectors.npy"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if (build / PASSAGES_FILE).is_file():
+            passages = PassageTable(build / PASSAGES_FILE)
+            vectors = CompactVectors.load(build / "vectors.npy")
+            sentence_vectors = CompactVectors.load(build / "sentence_vectors.npy")
+        else:                                          # formats 1-4
+            passages = read_passages(build / LEGACY_PASSAGES)
+            vectors = CompactVectors.of(np.load(build / "vectors.npy", allow_pickle=False))
+            sentence_vectors = CompactVectors.of(np.load(build / "sentence_vectors.npy", allow_pickle=False))
+        return PreviousBuild(manifest, passages, vectors, np.load(build / "sentences.npy"), sentence_vectors)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, sqlite3.Error) as exc:
         log.info("previous build in %s not reusable: %s", index_dir, exc)
         return None
 
@@ -230,13 +261,17 @@ def load_previous(index_dir: Path) -> PreviousBuild | None:
 # --------------------------------------------------------------------------- writing
 
 
-def write_build(index_dir: Path, manifest: dict, passages: list[Passage], vectors: np.ndarray,
-                sentences: np.ndarray, sentence_vectors: np.ndarray, settings: Settings) -> Path:
+def write_build(index_dir: Path, manifest: dict, passages: Sequence[Passage], vectors,
+                sentences: np.ndarray, sentence_vectors, settings: Settings) -> Path:
     """Write a complete build into `index_dir` and make it the active one; returns its folder.
 
-    Everything goes into a hidden temporary folder first: the vector store (by `settings`;
-    its description is added to `manifest` as "dense"), BM25, the vocabulary and last the
-    manifest with the checksums of every other file. Only then is the folder renamed and
+    `passages` is a sequence (iterated more than once); `vectors` and `sentence_vectors` are
+    float32 arrays or `CompactVectors` (stored as int8 records either way, and the vector
+    store is built from the stored vectors, so a build does not depend on whether vectors
+    were reused). Everything goes into a hidden temporary folder first: the passage table,
+    the vector store (by `settings`; its description is added to `manifest` as "dense"),
+    BM25 (built in shards: `BM25Index.build`), the vocabulary and last the manifest with the
+    checksums of every other file. Only then is the folder renamed and
     CURRENT replaced, both atomically; on any error the temporary folder is removed and the
     previous build stays active. Builds before the previous one and leftovers are removed
     afterwards (`prune_builds`). `manifest` is completed in place."""
@@ -245,15 +280,15 @@ def write_build(index_dir: Path, manifest: dict, passages: list[Passage], vector
     tmp = index_dir / f".{name}.tmp"
     tmp.mkdir()
     try:
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
-            for p in passages:
-                fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
-        np.save(tmp / "vectors.npy", vectors)
+        write_passages(tmp / PASSAGES_FILE, passages)
+        vectors = CompactVectors.of(vectors)
+        vectors.save(tmp / "vectors.npy")
         np.save(tmp / "sentences.npy", sentences)
-        np.save(tmp / "sentence_vectors.npy", sentence_vectors)
+        CompactVectors.of(sentence_vectors).save(tmp / "sentence_vectors.npy")
+        manifest["vectors"] = VECTORS_ENCODING
         manifest["dense"] = build_store(tmp, vectors, settings, name).describe()
         (tmp / "bm25").mkdir()
-        BM25Index.build([p.embedding_text() for p in passages]).save(tmp / "bm25")
+        BM25Index.build(p.embedding_text() for p in passages).save(tmp / "bm25")
         vocab = vocabulary(p.embedding_text() for p in passages)   # typo correction (qa/index/spelling.py)
         (tmp / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         # the manifest last: a build without one is never loaded; it records every other file

@@ -48,7 +48,6 @@ class Asker:
         self.engine.embedder = batched(inner, engine.settings.query_batch_size, engine.settings.query_workers)
         self.feedback = feedback
         self._by_k: dict[int, Engine] = {}
-        self.passages = {p.id: p for p in engine.index.passages}
 
     def _engine(self, top_k: int | None) -> Engine:
         if top_k is None or top_k == self.engine.settings.top_k:
@@ -91,7 +90,7 @@ class Asker:
         """The index passages behind a citation's passage_id; a citation of merged
         neighbours ("doc.txt#p16+p17") gives each of them."""
         doc, parts = split_passage_id(passage_id)
-        found = [self.passages.get(f"{doc}#{part}") for part in parts]
+        found = [self.engine.index.passage_by_id(f"{doc}#{part}") for part in parts]   # read per citation
         return [p for p in found if p is not None]
 
     def context(self, answer: dict) -> dict[str, list[tuple[str, str, bool]]]:

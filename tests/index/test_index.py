@@ -28,7 +28,7 @@ def test_build_writes_manifest_and_all_parts(settings, fake_embedder):
     assert set(m["files"]) == {"wijkteam.txt", "mentor.md"}
     assert index.vectors.shape == (4, fake_embedder.dim)
     assert len(index.store) == 4
-    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=5e-3)   # int8 records: |error| ≤ scale/2 per component
     # every sentence of every passage has a vector
     assert len(index.sentence_vectors) == len(index.sentences) >= 5
     assert index_problem(settings, fake_embedder.id, fake_embedder.dim) is None
@@ -147,7 +147,7 @@ def test_manifest_records_size_and_sha256_of_every_build_file(settings, fake_emb
     on_disk = {p.relative_to(build).as_posix(): p for p in build.rglob("*") if p.is_file()}
     recorded = index.manifest[index_module.CHECKSUMS]
     assert set(recorded) == set(on_disk) - {"manifest.json"}
-    assert {"sentence_vectors.npy", "vectors.npy", "passages.jsonl", "dense.faiss", "store.json",
+    assert {"sentence_vectors.npy", "vectors.npy", "passages.sqlite3", "dense.faiss", "store.json",
             "vocab.json", "bm25/params.index.json"} <= set(recorded)
     for rel, entry in recorded.items():
         data = on_disk[rel].read_bytes()
@@ -203,7 +203,7 @@ def test_qa_index_repairs_a_damaged_build_with_the_same_answers(settings, fake_e
     data = bytearray(target.read_bytes())
     data[-64:] = bytes(64)
     target.write_bytes(bytes(data))
-    assert np.load(target).shape == index.sentence_vectors.shape
+    assert len(np.load(target)) == len(index.sentence_vectors)
 
     changed = "sentence_vectors.npy is gewijzigd (de controlesom klopt niet)"
     assert index_module.verify_index(settings.index)[1] == [changed]

@@ -9,6 +9,7 @@ import faiss
 import numpy as np
 
 from qa.errors import StoreError
+from qa.index.compact import CompactVectors, open_vectors
 from qa.index.vectors.base import FAISS_FILE, MIN_APPROXIMATE, VECTORS_FILE, SingleQuery, ivf_lists, pq_shape
 from qa.settings import Settings
 
@@ -50,9 +51,11 @@ class FaissStore(SingleQuery):
 
     # -- building
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: str, settings: Settings) -> "FaissStore":
-        """Train (if needed) and fill an index of type `kind` with `vectors` [n, dim]."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    def build(cls, vectors, kind: str, settings: Settings) -> "FaissStore":
+        """Train (if needed) and fill an index of type `kind` with `vectors` [n, dim]: a
+        float32 array or `CompactVectors` (added block by block, never all as float32)."""
+        if not isinstance(vectors, CompactVectors):
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
         n, dim = vectors.shape
@@ -73,13 +76,13 @@ class FaissStore(SingleQuery):
                 rows = np.random.default_rng(0).choice(n, settings.ivf_train_size, replace=False)
                 sample = vectors[np.sort(rows)]
             with _one_thread():
-                index.train(sample)
+                index.train(np.ascontiguousarray(sample[:], dtype=np.float32))
             params = {"nlist": nlist, "pq_m": m, "pq_bits": bits, "nprobe": settings.ivf_nprobe,
                       "refine": settings.ivf_refine}
         else:
             raise StoreError(f"Onbekend indextype '{kind}'.")
         for first in range(0, n, 100_000):
-            index.add(vectors[first: first + 100_000])
+            index.add(np.ascontiguousarray(vectors[first: first + 100_000], dtype=np.float32))
         return cls(index, kind, exact=vectors if kind == "ivfpq" else None, params=params)
 
     def tune(self, params: dict) -> None:
@@ -155,5 +158,5 @@ class FaissStore(SingleQuery):
             kind = "hnsw" if isinstance(index, faiss.IndexHNSW) else "ivfpq" if faiss.try_extract_index_ivf(index) else "flat"
         exact = None
         if kind == "ivfpq" and (Path(directory) / VECTORS_FILE).is_file():
-            exact = np.load(Path(directory) / VECTORS_FILE, mmap_mode="r")
+            exact = open_vectors(Path(directory) / VECTORS_FILE)
         return cls(index, kind, exact=exact, params=params)
