@@ -146,6 +146,12 @@ def _page_lines(page, number: int) -> list[Line]:
             size, is_bold = styles[key]
             pdfium_c.FPDFText_GetCharBox(handle, i, left, right, bottom, top)
             pdfium_c.FPDFText_GetCharOrigin(handle, i, x, y)
+            if ch == "\u0300" and reach is not None and (left.value < reach - size or chars[-1][0] == " "):
+                # TeX's opening quote set as a raised grave accent, which PDFium puts at the end
+                # of the line: an opening quote where it stands
+                at = next((k for k, c in enumerate(chars) if c[1] is not None and c[1] > left.value), len(chars))
+                chars.insert(at, ("‘", left.value, right.value, baseline, size, is_bold))
+                continue
             if reach is not None and (left.value - reach > _GAP_SPLIT * max(size, 1.0)
                                       or abs(y.value - baseline) > 0.6 * max(size, 1.0)):
                 flush()              # PDFium runs a line ending in a hyphen on into the next

@@ -23,7 +23,7 @@ _HEADING_MAX_WORDS = 40         # a longer text in a large font is body text (a 
 _BOLD_HEADING_MAX_WORDS = 12
 _HYPHENS = "-\u00ad\ufffe\u2010"    # hyphen, soft hyphen, pdfium's line-end hyphen, Unicode hyphen
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'’”)»\]]*$")
-_CODE = re.compile(r"[{}\\=<>;|]")            # a line with these is code, never a heading
+_CODE = re.compile(r"[{}\\=]|<<|>>")         # a line with these is code, never a heading
 _LIST_ITEM = re.compile(r"^([•◦▪‣∙·●○■□–—*-]\s|\(?(\d{1,2}|[a-z])[.)]\s)")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LAST_WORD = re.compile(r"([^\W\d_]|\d)[\w-]*$")
