@@ -10,9 +10,10 @@ Repairs are conservative; each one only fires on a clear signal:
   words, with no punctuation before it) is cut off and used as a heading.
 
 They only run where that noise can exist: a loader that gives whole paragraphs (HTML,
-DOCX) has no split lines to join, and one that knows every heading (HTML, DOCX,
-Markdown) needs none guessed or cut off. What each format's loader knows is in the
-loader registry (`qa.ingest.load.LOADERS`); PDF and plain text get every repair.
+DOCX, PDF from its layout) has no split lines to join, and one that knows every heading
+(HTML, DOCX, PDF by font size and weight, Markdown) needs none guessed or cut off. What
+each format's loader knows is in the loader registry (`qa.ingest.load.LOADERS`); plain
+text gets every repair.
 
 Passages are paragraphs; a paragraph longer than `max_chars` is split on sentence
 boundaries (blingfire) into parts of similar size. Every passage keeps the character
@@ -231,7 +232,7 @@ def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int, *, 
     """Repair a loaded document and split it into passages.
 
     The noise repairs run as the document's format calls for (`known_structure`: none
-    for HTML and DOCX, no heading guesses for Markdown, all for PDF and text); `join_lines`
+    for HTML, DOCX and PDF, no heading guesses for Markdown, all for plain text); `join_lines`
     and `guess_headings` override that. Returns the document with its paragraph blocks
     filled in, and the passages.
     """
