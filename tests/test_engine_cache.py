@@ -6,9 +6,11 @@ that fails to load leaves the old one answering; builds before the previous one 
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -174,3 +176,17 @@ def test_the_web_askers_switch_to_the_new_build(settings, fake_embedder, tmp_pat
     assert answer["citations"][0]["document"] == "zwemmen.txt"
     assert after.cited_passages(answer["citations"][0]["passage_id"])   # the asker's passages are the new build's
     assert all(c["document"] == "wijkteam.txt" for c in before.ask(QUESTION)["citations"])
+
+
+def test_a_replaced_build_is_freed_once_no_request_holds_it(settings, fake_embedder, tmp_path):
+    build_index(settings, fake_embedder, progress=False)
+    askers = Askers(load_active(settings, fake_embedder), FeedbackStore(tmp_path / "feedback.sqlite3"))
+    held = askers.get(None)                   # a request in progress
+    old_index = weakref.ref(held.engine.index)
+    add_new_document(settings, fake_embedder)
+    askers.engines.check(background=False)
+    gc.collect()
+    assert old_index() is not None            # still answering that request
+    del held
+    gc.collect()
+    assert old_index() is None                # nothing else keeps the old build in memory

@@ -8,7 +8,9 @@ OpenAPI at `/docs`), `qa.web.widget` (`/widget`, `/widget.js`) and `qa.web.chat`
 Security: `qa.web.security.SecurityGuard` wraps the whole app (Gradio's routes included): host
 check, route allow-list, body cap, no client-supplied files, origin rules, rate limits and
 framing headers. The server never indexes on a request: collections are indexed at start
-(`serve`) or by `qa index`; an unknown or unindexed collection is a plain 404.
+(`serve`), by `qa index` or by a background build; an unknown or unindexed collection is a
+plain 404. A new build of a collection is switched in while the server runs (`Askers.engines`,
+an `EngineCache`, checks every `reload_check_seconds`).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def serve(settings: Settings) -> None:
     engine = Engine.load(settings)
     index_collections(settings, engine)
     app = create_app(engine)
+    del engine   # the app's EngineCache holds what it answers from: a replaced build is freed
     print(f"Vraagbaak draait op http://{settings.host}:{settings.port} "
           f"(API-documentatie: http://{settings.host}:{settings.port}/docs)", flush=True)
     if not settings.allowed_hosts and settings.host in ("0.0.0.0", "::"):
