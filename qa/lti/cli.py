@@ -105,8 +105,9 @@ def config_text(base: str, lms: str | None = None, key_file: Path | None = None)
              f"  Inlog-URL (OIDC login initiation):  {login}\n"
              f"  Launch-URL / doel-URL:               {launch}\n"
              f"  Redirect-URI('s):                    {launch}\n"
-             f"  Publieke sleutels (JWKS-URL):        {jwks}\n"
-             + (f"  (sleutel van de tool: {key_file}, modus 0600)\n" if key_file else "")]
+             f"  Publieke sleutels (JWKS-URL):        {jwks}"
+             + ("\n" if key_file else "")
+             + (f"  (sleutel van de tool: {key_file}, modus 0600)" if key_file else "")]
     texts = {
         "moodle": (
             "Moodle 4.x — Site-administratie > Plugins > Activiteitsmodules > Externe tool > Tools beheren > "

@@ -1,0 +1,99 @@
+"""The LTI launch in chromium, inside the LMS's iframe with third-party cookies blocked:
+the simulated platform's course page (http://localhost:<port>) frames the tool
+(http://127.0.0.1:<port>, another site); login -> platform -> form_post launch -> course page.
+A learner asks and rates an answer; an instructor uploads a real PDF, sees it indexed, and
+gets an answer from it with a citation."""
+
+from __future__ import annotations
+
+import pytest
+from fpdf import FPDF
+from playwright.sync_api import expect, sync_playwright
+
+from tests.lti.conftest import COURSE_1
+from tests.lti.platform import INSTRUCTOR, LEARNER
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--disable-third-party-cookies"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_tool(page, platform, launch: dict):
+    platform.next_launch = launch
+    page.goto(platform.url + "/course")
+    frame = page.frame_locator("#tool")
+    expect(frame.locator("#lti-course")).to_be_visible(timeout=30_000)
+    return frame
+
+
+def ask(frame, question: str, n: int):
+    frame.get_by_label("Je vraag").fill(question)
+    frame.get_by_label("Je vraag").press("Enter")
+    reply = frame.locator(".vbw-bot:not(.vbw-welcome)").nth(n - 1)
+    expect(reply.locator(".vbw-text")).to_be_visible(timeout=60_000)
+    return reply
+
+
+def test_learner_chat_in_the_lms_iframe(page, lti_server, platform):
+    frame = open_tool(page, platform, {"sub": "browser-student", "roles": LEARNER, "context": COURSE_1})
+    expect(frame.locator("#lti-course")).to_have_text("Jeugdzorg 1")
+    expect(frame.locator(".lti-role")).to_have_text("Student")
+    expect(frame.locator("#lti-upload")).to_have_count(0)
+    reply = ask(frame, "Hoeveel gezinnen bezochten de jeugdcoaches per week?", 1)
+    expect(reply.locator(".vbw-text")).to_contain_text("twaalf")
+    expect(reply.locator(".vbw-where").first).to_contain_text("lesstof.txt")
+    reply.locator(".vbw-rate button.vbw-up").click()
+    expect(reply.locator(".vbw-rate-msg")).to_have_text("Bedankt voor je feedback.")
+    assert page.context.cookies() == []                         # nothing relied on cookies
+
+
+def test_instructor_uploads_a_pdf_and_gets_an_answer_from_it(page, lti_server, platform, tmp_path):
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for n in range(1, 4):
+        pdf.add_page()
+        pdf.multi_cell(0, 7, f"Hoofdstuk {n}")
+        pdf.ln(3)
+        if n == 2:
+            pdf.multi_cell(0, 7, "De supervisie van stagiairs in de wijkteams gebeurt elke dinsdagmiddag "
+                                 "door een senior maatschappelijk werker.")
+        else:
+            pdf.multi_cell(0, 7, f"Dit hoofdstuk {n} beschrijft de opbouw van de stage in algemene termen.")
+    path = tmp_path / "Stagegids wijkteams.pdf"
+    pdf.output(str(path))
+
+    frame = open_tool(page, platform, {"sub": "browser-teacher", "roles": INSTRUCTOR,
+                                       "context": {"id": "browser-course", "title": "Stage wijkteams"}})
+    expect(frame.locator(".lti-role")).to_have_text("Docent")
+    expect(frame.locator("#lti-doc-rows")).to_contain_text("Nog geen documenten")
+    frame.locator("#lti-file").set_input_files(str(path))
+    frame.locator("#lti-upload-send").click()
+    expect(frame.locator("#lti-upload-msg")).to_contain_text("is toegevoegd", timeout=30_000)
+    row = frame.locator('#lti-doc-rows tr[data-name="Stagegids wijkteams.pdf"]')
+    expect(row).to_contain_text("geïndexeerd", timeout=180_000)
+    expect(frame.locator("#lti-build")).to_be_hidden(timeout=30_000)
+    passages = int(row.locator("td").nth(2).inner_text())
+    assert passages >= 3
+
+    reply = ask(frame, "Wanneer is de supervisie van stagiairs in de wijkteams?", 1)
+    expect(reply.locator(".vbw-text")).to_contain_text("dinsdagmiddag")
+    where = reply.locator(".vbw-where").first
+    expect(where).to_contain_text("Stagegids wijkteams.pdf")
+    expect(where).to_contain_text("p. 2")
+    expect(reply.locator(".vbw-quote").first).to_contain_text("dinsdagmiddag")
+    expect(frame.locator("#lti-up")).to_have_text("0")
