@@ -32,7 +32,7 @@ class OnnxQueryEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        folder = Path(folder)
+        self.folder = folder = Path(folder)
         meta = json.loads((folder / MARKER).read_text(encoding="utf-8"))
         if meta.get("export_version") != EXPORT_VERSION:
             raise ExportError(f"export version {meta.get('export_version')} != {EXPORT_VERSION}")
