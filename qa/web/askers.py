@@ -139,8 +139,10 @@ class Askers:
             raise CorpusError(UNKNOWN_COLLECTION) from None
 
     def choices(self) -> list[tuple[str, str]]:
-        """(label, name) of every indexed collection, for the chat's selector."""
-        found = [(c.label, c.name) for c in list_collections(self.settings) if c.indexed]
+        """(label, name) of every indexed collection, for the chat's selector. LTI course
+        collections (`lti-…`, qa.lti.courses) are private to their course and never listed."""
+        found = [(c.label, c.name) for c in list_collections(self.settings)
+                 if c.indexed and not c.name.startswith("lti-")]
         if self.default_name not in [name for _, name in found]:
             found.insert(0, (self.default_name or "standaard", self.default_name))
         return found
