@@ -25,7 +25,9 @@ What is measured
   figure.
 * warm latency: one loaded engine, the sample questions asked round-robin
   after a few warm-up asks; wall time per ``engine.ask(q)`` (p50, p95, mean,
-  max) and the median of each stage in ``answer.timings_ms``.
+  max) and the median of each stage in ``answer.timings_ms``; then the encoder
+  alone on the same questions (``engine.embedder.encode_queries``), its p50 and
+  the ratio ask p50 / encoder p50, measured in the same run.
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     line("index passages", f"{info['passages']} in {info['documents']} document(s)")
     line("index embedder", info["embedder"])
     line("torch", torch.__version__)
+    line("query runtime", f"{getattr(engine.embedder, 'runtime', '?')} (setting query_runtime={settings.query_runtime})")
     line("query threads", str(settings.query_threads)
          + ("  (set by --torch-threads)" if args.torch_threads is not None else "  (setting query_threads)"))
 
@@ -235,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
     line("wall mean", f"{statistics.fmean(walls):.1f} ms")
     line("wall max", f"{max(walls):.1f} ms")
     line("throughput (sequential)", f"{1000 * len(walls) / sum(walls):.1f} questions/s")
+
+    # encoder only: the same questions, the embedder alone (what `embed` costs without the rest)
+    encode_ms: list[float] = []
+    for i in range(args.n):
+        q = questions[i % len(questions)]
+        t0 = time.perf_counter()
+        engine.embedder.encode_queries([q])
+        encode_ms.append((time.perf_counter() - t0) * 1000)
+    encoder_p50 = percentile(encode_ms, 50)
+    line("encoder only p50", f"{encoder_p50:.1f} ms  (encode_queries of the same questions, one at a time)")
+    line("ask p50 / encoder p50", f"{percentile(walls, 50) / encoder_p50:.2f}")
 
     print("\n[warm latency per stage: median of answer.timings_ms]")
     total_med = statistics.median(stages["total"]) if stages["total"] else None

@@ -8,10 +8,11 @@ needed, excluded from every figure) and stops it at the end. Traffic goes to loo
 only: a --url on any other host is refused. Every loop is bounded in time and count.
 
 What is measured (plain text, one figure per line; a measuring script, it asserts nothing):
-* API load: `--users` simulated users, each on its own keep-alive connection, asking
+* API load: first one user alone (sequential throughput), then `--users` simulated users, each on its own keep-alive connection, asking
   different questions (the sample and dev question sets, each user starting at another
   offset) back to back for `--seconds`. Errors (non-200, bad JSON, wrong schema, timeouts),
-  throughput (answers/s) and latency p50 / p95 / max per request.
+  throughput (answers/s) and latency p50 / p95 / max per request; a summary line with the
+  ratio of the two throughputs (both measured in this run).
 * page load to interactive: in headless chromium (Debian's, via playwright), a fresh
   browser context per load (empty cache), time from navigation start to the question box
   being enabled (`performance.now()` at that moment), median and max of `--page-loads`.
@@ -147,7 +148,9 @@ class User(threading.Thread):
         conn.close()
 
 
-def api_load(url: str, users: int, seconds: float) -> None:
+def api_load(url: str, users: int, seconds: float) -> tuple[float, list[float], int]:
+    """`users` users back to back for `seconds`; prints the figures and returns (answers/s,
+    latencies in s, errors)."""
     questions = load_questions()
     # warm-up: one request, so the first user does not pay for lazy initialisation
     User(0, url, questions, time.monotonic() + 1).run()
@@ -170,6 +173,7 @@ def api_load(url: str, users: int, seconds: float) -> None:
               f"p95 {percentile(latencies, 95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
     per_user = [len(u.latencies) for u in crowd]
     print(f"api answers per user: min {min(per_user)}, max {max(per_user)}")
+    return len(latencies) / wall, latencies, len(errors)
 
 
 def page_load(url: str, loads: int) -> None:
@@ -201,7 +205,7 @@ def main() -> None:
     parser.add_argument("--url", help="a running server on loopback (default: start qa serve)")
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--index", type=Path, default=Path("index"))
-    parser.add_argument("--page-loads", type=int, default=5)
+    parser.add_argument("--page-loads", type=int, default=5, help="0 = skip the browser page loads")
     args = parser.parse_args()
     args.corpus, args.index = args.corpus.resolve(), args.index.resolve()
     if not 1 <= args.users <= 200 or not 0 < args.seconds <= 600:
@@ -220,8 +224,15 @@ def main() -> None:
               + " ".join(f"{k}={v}" for k, v in RATE_LIMITS_OFF.items()))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     try:
-        page_load(url, args.page_loads)
-        api_load(url, args.users, args.seconds)
+        if args.page_loads:
+            page_load(url, args.page_loads)
+        print("-- sequential: one user --")
+        single, _, _ = api_load(url, 1, args.seconds)
+        print(f"-- concurrent: {args.users} users --")
+        crowd, latencies, errors = api_load(url, args.users, args.seconds)
+        p95 = percentile(latencies, 95) * 1000 if latencies else float("nan")
+        print(f"summary: {args.users} users {crowd:.1f} answers/s = {crowd / single:.2f} x one sequential user "
+              f"({single:.1f} answers/s, same run); p95 {p95:.0f} ms; {errors} errors")
     finally:
         if proc is not None:
             proc.terminate()
