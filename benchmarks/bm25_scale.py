@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 from synthetic import corpus_sentences, synthetic_passages, synthetic_questions  # noqa: E402  (puts qa on the path)
 
 from qa.index import Index  # noqa: E402
-from qa.index.lexical import EMPTY_TOKEN, BM25Index, idf_table, terms  # noqa: E402
+from qa.index.lexical import EMPTY_TOKEN, BM25Index, TermCache, idf_table, terms  # noqa: E402
 from qa.index.spelling import MIN_COUNT, MIN_LENGTH, correct, neighbours, vocabulary  # noqa: E402
 from qa.index.storage import VOCAB_FILE  # noqa: E402
 from qa.types import Passage  # noqa: E402
@@ -114,6 +114,15 @@ def reference_build(texts: list[str]):
     return model
 
 
+def one_shot_build(texts: list[str]):
+    """`BM25Index.build` before it was sharded: TermCache tokens, then bm25s's own one-shot index()."""
+    import bm25s
+    cache = TermCache()
+    model = bm25s.BM25()
+    model.index([cache.terms(t) or [EMPTY_TOKEN] for t in texts], show_progress=False)
+    return model
+
+
 def reference_index_init(texts: list[str]) -> None:
     """What the previous `Index.__post_init__` did per passage at load time."""
     passage_terms = [set(terms(t)) for t in texts]
@@ -152,7 +161,7 @@ def _print_table(lines: list[tuple[str, ...]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def measure_size(n: int, questions: list[str], workdir: Path, reference_up_to: int) -> dict:
+def measure_size(n: int, questions: list[str], workdir: Path, reference_up_to: int, one_shot_up_to: int = 0) -> dict:
     row: dict = {"passages": n}
     t0 = time.perf_counter()
     texts = synthetic_passages(n, seed=0)
@@ -172,6 +181,18 @@ def measure_size(n: int, questions: list[str], workdir: Path, reference_up_to: i
     row["vocab_bytes"] = vocab_bytes(index.model.vocab_dict)
     row["nnz"] = int(len(index.model.scores["data"]))
     row["bytes_per_passage"] = (row["matrix_bytes"] + row["vocab_bytes"]) / n
+    if n <= one_shot_up_to:        # the one-shot build it replaced, in the same run
+        scores = index.model.scores["data"].copy()
+        del index
+        base = rss()
+        can_reset = reset_peak()
+        t0 = time.perf_counter()
+        model = one_shot_build(texts)
+        row["one_shot_build_s"] = time.perf_counter() - t0
+        row["one_shot_peak_growth_bytes"] = (peak() - base) if (base is not None and can_reset) else None
+        row["one_shot_same_scores"] = bool(np.array_equal(np.sort(model.scores["data"]), np.sort(scores)))
+        del model, scores
+        index = BM25Index.build(texts)
 
     folder = workdir / f"bm25-{n}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -343,6 +364,10 @@ def print_tables(rows: list[dict], spelling: dict | None) -> None:
             f"{r['bytes_per_passage']:.0f}"))
     _print_table(lines)
     for r in rows:
+        if "one_shot_peak_growth_bytes" in r:
+            print(f"  {r['passages']:,}: sharded build peak RSS +{_mb(r['build_peak_growth_bytes'])} MB in "
+                  f"{r['build_s']:.1f} s; the one-shot bm25s build it replaced +{_mb(r['one_shot_peak_growth_bytes'])} MB "
+                  f"in {r['one_shot_build_s']:.1f} s; same scores: {r['one_shot_same_scores']}")
         if "reference_same_results" in r:
             print(f"  {r['passages']:,}: same search results as the previous code: {r['reference_same_results']}")
 
@@ -374,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=200, help="questions per size (default 200)")
     p.add_argument("--reference-up-to", type=int, default=100_000, dest="reference_up_to",
                    help="also time the previous code path up to this many passages (default 100000; 0: never)")
+    p.add_argument("--one-shot-up-to", type=int, default=0, dest="one_shot_up_to",
+                   help="also build with bm25s's one-shot index() (before the sharded build) up to this size")
     p.add_argument("--spelling-words", type=int, default=500_000, dest="spelling_words",
                    help="vocabulary size for the typo-correction figures (default 500000; 0: skip)")
     p.add_argument("--json", type=Path, default=None, help="also write all figures to this JSON file")
@@ -389,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bm25-scale-") as tmp:
         for n in sizes:
             started = time.perf_counter()
-            rows.append(measure_size(n, questions, Path(tmp), args.reference_up_to))
+            rows.append(measure_size(n, questions, Path(tmp), args.reference_up_to, args.one_shot_up_to))
             print(f"  {n:,} passages measured in {time.perf_counter() - started:.0f} s", flush=True)
     spelling = measure_spelling(args.spelling_words, 100, 10) if args.spelling_words else None
     print_tables(rows, spelling)

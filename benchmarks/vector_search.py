@@ -52,7 +52,10 @@ def real_vectors(settings: Settings) -> np.ndarray:
 
         build_index(settings, load_embedder(settings.embedder_config()), progress=True)
         build = active_build(settings.index)
-    return np.vstack([np.load(build / "vectors.npy"), np.load(build / "sentence_vectors.npy")]).astype(np.float32)
+    from qa.index.compact import open_vectors      # int8 records (format 5) or float32 (before)
+
+    return np.vstack([np.asarray(open_vectors(build / "vectors.npy")),
+                      np.asarray(open_vectors(build / "sentence_vectors.npy"))]).astype(np.float32)
 
 
 class Synthetic:
