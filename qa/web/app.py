@@ -26,7 +26,7 @@ from qa.web.askers import Askers
 from qa.web.chat import CSS, HEAD, build_blocks, question_events, theme
 from qa.web.feedback import FeedbackStore
 from qa.web.lti_routes import install_lti
-from qa.web.security import ASK_PATH, LTI_ASK_PATH, SecurityGuard, SessionSigner, load_secret
+from qa.web.security import ASK_PATH, LTI_COUNTED, SecurityGuard, SessionSigner, load_secret
 from qa.web.widget import install_widget
 
 
@@ -53,7 +53,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     asks = question_events(blocks)
 
     def is_question(path: str, body: dict | None) -> bool:
-        if path in (ASK_PATH, LTI_ASK_PATH):
+        if path == ASK_PATH or path in LTI_COUNTED:
             return True
         if path == "/gradio_api/queue/join":   # an unknown or missing fn_index counts as a question
             fn = (body or {}).get("fn_index")

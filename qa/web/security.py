@@ -21,8 +21,8 @@
 6. **Rate limits** on every request that asks a question (`/api/ask`, and the Gradio
    queue events `is_question` recognises): per client per minute and per day, for the
    whole server per minute, and for `/api/ask` per widget session per minute (429 +
-   Retry-After). LTI questions (`/lti/ask`) are keyed by the signed LTI user (`user_key`)
-   instead of the address.
+   Retry-After). LTI questions and ratings (`LTI_COUNTED`) are keyed by the signed LTI user
+   (`user_key`) instead of the address.
    The client is the connecting address, or — only when that address is one of
    `trusted_proxies` — the first untrusted address of X-Forwarded-For; IPv6 clients are
    keyed by their /64 network. Widget sessions are signed (`SessionSigner`) by `/widget`;
@@ -88,7 +88,7 @@ CROSS_SITE_POSTS = {"/lti/login", "/lti/launch"}
 FRAMED_PATHS = {"/widget", "/lti/launch"}
 # Instructor uploads may be larger than other bodies (setting lti_max_upload_mb).
 UPLOAD_PATHS = {"/lti/documents"}
-LTI_ASK_PATH = "/lti/ask"
+LTI_COUNTED = ("/lti/ask", "/lti/feedback")    # LTI questions and ratings: limited per LTI user
 COURSE_PREFIX = "lti-"          # collections of LTI courses (qa.lti.courses): never via the public API
 
 NOT_FOUND = "Niet gevonden."
@@ -442,10 +442,10 @@ class SecurityGuard:
                 valid = session if path == ASK_PATH and self.signer.verify(session) else None
                 client = client_key((scope.get("client") or (None, 0))[0],
                                     headers.get("x-forwarded-for"), self.trusted)
-                user = self.user_key(path, headers) if self.user_key and path == LTI_ASK_PATH else None
+                user = self.user_key(path, headers) if self.user_key and path in LTI_COUNTED else None
                 if user is not None:                # a signed LTI user: limits per user, not per address
                     client, valid = user, user
-                refused = self.limits.check(client, valid, api=path in (ASK_PATH, LTI_ASK_PATH))
+                refused = self.limits.check(client, valid, api=path in (ASK_PATH, *LTI_COUNTED))
                 if refused is not None:
                     seconds, message = refused
                     await respond(send, 429, message, cors + [(b"retry-after", str(seconds).encode())])

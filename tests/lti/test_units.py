@@ -19,7 +19,7 @@ from qa.lti.store import Platform, PlatformStore, RegistrationError
 from qa.lti.tokens import NonceStore, Session, TokenSigner
 from qa.settings import Settings
 from qa.web.lti_routes import LtiRoutes
-from qa.web.security import SecurityGuard, SessionSigner
+from qa.web.security import LTI_COUNTED, SecurityGuard, SessionSigner
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -158,20 +158,21 @@ def test_lti_questions_are_limited_per_lti_user_not_per_address(tmp_path):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    guard = SecurityGuard(app, settings, SessionSigner(b"w" * 32), lambda path, body: path == "/lti/ask",
+    guard = SecurityGuard(app, settings, SessionSigner(b"w" * 32), lambda path, body: path in LTI_COUNTED,
                           user_key=routes.rate_key)
     tokens = [routes.signer.new_session(Session(f"user{i}", "lti-a-1", "learner", "A"), 10) for i in range(2)]
 
     async def run():
         transport = httpx.ASGITransport(app=guard, client=("10.0.0.1", 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            async def ask(token):
-                return (await client.post("/lti/ask", content=json.dumps({"question": "q"}),
+            async def ask(token, path="/lti/ask"):
+                return (await client.post(path, content=json.dumps({"question": "q"}),
                                           headers={"X-Vraagbaak-LTI": token, "Content-Type": "application/json"})
                         ).status_code
             first = [await ask(tokens[0]) for _ in range(3)]
-            second = [await ask(tokens[1]) for _ in range(2)]     # same address, other user: own limit
+            first.append(await ask(tokens[0], "/lti/feedback"))      # ratings count too
+            second = [await ask(tokens[1], "/lti/feedback"), await ask(tokens[1]), await ask(tokens[1])]
             return first, second
 
     first, second = asyncio.run(run())
-    assert first == [200, 200, 429] and second == [200, 200]
+    assert first == [200, 200, 429, 429] and second == [200, 200, 429]   # same address, other user: own limit
