@@ -110,6 +110,14 @@ def test_wrong_signature_is_refused(lti_server, platform):
     assert response.status_code == 401 and "kon niet worden gecontroleerd" in response.text
     assert 'lang="nl"' in response.text and "Vraagbaak kan niet worden geopend" in response.text
     assert flow(lti_server, platform, key=other, kid="onbekend").status_code == 401
+    # unsigned ("alg": "none") and HMAC tokens are no RS256 signature
+    with lti_server.client() as client:
+        params = redirect_params(start_login(client, platform))
+        claims = platform.claims(params["nonce"])
+        unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": platform.kid})
+        assert post_launch(client, platform, unsigned, params["state"]).status_code == 401
+        hmac = jwt.encode(claims, "x" * 32, algorithm="HS256", headers={"kid": platform.kid})
+        assert post_launch(client, platform, hmac, params["state"]).status_code == 401
 
 
 def test_unknown_issuer_client_or_deployment_is_refused(lti_server, platform):
