@@ -91,7 +91,11 @@ def _export(torch_embedder, folder: Path, fingerprint: str) -> None:
         except OSError:
             if not (folder / MARKER).is_file():
                 raise
-        log.info("exported the question encoder to %s (%d MatMuls as 4-bit blocks)", folder, meta["q4_matmuls"])
+        log.info("exported the question encoder to %s (%d weight tables as 4-bit blocks)", folder, meta["q4_nodes"])
+        stem = folder.name.rsplit("-v", 1)[0]
+        for old in folder.parent.glob(f"{stem}-v*"):        # exports of earlier EXPORT_VERSIONs
+            if old != folder and (old / MARKER).is_file():
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(build, ignore_errors=True)
 

@@ -35,7 +35,7 @@ def q4_round(weight: np.ndarray) -> np.ndarray:
     w = weight.reshape(out, k // 32, 32)
     extreme = np.take_along_axis(w, np.abs(w).argmax(-1)[..., None], -1)
     d = (-extreme / 8.0).astype(np.float16).astype(np.float32)
-    q = np.clip(np.rint(w / d) + 8, 0, 15)
+    q = np.clip(np.rint(w / np.where(d == 0, 1, d)) + 8, 0, 15)      # an all-zero block (the padding row) stays 0
     return ((q - 8) * d).reshape(out, k).astype(np.float32)
 
 
@@ -60,6 +60,8 @@ def make_tiny_model(folder: Path) -> Path:
         for module in bert.encoder.modules():
             if isinstance(module, torch.nn.Linear):
                 module.weight.copy_(torch.from_numpy(q4_round(module.weight.numpy())))
+        words = bert.embeddings.word_embeddings.weight
+        words.copy_(torch.from_numpy(q4_round(words.numpy())))
     raw = folder / "raw"
     bert.save_pretrained(raw)
     fast.save_pretrained(raw)
@@ -111,8 +113,15 @@ def test_export_is_offline_cached_beside_and_close_to_torch(config, offline, cap
     assert isinstance(embedder, OnnxQueryEmbedder)
     folder = export_dir(config, config.model)
     assert (folder / MARKER).is_file() and (folder / MODEL_FILE).is_file()
-    assert embedder.queries.meta["q4_matmuls"] == 12                           # 2 layers x 6 Linear
+    assert embedder.queries.meta["q4_nodes"] == 13          # 2 layers x 6 Linear + the word embeddings
     assert "exported the question encoder" in caplog.text
+    stale = folder.parent / (folder.name.rsplit("-v", 1)[0] + "-v0")                # an earlier export version
+    stale.mkdir()
+    (stale / MARKER).write_text("{}")
+    folder_mtime = (folder / MARKER).stat().st_mtime_ns
+    (folder / MARKER).write_text((folder / MARKER).read_text().replace('"fingerprint": "', '"fingerprint": "x'))
+    assert isinstance(load_embedder(config), OnnxQueryEmbedder)                    # another model: exported again
+    assert (folder / MARKER).stat().st_mtime_ns != folder_mtime and not stale.exists()
     torch_vectors = embedder.passages.encode_queries(TEXTS)                    # sentence-transformers
     assert isinstance(embedder.passages, SentenceTransformerEmbedder)
     assert cosines(embedder.encode_queries(TEXTS), torch_vectors).min() >= 0.995
@@ -179,8 +188,8 @@ def test_corrupt_export_that_cannot_be_redone_falls_back_to_torch(config, monkey
 
 
 def test_probe_check_notices_changed_weights(config, caplog):
-    """A model file that loads but gives other vectors (here: the rows of the word-embedding
-    table shuffled) fails the probe check and is exported again."""
+    """A model file that loads but gives other vectors (here: the scales of the word-embedding
+    table's rows shuffled) fails the probe check and is exported again."""
     import onnx
     from onnx import numpy_helper
 
@@ -189,7 +198,7 @@ def test_probe_check_notices_changed_weights(config, caplog):
     model = onnx.load(str(model_file))
     rng = np.random.default_rng(0)
     for init in model.graph.initializer:
-        if tuple(init.dims) == (len(WORDS) + 4, 64):
+        if tuple(init.dims) == (len(WORDS) + 4, 64 // 32):                  # the word table's 4-bit scales
             init.CopyFrom(numpy_helper.from_array(rng.permutation(numpy_helper.to_array(init)), init.name))
     onnx.save(model, str(model_file))
     caplog.set_level(logging.INFO, logger="embeddings")
@@ -216,7 +225,7 @@ def test_real_model_questions_match_torch(embedder):
     import blingfire
 
     assert isinstance(embedder, OnnxQueryEmbedder)
-    assert embedder.queries.meta["q4_matmuls"] == 72                 # every BERT Linear as 4-bit blocks
+    assert embedder.queries.meta["q4_nodes"] >= 73          # every BERT Linear and the word embeddings
     text = (ROOT / "corpus" / "kennis-die-werkt.txt").read_text(encoding="utf-8")
     sentences = [s for s in blingfire.text_to_sentences(text).splitlines() if len(s) > 3][::3][:150]
     onnx_vectors = np.concatenate([embedder.encode_queries([s]) for s in sentences])
