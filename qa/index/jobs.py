@@ -12,7 +12,8 @@ active build every `reload_check_seconds`), and until then answer from the previ
 
 The server's loaded embedder is shared with the questions: `SerialEmbedder` lets one encode
 call run at a time per embedder (`embedder_lock`), and splits a build's texts into slices of
-`SLICE_TEXTS`, so a question waits for one slice at most, never for the whole build.
+at most `SLICE_TEXTS` texts and `SLICE_CHARS` characters, so a question waits for one slice
+at most, never for the whole build.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,35 +35,79 @@ from qa.settings import Settings
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-SLICE_TEXTS = 32               # texts per locked encode call of a background build
+SLICE_TEXTS = 32               # most texts per locked encode call of a background build ...
+SLICE_CHARS = 1500             # ... and most characters (a question waits for one such call at most)
 CHUNK_TEXTS = 256              # texts per chunk of a background build (progress moves per chunk)
 FAILURE = "Het bijwerken van de index is mislukt"
 
-_locks: "weakref.WeakKeyDictionary[object, threading.Lock]" = weakref.WeakKeyDictionary()
+class EmbedderLock:
+    """One encode call at a time, questions first. `with lock:` is a question's turn; `with
+    lock.background():` a build slice's, which waits while any question waits (a plain lock
+    would let the build thread take it again right after releasing it, and starve questions)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._busy = False
+        self._questions = 0            # questions waiting for their turn
+
+    def _acquire(self, question: bool) -> None:
+        with self._cond:
+            self._questions += question
+            try:
+                while self._busy or (not question and self._questions):
+                    self._cond.wait()
+            finally:
+                self._questions -= question
+            self._busy = True
+
+    def _release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+    def __enter__(self):
+        self._acquire(True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release()
+
+    @contextmanager
+    def background(self):
+        self._acquire(False)
+        try:
+            yield self
+        finally:
+            self._release()
+
+
+_locks: "weakref.WeakKeyDictionary[object, EmbedderLock]" = weakref.WeakKeyDictionary()
 _locks_lock = threading.Lock()
 
 
-def embedder_lock(embedder) -> threading.Lock:
+def embedder_lock(embedder) -> EmbedderLock:
     """The one lock of this embedder object: whoever encodes with it holds the lock (the
     tokenizer, the model and torch's thread count are not made for concurrent calls)."""
     embedder = getattr(embedder, "inner_embedder", embedder)
     with _locks_lock:
         lock = _locks.get(embedder)
         if lock is None:
-            lock = _locks[embedder] = threading.Lock()
+            lock = _locks[embedder] = EmbedderLock()
         return lock
 
 
 class SerialEmbedder:
     """Wraps an embedder so that one encode call runs at a time (`embedder_lock`, shared by
-    every wrapper of the same embedder). `encode_passages` sorts its texts by length and
-    encodes them in slices of `slice_texts`, taking the lock per slice, so questions
+    every wrapper of the same embedder). With `slice_texts`, `encode_passages` sorts its
+    texts by length and encodes them in slices of at most `slice_texts` texts and
+    `slice_chars` characters (but one text at least), taking the lock per slice, so questions
     encoded meanwhile wait for one slice only; the result is in the order given."""
 
-    def __init__(self, inner, slice_texts: int = 0):
+    def __init__(self, inner, slice_texts: int = 0, slice_chars: int = SLICE_CHARS):
         self.inner_embedder = getattr(inner, "inner_embedder", inner)
         self._lock = embedder_lock(self.inner_embedder)
         self.slice_texts = slice_texts
+        self.slice_chars = slice_chars
 
     def encode_queries(self, texts, *args, **kwargs):
         with self._lock:
@@ -69,15 +115,21 @@ class SerialEmbedder:
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False):
         texts = list(texts)
-        if not self.slice_texts or len(texts) <= self.slice_texts:
+        if not self.slice_texts:
             with self._lock:
                 return self.inner_embedder.encode_passages(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))   # similar lengths together
         out = np.zeros((len(texts), self.inner_embedder.dim), dtype=np.float32)
-        for start in range(0, len(order), self.slice_texts):
-            rows = order[start:start + self.slice_texts]
-            with self._lock:
-                out[rows] = self.inner_embedder.encode_passages([texts[i] for i in rows])
+        rows: list[int] = []
+        chars = 0
+        for i in order + [None]:
+            if rows and (i is None or len(rows) == self.slice_texts or chars + len(texts[i]) > self.slice_chars):
+                with self._lock.background():
+                    out[rows] = self.inner_embedder.encode_passages([texts[k] for k in rows])
+                rows, chars = [], 0
+            if i is not None:
+                rows.append(i)
+                chars += len(texts[i])
         return out
 
     def __getattr__(self, name):          # id, dim and anything else: the inner embedder's

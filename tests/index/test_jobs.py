@@ -101,12 +101,54 @@ def test_the_cache_builds_and_switches_at_once(settings, fake_embedder):
     assert {p.doc_id for p in cache.get("cursus-1").index.passages} == {"bieb.txt", "tweede.txt"}
 
 
-def test_serial_embedder_keeps_the_order_and_shares_one_lock(fake_embedder):
-    texts = [f"tekst {'lang ' * (i % 7)} nummer {i}" for i in range(70)]
-    sliced = SerialEmbedder(fake_embedder, slice_texts=8)
+class CallSizes(FakeEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    def encode_passages(self, texts, progress=False):
+        self.calls.append(list(texts))
+        return super().encode_passages(texts, progress)
+
+
+def test_serial_embedder_slices_keep_the_order_and_share_one_lock(fake_embedder):
+    texts = [f"tekst {'lang ' * (i % 7)} nummer {i}" for i in range(70)] + ["x" * 500]
+    counting = CallSizes()
+    sliced = SerialEmbedder(counting, slice_texts=8, slice_chars=100)
     assert np.allclose(sliced.encode_passages(texts), fake_embedder.encode_passages(texts))
+    assert sorted(t for call in counting.calls for t in call) == sorted(texts)
+    assert all(len(call) <= 8 for call in counting.calls)
+    assert all(sum(map(len, call)) <= 100 or len(call) == 1 for call in counting.calls)   # one long text alone
+    assert ["x" * 500] in counting.calls
+    sliced = SerialEmbedder(fake_embedder, slice_texts=8)
     assert sliced.id == fake_embedder.id and sliced.dim == fake_embedder.dim
     other = SerialEmbedder(SerialEmbedder(fake_embedder))
     assert embedder_lock(fake_embedder) is sliced._lock is other._lock
     assert other.inner_embedder is fake_embedder
     assert embedder_lock(FakeEmbedder()) is not sliced._lock
+
+
+def test_a_waiting_question_goes_before_the_next_build_slice():
+    lock = embedder_lock(FakeEmbedder())
+    order = []
+
+    def build_slice():
+        with lock.background():
+            order.append("build")
+
+    def question():
+        with lock:
+            order.append("question")
+
+    with lock:                                   # an encode call is running
+        slice_thread = threading.Thread(target=build_slice)
+        slice_thread.start()
+        while len(lock._cond._waiters) < 1:      # the build slice waits ...
+            time.sleep(0.01)
+        question_thread = threading.Thread(target=question)
+        question_thread.start()
+        while len(lock._cond._waiters) < 2:      # ... and so does a question, which came later
+            time.sleep(0.01)
+    slice_thread.join(10)
+    question_thread.join(10)
+    assert order == ["question", "build"]
