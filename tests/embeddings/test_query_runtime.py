@@ -113,7 +113,8 @@ def test_export_is_offline_cached_beside_and_close_to_torch(config, offline, cap
     assert isinstance(embedder, OnnxQueryEmbedder)
     folder = export_dir(config, config.model)
     assert (folder / MARKER).is_file() and (folder / MODEL_FILE).is_file()
-    assert embedder.queries.meta["q4_nodes"] == 13          # 2 layers x 6 Linear + the word embeddings
+    assert embedder.queries.meta["int8_matmuls"] == 10      # 2 layers x (query, key, value, attention out, FFN up)
+    assert embedder.queries.meta["q4_nodes"] == 3           # 2 FFN down-projections + the word embeddings
     assert "exported the question encoder" in caplog.text
     stale = folder.parent / (folder.name.rsplit("-v", 1)[0] + "-v0")                # an earlier export version
     stale.mkdir()
@@ -225,7 +226,8 @@ def test_real_model_questions_match_torch(embedder):
     import blingfire
 
     assert isinstance(embedder, OnnxQueryEmbedder)
-    assert embedder.queries.meta["q4_nodes"] >= 73          # every BERT Linear and the word embeddings
+    assert embedder.queries.meta["int8_matmuls"] == 60      # 12 layers x (query, key, value, attention out, FFN up)
+    assert embedder.queries.meta["q4_nodes"] == 13          # 12 FFN down-projections + the word embeddings
     text = (ROOT / "corpus" / "kennis-die-werkt.txt").read_text(encoding="utf-8")
     sentences = [s for s in blingfire.text_to_sentences(text).splitlines() if len(s) > 3][::3][:150]
     onnx_vectors = np.concatenate([embedder.encode_queries([s]) for s in sentences])
