@@ -209,9 +209,10 @@ def _print_answer(answer: dict) -> None:
     width = 88
     if answer["abstained"]:
         print("Geen antwoord:", textwrap.fill(answer["answer"], width))
-        return
-    print(textwrap.fill(answer["answer"], width))
-    _print_sources(answer["citations"], width)
+    else:
+        print(textwrap.fill(answer["answer"], width))
+    if answer["citations"]:             # an answer, or an abstention that says what the sources do cover
+        _print_sources(answer["citations"], width)
 
 
 def _print_sources(citations: list[dict], width: int = 88) -> None:
@@ -234,7 +235,7 @@ def _print_streamed(engine, question: str) -> None:
             sys.stdout.write(item)
             sys.stdout.flush()
     print()
-    if final is not None and not final.abstained and final.citations:
+    if final is not None and final.citations:
         _print_sources(final.to_dict()["citations"])
 
 

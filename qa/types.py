@@ -224,7 +224,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     retrieved: list[dict] = field(default_factory=list)
     timings_ms: dict = field(default_factory=dict)
-    abstain_reason: str | None = None  # "empty" | "instruction" | "no_evidence" | None
+    abstain_reason: str | None = None  # "empty" | "instruction" | "no_evidence" | "missing_detail" | None
+    missing: str | None = None         # with "missing_detail": what the sources do not give, in Dutch
 
     def to_dict(self) -> dict:
         return {
@@ -232,6 +233,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
+            "missing": self.missing,
             "citations": [asdict(c) for c in self.citations],
             "retrieved": self.retrieved,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},

@@ -103,7 +103,8 @@ def test_overlong_question_is_rejected(engine):
 
 def test_json_schema(engine):
     data = engine.ask(KNOWN[0][0]).to_dict()
-    assert set(data) == {"question", "answer", "abstained", "abstain_reason", "citations", "retrieved", "timings_ms"}
+    assert set(data) == {"question", "answer", "abstained", "abstain_reason", "missing", "citations", "retrieved",
+                         "timings_ms"}
     assert data["question"] == KNOWN[0][0] and isinstance(data["abstained"], bool)
     citation = data["citations"][0]
     assert set(citation) == {"n", "passage_id", "document", "section", "page", "paragraph", "locator", "span",

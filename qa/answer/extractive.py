@@ -3,7 +3,7 @@
 The JSON form of an `Answer` (`Answer.to_dict()`) is the contract between the engine
 and every client (CLI `--json`, web chat, `/api/ask`, eval):
 
-    {question, answer, abstained, abstain_reason,
+    {question, answer, abstained, abstain_reason, missing,
      citations: [{n, passage_id, document, section, page, paragraph, locator, span, text, quote,
                   title, author, date, url}],     # the last four: document metadata or null
      retrieved: [{passage_id, document, section, text, score}],
@@ -11,7 +11,8 @@ and every client (CLI `--json`, web chat, `/api/ask`, eval):
 
 A generator turns (question, hits) into an Answer. The default `ExtractiveGenerator`
 needs no LLM: it picks the sentences that answer the question from the retrieved
-passages, each followed by its `[n]` citation, and abstains when support is weak.
+passages, each followed by its `[n]` citation, and abstains when support is weak, or when the
+question asks for a detail (`qa/answer/asked.py`) no sentence gives ("missing_detail").
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from qa.answer.asked import Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.index.lexical import coverage, terms
 from qa.types import Answer, Citation, Hit
@@ -32,6 +34,20 @@ _CITATION = re.compile(r"\[(\d+)\]")
 # ("... de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening ...").
 _CONTINUATION = re.compile(
     r"^\W*(dat|dit|deze|die|daarmee|daardoor|daarbij|hiermee|hierbij|zo|denk aan|het gaat om|zij|ze)\b",
+    re.IGNORECASE,
+)
+# A question the text asks ("Hoe zorg je ervoor dat …?"): it answers nothing.
+_QUESTION = re.compile(r"^\W*(hoe|wat|wie|waarom|welke?|wanneer|waar|waarmee|waardoor|kan|kun|kunnen|is|zijn|moet|"
+                       r"moeten|mag|wil|heb|hebben|doe|doen)\b[^.!]*\?\W*$", re.IGNORECASE)
+# A sentence about the text itself ("In dit artikel laten we …"): it says what the document
+# does, rather than what it says; it is a weaker answer than a sentence about the matter.
+_ABOUT_THE_TEXT = re.compile(r"^\W*(?:in\s+)?(?:dit|deze|het\s+volgende)\s+(?:artikel|bijdrage|hoofdstuk|paragraaf|"
+                             r"essay|stuk|document|rapport|onderzoek\s+beschrijven)\b", re.IGNORECASE)
+# A sentence that needs the one before it to be understood: a continuation, or a pronominal
+# adverb among its first words ("Een van de meest duidelijke tekenen daarvan was ...").
+_POINTS_BACK = re.compile(
+    _CONTINUATION.pattern + r"|^\W*(?:[\w’'\-]+\W+){0,9}?(daarvan|hiervan|daarom|hierom|daarnaast|"
+    r"daardoor|hierdoor|daarin|hierin|daarop|hierop|daarna|hierna|daaruit|hieruit|daarvoor|hiervoor)\b",
     re.IGNORECASE,
 )
 
@@ -71,6 +87,8 @@ class _Candidate:
     score: float = 0.0
     terms: frozenset = frozenset()
     echo: float = 0.0          # share of the sentence's words that the question already has
+    before: str = ""           # the sentence before it in the passage
+    belongs: bool = False      # chosen as part of the answering sentence (what it continues, or its sequel)
 
 
 class ExtractiveGenerator:
@@ -90,8 +108,9 @@ class ExtractiveGenerator:
 
     def __init__(self, idf: dict[str, float], default_idf: float, *, max_words: int = 70,
                  max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
-                 echo_threshold: float = 0.4, same_passage_margin: float = 0.75,
-                 other_passage_margin: float = 0.1, novelty_weight: float = 0.4):
+                 echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
+                 other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
+                 about_text_penalty: float = 0.3):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -102,6 +121,8 @@ class ExtractiveGenerator:
         self.same_passage_margin = same_passage_margin
         self.other_passage_margin = other_passage_margin
         self.novelty_weight = novelty_weight
+        self.noun_margin = noun_margin
+        self.about_text_penalty = about_text_penalty
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -130,19 +151,23 @@ class ExtractiveGenerator:
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
             previous: frozenset = frozenset()
+            before = ""
             for (a, b), sim in zip(hit.sentences, hit.sentence_scores):
                 sentence = text[a:b].strip()
                 own = frozenset(terms(sentence))
                 context, previous = previous, own
-                if len(sentence.split()) < 3:
-                    continue
-                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=own)
+                last, before = before, sentence
+                if len(sentence.split()) < 3 or _QUESTION.match(sentence):
+                    continue             # a fragment, or a question the text asks (it answers nothing)
+                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=own, before=last)
                 # a sentence that points back ("Deze nieuwe wet ...") is about what the
                 # sentence before it names: count those words as present too
                 about = own | context if _CONTINUATION.match(sentence) else own
                 lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
                 c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
+                if _ABOUT_THE_TEXT.match(sentence):
+                    c.score -= self.about_text_penalty
                 cands.append(c)
         return sorted(cands, key=lambda c: -c.score)
 
@@ -161,29 +186,94 @@ class ExtractiveGenerator:
         cands = self._candidates(question, hits)
         if not cands or self.support(question, hits) < self.min_support:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
+        asked = asked_for(question)
+        best = self._lead(question, asked, cands)
+        if best is None:
+            return self._missing(question, asked, cands, retrieved)
+        # the lead gives the value asked for, or names the "welk(e) X" noun: it answers, stop there
+        noun = preferred_noun(question)
+        answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
+                                                  and best.echo < self.echo_threshold)
+        return compose(question, self._choose(best, cands, answered), retrieved)
 
-        best = cands[0]
+    def _lead(self, question: str, asked: Asked, cands: list[_Candidate]) -> _Candidate | None:
+        """The sentence the answer opens with: the best one that gives what the question
+        asks for (None when none does); for a question whose form names no type, the best
+        one, or a close one that names the noun of "welk(e) X" when the best does not."""
+        if asked.kind is not None:
+            return next((c for c in cands if asked.given_by(c.text, c.before, bool(_POINTS_BACK.match(c.text)),
+                                                            _where(c.hit))), None)
+        noun = preferred_noun(question)
+        if noun and not names_any(cands[0].text, noun, heads_only=True):
+            for c in cands[1:]:
+                if c.score < cands[0].score - self.noun_margin:
+                    break
+                if names_any(c.text, noun, heads_only=True):
+                    return c
+        return cands[0]
+
+    def _choose(self, best: _Candidate, cands: list[_Candidate], answered: bool) -> list[_Candidate]:
+        """`best`, the sentences that belong with it, then (unless `best` already answers:
+        it gives the value or names the thing asked for) further sentences that score close."""
         chosen = [best]
         words = len(best.text.split())
         # the best sentence together with its continuation (or what it continues)
         for c in _neighbours(best, cands, self.echo_threshold):
+            if answered and c.hit is best.hit and c.start > best.start and not _CONTINUATION.match(c.text):
+                continue                 # the answer is given: read on only where it goes on
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
+                c.belongs = True
                 chosen.append(c)
                 words += len(c.text.split())
-        for c in cands[1:]:
+        for c in cands:
+            if answered or len(chosen) >= self.max_sentences:
+                break
             if c in chosen:
                 continue
-            if len(chosen) >= self.max_sentences:
-                break
             n_words = len(c.text.split())
             if words + n_words > self.max_words:
                 continue
             margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
             if c.score < best.score - margin or _near_duplicate(c, chosen):
                 continue
+            if _POINTS_BACK.match(c.text) and not any(o.hit is c.hit and o.text == c.before for o in chosen):
+                # it leans on the sentence before it: both, or neither
+                antecedent = next((o for o in cands if o.hit is c.hit and o.text == c.before), None)
+                if antecedent is None or words + n_words + len(antecedent.text.split()) > self.max_words \
+                        or len(chosen) + 2 > self.max_sentences:
+                    continue
+                chosen.append(antecedent)
+                words += len(antecedent.text.split())
             chosen.append(c)
             words += n_words
-        return compose(question, chosen, retrieved)
+        return chosen
+
+    def _missing(self, question: str, asked: Asked, cands: list[_Candidate], retrieved: list[dict]) -> Answer:
+        """Abstain: the sources discuss the subject but not the detail asked for. Says what
+        they do name, with the best sentence about it as a cited example."""
+        best = cands[0]
+        covered = asked.subject or self._topic(question, best)
+        text = f"{asked.message(covered)} Wel staat in de bronnen: {best.text}"
+        answer = compose(question, [best], retrieved, lead=text)
+        answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", asked.missing
+        return answer
+
+    def _topic(self, question: str, best: _Candidate) -> str:
+        """The question's rarest word that the best sentence's passage contains, with the
+        article the question gives it ("het levensvaardighedenspel"), or ""."""
+        passage = set(terms(best.hit.passage.text))
+        scored = []
+        for m in re.finditer(r"(?:\b(de|het|een)\s+)?([\w\-]{4,})", question):
+            stems = terms(m.group(2))
+            if stems and stems[0] in passage:
+                scored.append((self.idf.get(stems[0], self.default_idf), m.group(0)))
+        return max(scored)[1] if scored else ""
+
+
+def _where(hit: Hit) -> str:
+    """A passage's text with its section and document names (where a question's names may be)."""
+    p = hit.passage
+    return f"{p.doc_id} {p.section or ''} {p.text}"
 
 
 def _neighbours(best: _Candidate, cands: list[_Candidate], echo_threshold: float) -> list[_Candidate]:
@@ -191,16 +281,27 @@ def _neighbours(best: _Candidate, cands: list[_Candidate], echo_threshold: float
 
     The next one when it opens with a pointer word, or when `best` mostly repeats the
     question or ends in a colon (it introduces the answer rather than giving it); the
-    previous one when `best` itself opens with a pointer word."""
+    previous one when `best` itself points back (`_POINTS_BACK`)."""
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
     introduces = best.echo >= echo_threshold or best.text.endswith(":")
     if i + 1 < len(same) and (introduces or _CONTINUATION.match(same[i + 1].text)):
         out.append(same[i + 1])
-    if i > 0 and _CONTINUATION.match(best.text):
-        out.append(same[i - 1])
+    if _POINTS_BACK.match(best.text):
+        before = same[i - 1] if i > 0 else _last_of_previous_passage(best, cands)
+        if before is not None:
+            out.append(before)
     return out
+
+
+def _last_of_previous_passage(best: _Candidate, cands: list[_Candidate]) -> _Candidate | None:
+    """The last sentence of the retrieved passage just before `best`'s passage in the same
+    document (the paragraph before it), when `best` opens its passage; None if not retrieved."""
+    p = best.hit.passage
+    before = [c for c in cands if c.hit is not best.hit and c.hit.passage.doc_id == p.doc_id
+              and c.hit.passage.end <= p.start and (c.hit.passage.para_end or c.hit.passage.para) >= p.para - 1]
+    return max(before, key=lambda c: (c.hit.passage.end, c.start), default=None)
 
 
 def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
@@ -211,10 +312,16 @@ def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
     return False
 
 
-def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> Answer:
-    """Order the chosen sentences (by passage rank, then position), number the passages
-    they come from in order of first use, and put `[n]` after every sentence."""
-    chosen = sorted(chosen, key=lambda c: (c.hit_rank, c.start))
+def compose(question: str, chosen: list[_Candidate], retrieved: list[dict], lead: str | None = None) -> Answer:
+    """Put the chosen sentences in reading order, number the passages in order of first use
+    and put `[n]` after every sentence. `chosen[0]` answers the question: it comes first,
+    after the sentence it continues (when that was chosen for it) and before the sentence
+    that continues it; then the other passages' sentences by passage rank and position.
+    `lead` replaces the first sentence's text (a message that ends in that sentence)."""
+    best = chosen[0]
+    group = [best] + [c for c in chosen[1:] if c.belongs]
+    rest = sorted((c for c in chosen if c not in group), key=lambda c: (c.hit is not best.hit, c.hit_rank, c.start))
+    chosen = sorted(group, key=lambda c: (c.hit.passage.start, c.start)) + rest
     numbers: dict[str, int] = {}
     quotes: dict[str, list[_Candidate]] = {}
     parts = []
@@ -222,7 +329,7 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict]) -> A
         pid = c.hit.passage.id
         n = numbers.setdefault(pid, len(numbers) + 1)
         quotes.setdefault(pid, []).append(c)
-        parts.append(f"{c.text} [{n}]")
+        parts.append(f"{lead if lead is not None and c is best else c.text} [{n}]")
     citations = []
     for pid, n in numbers.items():
         used = quotes[pid]

@@ -23,13 +23,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
+from qa.answer.asked import Asked, asked_for
 from qa.answer.base import ABSTAIN_NO_EVIDENCE, Generator
 from qa.answer.extractive import ExtractiveGenerator
-from qa.answer.guard import GuardResult, StreamGuard
+from qa.answer.guard import CITATION, GuardResult, StreamGuard
 from qa.answer.prompt import build_messages
 from qa.errors import LLMError
 from qa.settings import Settings, SettingsError
@@ -118,12 +120,16 @@ class LLMGenerator:
             return
         messages = build_messages(question, hits, max_words=self.max_words)
         guard = StreamGuard(hits)
+        # A question that asks for a value (a number, date, address …) is held back until the
+        # whole answer is in: it is only shown when it gives that value (`gives_detail`).
+        asked = asked_for(question)
+        hold = asked.kind is not None
         failure: LLMError | None = None
         try:
             pieces = self.backend.stream(messages) if streaming else iter([self.backend.complete(messages)])
             for piece in strip_reasoning(pieces):
                 out = guard.feed(piece)
-                if out:
+                if out and not hold:
                     yield out
         except LLMError as exc:
             failure = exc
@@ -134,15 +140,20 @@ class LLMGenerator:
             log.warning("LLM backend %s failed, using what passed the guard or the fallback: %s",
                         self.backend.name, failure.detail)
         out = guard.finish()
-        if out:
+        if out and not hold:
             yield out
         result = guard.result()
         if result.dropped or result.invalid or result.links:
             log.info("guard removed %d sentence(s), %d citation(s), %d sentence(s) with a link or address "
                      "not in the cited passages from: %r",
                      result.dropped, result.invalid, result.links, result.raw[:500])
-        final = self._final(question, base, result, failure)
-        shown = guard.emitted_text
+        if hold and result.text and not gives_detail(asked, result, hits):
+            log.info("LLM answer does not give the asked %s (%s): using the extractive answer",
+                     asked.kind, asked.missing)
+            final = fallback_answer(base, f"het antwoord van het taalmodel noemde niet {asked.missing}")
+        else:
+            final = self._final(question, base, result, failure)
+        shown = "" if hold else guard.emitted_text
         assert final.answer.startswith(shown), "streamed text must be a prefix of the final answer"
         if len(final.answer) > len(shown):
             yield final.answer[len(shown):]
@@ -163,11 +174,20 @@ class LLMGenerator:
         return fallback_answer(base, reason)
 
 
+def gives_detail(asked: Asked, result: GuardResult, hits: list[Hit]) -> bool:
+    """True when a sentence of the guarded LLM answer gives what the question asks for, by
+    the same rule as the extractive answer (`Asked.given_by`), its names checked against the
+    passages it cites."""
+    cited = " ".join(f"{c.document} {c.section or ''} {c.text}" for c in result.citations)
+    claims = [c for c in re.split(r"(?<=[.!?])\s+", CITATION.sub(" ", result.text)) if c.strip()]
+    return any(asked.given_by(claim, passage=cited or " ".join(h.passage.text for h in hits)) for claim in claims)
+
+
 def fallback_answer(base: Answer, reason: str) -> Answer:
     """The extractive answer with a Dutch note saying why the LLM answer is not used."""
     note = f"(Let op: {reason}; dit antwoord bestaat daarom uit zinnen die letterlijk uit de bronnen komen.)"
     return Answer(base.question, f"{base.answer}\n\n{note}", base.abstained, base.citations, base.retrieved,
-                  dict(base.timings_ms), base.abstain_reason)
+                  dict(base.timings_ms), base.abstain_reason, base.missing)
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -68,7 +68,9 @@ class AnswerOut(BaseModel):
     question: str = Field(description="De vraag zoals gesteld.")
     answer: str = Field(description="Het antwoord met [n]-verwijzingen, of de reden om niet te antwoorden.")
     abstained: bool = Field(description="True als Vraagbaak geen antwoord geeft.")
-    abstain_reason: Literal["no_evidence", "instruction", "empty"] | None
+    abstain_reason: Literal["no_evidence", "missing_detail", "instruction", "empty"] | None
+    missing: str | None = Field(None, description="Bij missing_detail: wat de bronnen niet noemen, "
+                                                  "bijvoorbeeld 'het aantal inwoners'.")
     citations: list[CitationOut]
     retrieved: list[RetrievedOut]
     timings_ms: dict[str, float]

@@ -38,8 +38,8 @@ def answer_markdown(answer: dict) -> str:
     An abstention is shown as a notice, not as an answer."""
     text = escape_markdown(answer["answer"])
     if answer["abstained"]:
-        title = ("Geen opdrachten" if answer.get("abstain_reason") == "instruction"
-                 else "Geen antwoord gevonden")
+        title = {"instruction": "Geen opdrachten", "missing_detail": "Staat niet in de bronnen"}.get(
+            answer.get("abstain_reason") or "", "Geen antwoord gevonden")
         return f"ℹ️ **{title}**\n\n*{text}*"
     return text
 
@@ -74,7 +74,7 @@ def sources_html(answer: dict | None, context: dict[str, list[tuple[str, str, bo
     head = f"<div class='vb-sources' data-turn='{int(turn)}'><h2 class='vb-sources-title'>Bronnen</h2>"
     if answer is None:
         return f"{head}<p class='vb-muted'>{SOURCES_EMPTY}</p></div>"
-    if answer["abstained"] or not answer["citations"]:
+    if not answer["citations"]:       # an abstention with citations says what the sources do cover
         return f"{head}<p class='vb-muted'>{SOURCES_ABSTAINED}</p></div>"
     items = []
     for c in answer["citations"]:
@@ -96,7 +96,7 @@ def answer_plain_text(answer: dict) -> str:
     """The answer with its sources as plain text (what "Kopieer antwoord" copies); each
     source as "[n] doc — section, locator: “quote”" (`citation_where`)."""
     lines = [answer["answer"]]
-    if not answer["abstained"] and answer["citations"]:
+    if answer["citations"]:
         lines.append("")
         lines.append("Bronnen:")
         for c in answer["citations"]:

@@ -152,7 +152,8 @@ def test_api_follow_up_history_top_k_and_errors(engine, tmp_path):
     assert set(data["timings_ms"]) == set(expected["timings_ms"])
     assert data["question"] == FOLLOW_UP and any("Veendam" in c["text"] for c in data["citations"])
     assert len(data["retrieved"]) == 2
-    assert list(data) == ["question", "answer", "abstained", "abstain_reason", "citations", "retrieved", "timings_ms"]
+    assert list(data) == ["question", "answer", "abstained", "abstain_reason", "missing", "citations", "retrieved",
+                          "timings_ms"]
     too_long = client.post("/api/ask", json={"question": "x" * (engine.settings.max_question_chars + 1)})
     assert too_long.status_code == 422 and "te lang" in too_long.json()["detail"]
     assert client.post("/api/ask", json={"question": "Wat?", "top_k": 0}).status_code == 422

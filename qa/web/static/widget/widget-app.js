@@ -48,9 +48,8 @@
       div.classList.add("vbw-abstain");
       div.setAttribute("data-abstained", "true");
       div.appendChild(el("span", "vbw-label",
-        data.abstain_reason === "instruction" ? "ℹ️ Geen opdrachten" : "ℹ️ Geen antwoord gevonden"));
-      div.appendChild(el("p", "vbw-text", data.answer));
-      return;
+        data.abstain_reason === "instruction" ? "ℹ️ Geen opdrachten" :
+        data.abstain_reason === "missing_detail" ? "ℹ️ Staat niet in de bronnen" : "ℹ️ Geen antwoord gevonden"));
     }
     div.appendChild(el("p", "vbw-text", data.answer));
     var cites = data.citations || [];

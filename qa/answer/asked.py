@@ -1,0 +1,439 @@
+"""What a question asks for, and whether a sentence gives it.
+
+A Dutch question names its *answer type* with its question words ("hoeveel" wants a number,
+"in welk jaar" a year, "wat is het e-mailadres" an address) and often the *attribute* it
+asks about ("hoeveel *inwoners*", "wie is de *burgemeester*", "wanneer is … *opgericht*").
+A question about something the sources discuss that asks for a detail they never give
+("Hoeveel inwoners heeft Veendam?" over texts about Veendam's youth care) retrieves good
+passages; what gives it away is that no sentence holds a number of inwoners.
+
+`asked_for(question)` reads the answer type and attribute from the question's form;
+`Asked.given_by(sentence, before)` tells whether a sentence gives them. A sentence gives
+them when it holds a value of the type (a reference such as "(Draijer, 1988)" is not a
+value), names the attribute (a number must stand near it: "zeven jeugdcoaches"), and
+shares a word with the rest of the question (it is about the same thing). The rules are
+about Dutch question forms and kinds of values, never about particular questions or texts.
+A question whose form names no type (why, how, what is) asks for nothing checkable:
+`Asked.kind` is None and every sentence passes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from qa.index.lexical import terms
+
+# -- kinds of values a sentence can hold --------------------------------------------------
+
+_NUMBER_WORDS = (
+    "één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien zestien "
+    "zeventien achttien negentien twintig dertig veertig vijftig zestig zeventig tachtig negentig "
+    "honderd duizend miljoen miljard tientallen honderden duizenden miljoenen enkele helft "
+    "derde kwart procent meerderheid minderheid merendeel"
+).split()
+# A count: digits that are not a year, or a number word (also compounds: "vijfentwintig").
+_NUMBER = re.compile(
+    r"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*|%|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b"
+    r"|\b(?:twee|drie|vier|vijf|zes|zeven|acht|negen)?(?:en)?(?:twintig|dertig|veertig|vijftig|zestig"
+    r"|zeventig|tachtig|negentig|honderd|duizend)\w*",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(r"%|\bprocent\b|\bpercentage\b|\bhelft\b|\bderde\b|\bkwart\b", re.IGNORECASE)
+_MONTHS = "januari februari maart april mei juni juli augustus september oktober november december".split()
+_DATE = re.compile(
+    r"\b(?:1[5-9]\d\d|20\d\d)\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|\bjaren\s+(?:\d0|zestig|zeventig|tachtig|negentig)\b"
+    r"|\b(?:" + "|".join(_MONTHS) + r")\b|\b(?:vorig|volgend|dit)\s+jaar\b|\beeuw\b"
+    # times and days also answer "wanneer": "elke dinsdagochtend", "om 9.30 uur", "'s avonds"
+    r"|\b(?:maan|dins|woens|donder|vrij|zater|zon)dag\w*|\b\d{1,2}[.:]\d{2}\b|\b\w+\s+uur\b"
+    r"|\b(?:ochtend|middag|avond|weekend)\w*|'s\s+(?:ochtends|middags|avonds|nachts)",
+    re.IGNORECASE,
+)
+_DAY = re.compile(r"\b\d{1,2}\s+(?:" + "|".join(_MONTHS) + r")\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+                  r"|\b(?:maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag)\b", re.IGNORECASE)
+_UNITS = (r"(?:jaar|jaren|maand|maanden|week|weken|dag|dagen|uur|uren|minuut|minuten|seconden|decennium|"
+          r"decennia|eeuw|eeuwen|schooljaar|schooljaren|semester)")
+_DURATION = re.compile(
+    r"(?:\d+(?:[.,]\d+)?|\b(?:een|enkele|paar|ruim|bijna|half|anderhalf|"
+    + "|".join(_NUMBER_WORDS[:30]) + r"))\s+(?:\w+\s+)?" + _UNITS + r"\b"
+    r"|\b" + _UNITS + r"\s+of\s+\w+|\b\w+jarige?\b|\b\w+lang\b|\bgeleden\b|\bsinds\b|\bvanaf\b"
+    r"|\btot\s+(?:en\s+met\s+)?\d",
+    re.IGNORECASE,
+)
+_AGE = re.compile(r"\b\d+\s*(?:jaar|-jarige?|jarige?)\b|\bleeftijd\b|\b\w+jarige?\b", re.IGNORECASE)
+_MONEY = re.compile(r"€|\beuro\b|\beur\b", re.IGNORECASE)
+_FREE = re.compile(r"\bgratis\b|\bkosteloos\b|\bkosten\s+niets\b", re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_PHONE = re.compile(r"(?:\+31|\b0)[\d\s\-()]{8,14}\d\b|\b0[89]00[\s\-]?\d{4}(?:[\s\-]?\d{3})?\b")
+
+
+def _phone(sentence: str) -> bool:
+    """A Dutch phone number: 0 and nine digits, +31 and nine, or an 0800/0900 number."""
+    for m in _PHONE.finditer(sentence):
+        digits = re.sub(r"\D", "", m.group())
+        if (digits.startswith("0") and len(digits) == 10) or (digits.startswith("31") and len(digits) == 11) \
+                or re.match(r"0[89]00", digits):
+            return True
+    return False
+_WEBSITE = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+|\bwww\.\S+|\b[\w\-]+\.(?:nl|com|org|net|eu|be|info)\b", re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"\b\w+(?:straat|weg|laan|plein|gracht|kade|singel|dijk|dreef|steeg|markt|hof|park|pad)\s+\d+"
+    r"|\b\d{4}\s?[A-Z]{2}\b|\bpostbus\s+\d+",
+    re.IGNORECASE,
+)
+_RATE_ADVERB = {"dag": "dagelijks", "week": "wekelijks", "maand": "maandelijks", "jaar": "jaarlijks"}
+
+
+def _rate(sentence: str, unit: str) -> bool:
+    """True when the sentence gives a value per `unit` ("per week", "elke week", "wekelijks")."""
+    pattern = rf"\b(?:per|elke|iedere|elk|ieder|in\s+de|een|het)\s+{re.escape(unit)}\b"
+    adverb = _RATE_ADVERB.get(unit)
+    return bool(re.search(pattern, sentence, re.IGNORECASE) or (adverb and adverb in sentence.lower()))
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[a-z][\w'’\-]*")
+# A name: capitalised words, with the particles of Dutch names between them ("Sjoek de Vries").
+_NAME = re.compile(r"\b[A-Z][\w'’\-]*(?:\s+(?:(?:van|de|der|den|ten|ter|het|'t)\s+)*[A-Z][\w'’\-]*)*")
+# References and notes are not values: "(Draijer, 1988)", "(BPSW, 20224)", "[RIVM]".
+_REFERENCE = re.compile(r"\([^()]*\d{4}[^()]*\)|\[[^\[\]]*\]")
+
+
+def _names(sentence: str, question: str) -> bool:
+    """True when the sentence holds a name the question does not: a capitalised word that is
+    not the sentence's first word (or is followed by another capitalised word)."""
+    asked = {w.casefold() for w in _CAPITALISED.findall(question)}
+    matches = list(_CAPITALISED.finditer(sentence))
+    for i, m in enumerate(matches):
+        if m.group().casefold() in asked:
+            continue
+        first = not sentence[: m.start()].strip(" \"'‘“(") or re.search(r"[‘“:.!?]\s*$", sentence[: m.start()])
+        if not first or (i + 1 < len(matches) and matches[i + 1].start() - m.end() <= 1):
+            return True
+    return False
+
+
+# Each kind: how a sentence shows a value of it.
+_INSTANCE = {
+    "number": lambda s, q: bool(_NUMBER.search(s)),
+    "percent": lambda s, q: bool(_PERCENT.search(s)),
+    "amount": lambda s, q: (bool(_MONEY.search(s)) and bool(_NUMBER.search(s))) or bool(_FREE.search(s)),
+    "date": lambda s, q: bool(_DATE.search(s)),
+    "day": lambda s, q: bool(_DAY.search(s)),
+    "duration": lambda s, q: bool(_DURATION.search(s)),
+    "age": lambda s, q: bool(_AGE.search(s)),
+    "email": lambda s, q: bool(_EMAIL.search(s)),
+    "phone": lambda s, q: _phone(s),
+    "website": lambda s, q: bool(_WEBSITE.search(s)),
+    "address": lambda s, q: bool(_ADDRESS.search(s)),
+    "name": _names,
+    "surname": lambda s, q: any(re.search(rf"\b{re.escape(n)}\s+(?:(?:van|de|der|den)\s+)*[A-Z]\w+", s)
+                                for n in _CAPITALISED.findall(q)),
+}
+
+# What the Dutch message calls a missing value of each kind ("… maar niet het aantal inwoners").
+_LABEL = {
+    "number": "het aantal", "percent": "het percentage", "amount": "het bedrag", "date": "wanneer",
+    "day": "de datum", "duration": "hoe lang", "age": "de leeftijd", "email": "het e-mailadres",
+    "phone": "het telefoonnummer", "website": "de website", "address": "het adres", "name": "de naam",
+    "surname": "de achternaam",
+}
+
+# -- reading the question ----------------------------------------------------------------
+
+# Words after "hoeveel" that are verbs or function words, not the counted noun.
+_NOT_NOUN = frozenset(
+    "is zijn was waren wordt worden werd werden heeft hebben had hadden kan kunnen kon konden moet moeten "
+    "mag mogen zal zullen zou zouden gaat gaan ging gingen komt komen krijgt krijgen kreeg kregen doet doen "
+    "deed deden staat staan stond de het een er van in op aan voor met bij over uit tot die dat deze dit "
+    "je jij u we wij ze zij hij men ik nog al ook ongeveer precies gemiddeld".split()
+)
+_PAST = frozenset("was waren werd werden had hadden verscheen verschenen begon begonnen kwam kwamen ging gingen "
+                  "stierf overleed ontstond ontstonden vond vonden kreeg kregen won wonnen schreef schreven "
+                  "bleek verliep vertrok".split())
+_PARTICLES = frozenset("van de der den het ten ter".split())
+_AUXILIARIES = frozenset("is zijn was waren wordt worden werd werden heeft hebben had hadden".split())
+# Verbs after "hoeveel" that ask for money, and nouns whose value is money.
+_MONEY_VERBS = re.compile(r"^(kost|kosten|kostte|kostten|betaal\w*|verdien\w*|bespaar\w*|levert|oplever\w*)$")
+_MONEY_NOUNS = frozenset("salaris loon prijs kosten kostprijs tarief bedrag budget vergoeding subsidie uurloon "
+                         "inkomen bijdrage boete".split())
+# Nouns of "welk(e) X" whose answer is a name ("In welke regio …" -> "Midden-Nederland").
+_NAMED = frozenset("gemeente stad plaats dorp provincie land regio wijk organisatie instantie instelling bedrijf "
+                   "vereniging stichting school universiteit hogeschool ministerie partij tijdschrift krant blad "
+                   "uitgever uitgeverij boek film".split())
+_NEUTER = frozenset("salaris loon bedrag budget tarief land dorp inkomen bedrijf ministerie tijdschrift blad "
+                    "boek programma".split())
+_PARTICIPLE_START = ("ge", "opge", "inge", "aange", "uitge", "afge", "voorge", "be", "ver", "ont", "her")
+_QUESTION_FORM = frozenset("hoeveel hoe lang oud wanneer jaar welk welke wie wat waar datum dag procent euro "
+                           "per sinds".split())
+
+# Nouns too general to look for in the answer ("welk deel", "welke manier").
+_GENERIC_NOUNS = frozenset("deel delen soort soorten manier manieren vorm vormen rol rollen type typen aantal "
+                           "kant kanten punt punten zaak zaken ding dingen".split())
+# A deliberately small table of words that name the same attribute (by stem).
+_SYNONYMS = [
+    {"medewerker", "werknemer", "personeel", "personeelslid", "fte"},
+    {"leerl", "scholier"},
+    {"kost", "prijs", "tarief", "bedrag", "euro"},
+    {"salaris", "loon", "verdien", "inkom"},
+    {"opricht", "opzet", "gesticht", "ontstan", "start", "begonn", "oprichter"},
+    {"overleed", "stierf", "overlijd"},
+    {"inwoner", "inwonertal", "inwonersaantal"},
+]
+_WORD = re.compile(r"[\w\-']+")
+
+
+def names_any(text: str, forms, heads_only: bool = False) -> bool:
+    """True when a word of `text` has one of the stems `forms`, or is a compound ending with
+    one of at least 4 letters ("jeugdhulpmedewerkers", "meester-gezelmodel") or, unless
+    `heads_only`, starting with one ("inwonersaantal"; but a "snackbar" is no snack)."""
+    return any(_is_form(word, forms, heads_only) for word in terms(text))
+
+
+def _is_form(word: str, forms, heads_only: bool = False) -> bool:
+    return any(word == f or (len(f) >= 4 and (word.endswith(f) or (not heads_only and word.startswith(f))))
+               for f in forms)
+
+
+def _near(sentence: str, forms, pattern: re.Pattern, window: int = 4) -> bool:
+    """True when a value matching `pattern` stands within `window` words of a word naming
+    the attribute ("*zeven* jeugdcoaches", "*52%* van de studenten")."""
+    words = sentence.split()
+    values = [i for i, w in enumerate(words) if pattern.search(w)]
+    named = [i for i, w in enumerate(words) if any(_is_form(t, forms) for t in terms(w))]
+    return any(abs(i - j) <= window and i != j for i in values for j in named)
+
+
+def _other_event(sentence: str, forms) -> bool:
+    """True when every date in the sentence belongs to an event other than the asked one: a
+    past participle right next to it ("ontwikkeld in 1995") that is not a form of `forms`."""
+    words = sentence.split()
+    dates = [i for i, w in enumerate(words) if _DATE.search(w)]
+    if not dates:
+        return False
+
+    def foreign(i: int) -> bool:
+        near = words[max(0, i - 3): i] + words[i + 1: i + 3]
+        for w in near:
+            w = w.strip(".,;:()").lower()
+            if _is_participle(w) and not any(_is_form(t, forms) for t in terms(w)):
+                return True
+        return False
+    return all(foreign(i) for i in dates)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: a kind of value (None: nothing checkable), the stems of the
+    attribute it asks about (empty: any), and Dutch words for the message."""
+
+    kind: str | None = None
+    attribute: tuple[str, ...] = ()
+    attribute_text: str = ""          # the attribute as the question words it ("inwoners")
+    question: str = ""
+    subject: str = ""                 # what the question is about ("de gemeente Veendam")
+    forms: frozenset = field(default_factory=frozenset)   # stems that count as the attribute
+    context: frozenset = field(default_factory=frozenset)  # the question's other content stems
+    rate: str = ""                    # "week" for "per week": the value must be a rate per that
+    names: tuple[str, ...] = ()       # words of the question's names, not acronyms (casefolded):
+    #                                   the passage names one
+
+    def given_by(self, sentence: str, before: str = "", points_back: bool = False, passage: str = "") -> bool:
+        """True when `sentence` gives what is asked (see the module text). `before` is the
+        sentence before it: its words count when `sentence` points back to it, and its value
+        when `sentence` is a label of a few words ("Hoofdauteur van het document.").
+        `passage` (the sentence's passage, with its section and document) must name one of the
+        question's names: a value next to other names is about something else."""
+        if self.kind is None:
+            return True
+        about = f"{before} {sentence}" if points_back else sentence
+        label = len(sentence.split()) <= 5
+        bare = _REFERENCE.sub(" ", f"{before.rstrip('.')}. {sentence}" if label else sentence)
+        if not _INSTANCE[self.kind](bare, self.question):
+            return False
+        if self.rate and not _rate(bare, self.rate):
+            return False
+        if passage and self.names and not any(re.search(rf"\b{re.escape(n)}\b", passage.casefold())
+                                               for n in self.names):
+            return False
+        if self.kind in ("date", "day") and _other_event(bare, self.forms):
+            return False
+        if self.context and not (self.context & set(terms(about))):
+            return False
+        if not self.attribute:
+            return True
+        if self.kind == "number":
+            return _near(bare, self.forms, _NUMBER)
+        return names_any(about if not label else bare, self.forms)
+
+    @property
+    def missing(self) -> str:
+        """The missing detail in Dutch: "het aantal inwoners", "het e-mailadres", "wanneer"."""
+        noun = self.attribute_text
+        if self.kind == "number" and noun:
+            return f"het aantal {noun}"
+        if self.kind == "date" and noun:
+            return f"wanneer dat {'is ' if _is_participle(noun) else ''}{noun}"
+        if self.kind in ("amount", "name") and noun and not _MONEY_VERBS.match(noun):
+            article = "het" if noun in _NEUTER else "de"
+            return f"wie {article} {noun} is" if self.kind == "name" and noun not in _NAMED \
+                else f"{article} {noun}"
+        return _LABEL[self.kind] if self.kind else ""
+
+    def message(self, covered: str) -> str:
+        """The Dutch abstention: "De bronnen noemen X, maar niet Y." (`covered`: what the
+        sources do name; empty for a general form)."""
+        if covered:
+            return f"De bronnen noemen {covered}, maar niet {self.missing}."
+        return f"De bronnen gaan over dit onderwerp, maar noemen niet {self.missing}."
+
+
+def _forms(stems: list[str]) -> frozenset:
+    out = set(stems)
+    for stem in stems:
+        for group in _SYNONYMS:
+            if stem in group:
+                out |= group
+    return frozenset(out)
+
+
+def _noun_after(words: list[str]) -> str:
+    """The counted noun of "hoeveel X": the first word, or the second when the first is an
+    adjective ("jonge mensen": inflected in -e; "sociaal werkers": the first is not plural)."""
+    if not words or words[0] in _NOT_NOUN or _MONEY_VERBS.match(words[0]):
+        return ""
+    if len(words) > 1 and words[1] not in _NOT_NOUN and (
+            words[0].endswith("e") or (not words[0].endswith(("en", "s")) and words[1].endswith(("en", "s")))):
+        return words[1]
+    return words[0]
+
+
+def _event(words: list[str]) -> str:
+    """The verb of "wanneer/in welk jaar X …": the participle after an auxiliary ("is Movisie
+    *opgericht*"), else the finite verb itself ("*overleed* de psychiater"), or ""."""
+    if not words:
+        return ""
+    if words[0] not in _AUXILIARIES:
+        return words[0] if words[0] not in _NOT_NOUN else ""
+    return next((w for w in words[1:] if _is_participle(w)), "")
+
+
+def _is_participle(word: str) -> bool:
+    return len(word) > 5 and word.endswith(("d", "t")) and word.startswith(_PARTICIPLE_START)
+
+
+def _subject(question: str, owner: str | None) -> str:
+    """What the question is about, as its own words: the phrase naming the attribute's owner
+    ("het e-mailadres van *het team X*", "hoeveel inwoners heeft *de gemeente X*"), else its
+    names ("Sjoek de Vries"), else "" (the caller then uses a word of the passage)."""
+    if owner:
+        return owner.strip(" ?.!")
+    return " en ".join(dict.fromkeys(_question_names(question)))
+
+
+def _question_names(question: str) -> list[str]:
+    """The names in a question: capitalised words that do not open one of its sentences."""
+    return [m.group() for m in _NAME.finditer(question)
+            if m.start() > 0 and not re.search(r"[.?!]\s*$", question[: m.start()])]
+
+
+def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
+    """(kind, attribute word, owner phrase) from the question's form."""
+    def owner_after(noun: str, verbs: str = r"van|bij") -> str | None:
+        m = re.search(rf"\b{re.escape(noun)}\s+(?:{verbs})\s+(.+)$", q, re.IGNORECASE)
+        return m.group(1) if m else None
+
+    contact = re.search(r"\b(e-?mail(?:adres)?|telefoonnummer|website|webadres|internetadres|postadres|"
+                        r"bezoekadres|adres)\b", low)
+    if contact and re.search(r"\b(wat|welk|welke|hoe|waar|op)\b", low):
+        word = contact.group(1)
+        kind = ("email" if "mail" in word else "phone" if "telefoon" in word
+                else "website" if word in ("website", "webadres", "internetadres") else "address")
+        return kind, "", owner_after(word)
+    hoeveel = re.search(r"\bhoe\s*veel\b", low)
+    if hoeveel:
+        after = _WORD.findall(low[hoeveel.end():])
+        nxt = after[0] if after else ""
+        if nxt in ("euro", "geld") or _MONEY_VERBS.match(nxt):
+            verb = after[1] if nxt in ("euro", "geld") and len(after) > 1 else nxt
+            return "amount", verb if _MONEY_VERBS.match(verb) else "", None
+        if nxt in ("tijd", "jaar", "jaren", "maanden", "weken", "dagen", "uur", "uren", "minuten"):
+            return "duration", "", None
+        if nxt == "procent":
+            return "percent", "", None
+        noun = _noun_after(after)
+        owner = None
+        m = re.search(rf"\b{re.escape(noun)}\s+(?:heeft|hebben|had|hadden|telt|telde|tellen)\s+(.+)$",
+                      q, re.IGNORECASE) if noun else None
+        if m and not _event(["is"] + _WORD.findall(m.group(1).lower())):
+            owner = m.group(1)
+        return "number", noun, owner
+    if re.search(r"\bhoe\s+oud\b|\bwelke\s+leeftijd\b", low):
+        return "age", "", None
+    if re.search(r"\bhoe\s*lang\b", low) and not re.search(r"\bhoe\s*lang\s+(is|zijn|was)\s+(de|het)\b", low):
+        return "duration", "", None
+    if day := re.search(r"\bop\s+welke\s+(datum|dag)\b", low):
+        return "day", _event(_WORD.findall(low[day.end():])), None
+    if date := re.search(r"\b(in\s+welk\s+jaar|welk\s+jaar|in\s+welke\s+maand|sinds\s+wanneer)\b", low):
+        return "date", _event(_WORD.findall(low[date.end():])), None
+    if when := re.search(r"\bwanneer\b", low):
+        # "wanneer" is also "under what condition" ("Wanneer noemt men een pakket defect?");
+        # it asks for a time with a past tense or a perfect ("wanneer verscheen", "is … opgericht")
+        after = _WORD.findall(low[when.end():])
+        event = _event(after)
+        if after and (after[0] in _PAST or re.search(r"(?:de|te|den|ten)$", after[0]) or
+                      (after[0] in _AUXILIARIES and event)):
+            return "date", event, None
+    if re.search(r"^\W*(?:en\s+)?wat\s+(?:kost|kosten|kostte|kostten)\b", low):
+        return "amount", "", None
+    role = re.search(r"\b(?:wie|wat)\s+(?:is|was|zijn|waren)\s+(?:de|het)?\s*([\w\-]+)\s+(?:van|bij|in|achter)\b", low)
+    which = re.search(r"\b(?:welk|welke)\s+([\w\-]+)", low)
+    if role and low.lstrip().startswith("wie"):
+        return "name", role.group(1), owner_after(role.group(1))
+    if re.search(r"\bwat\s+is\s+(?:de|het)\s+(?:achter|familie)naam\b", low):
+        return "surname", "", None
+    if re.search(r"\bwat\s+is\s+(?:de|het)\s+(?:voor|bij)?naam\b", low):
+        return "name", "", None
+    if role and role.group(1) in _MONEY_NOUNS:
+        return "amount", role.group(1), owner_after(role.group(1))
+    if which and which.group(1) in _MONEY_NOUNS:
+        return "amount", which.group(1), None
+    if which and which.group(1) in _NAMED:
+        return "name", which.group(1), None
+    return None, "", None
+
+
+def asked_for(question: str) -> Asked:
+    """Read the answer type and attribute from the form of a Dutch question."""
+    q = " ".join(question.strip().split())
+    low = q.lower()
+    kind, attribute, owner = _read(q, low)
+    if kind is None:
+        return Asked(question=q)
+    # a "welk(e) X" category ("welke regio") is not a word the answer repeats
+    stems = terms(attribute) if attribute and not (kind == "name" and attribute in _NAMED) else []
+    forms = _forms(stems)
+    form_words = set(terms(" ".join(_QUESTION_FORM))) | set(terms(attribute))
+    context = frozenset(t for t in terms(q) if t not in forms and t not in form_words and not _is_form(t, forms))
+    if kind in ("date", "day") and attribute and not _is_participle(attribute):
+        stems = []   # a finite verb ("verscheen") is often paraphrased: not required, but its forms
+        #              still tell the asked event from another one next to a date
+    rate = re.search(r"\bper\s+(\w+)", low)
+    names = tuple(dict.fromkeys(w.casefold() for name in _question_names(q)
+                                for w in re.split(r"[\s\-]+", name)
+                                if len(w) >= 3 and w[0].isupper() and not w.isupper() and w.lower() not in _PARTICLES))
+    return Asked(kind=kind, attribute=tuple(stems), attribute_text=attribute, question=q,
+                 subject=_subject(q, owner), forms=forms, context=context,
+                 rate=rate.group(1) if rate else "", names=names)
+
+
+def preferred_noun(question: str) -> tuple[str, ...]:
+    """Stems of the noun a "welk(e) X" question asks about ("Welk model …" -> ("model",)): not
+    a type to check, but what the answering sentence should name ("het meester-gezelmodel")."""
+    low = " ".join(question.lower().split())
+    m = re.search(r"\b(?:welk|welke)\s+([\w\-]+)", low)
+    if not m:
+        return ()
+    rest = _WORD.findall(low[m.start(1):])
+    while rest and (rest[0] in _NOT_NOUN or _NUMBER.fullmatch(rest[0])):
+        rest = rest[1:]
+    if not rest or rest[0] in _GENERIC_NOUNS:
+        return ()
+    return tuple(terms(rest[0]))
