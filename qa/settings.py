@@ -46,13 +46,14 @@ class Settings:
     embed_batch_size: int = 16             # texts per forward pass (measured: see "indexing throughput" below)
     query_threads: int = 1                 # threads for embedding a question (indexing uses all)
     # Questions go through ONNX Runtime (the model exported once from the converted one, cached
-    # beside it; embeddings/query_runtime.py), about 4x faster than torch at cosine >= 0.9998
-    # (benchmarks/encoder.py): auto = onnxruntime, else torch with the reason logged; onnx =
-    # onnxruntime or an error; torch = sentence-transformers, as for passages.
+    # beside it; embeddings/query_runtime.py), 3.4x as fast as torch at cosine >= 0.998
+    # (benchmarks/encoder.py, docs/scale.md): auto = onnxruntime, else torch with the reason
+    # logged; onnx = onnxruntime or an error; torch = sentence-transformers, as for passages.
     query_runtime: str = "auto"
     # The server encodes concurrent questions together (embeddings/batching.py): a question that
     # finds no encode running is encoded at once; those arriving meanwhile go, up to
-    # query_batch_size, into the next call; at most query_workers calls run at once (onnx only).
+    # query_batch_size, into the next call; at most query_workers calls run at once (onnx only;
+    # 1 and 2 measured within noise of each other under 20 users, docs/scale.md).
     query_batch_size: int = 32
     query_workers: int = 2
 
