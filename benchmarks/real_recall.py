@@ -70,14 +70,20 @@ def questions() -> list[str]:
     return out
 
 
-def embed(texts: list[str], cache: Path, what: str, queries: bool = False) -> np.ndarray:
-    """Vectors of `texts`, cached per chunk in `cache/<what>-<hash>/`."""
+def embed(texts: list[str], cache: Path, what: str, queries: bool = False, partial: bool = False) -> np.ndarray:
+    """Vectors of `texts`, cached per chunk in `cache/<what>-<hash>/`; with `partial` only
+    those of the chunks embedded so far (another run may still be embedding the rest)."""
     key = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:12]
     folder = cache / f"{what}-{key}"
     folder.mkdir(parents=True, exist_ok=True)
     done = folder / "all.npy"
     if done.is_file():
         return np.load(done)
+    if partial:
+        parts = []
+        while (folder / f"{len(parts):05d}.npy").is_file():
+            parts.append(np.load(folder / f"{len(parts):05d}.npy"))
+        return np.vstack(parts) if parts else np.zeros((0, 384), dtype=np.float32)
     from embeddings import load_embedder
 
     settings = load_settings(environ={}, config_file=None).replace(embed_threads=EMBED_THREADS)
@@ -108,6 +114,7 @@ def measure(vectors: np.ndarray, queries: np.ndarray, k: int, configs: list[dict
 
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
+    faiss.omp_set_num_threads(1)       # one query per call, as the app searches (FaissStore does the same)
     times = []
     exact_rows = np.empty((len(queries), k), dtype=np.int64)
     for i, q in enumerate(queries):
@@ -124,11 +131,10 @@ def measure(vectors: np.ndarray, queries: np.ndarray, k: int, configs: list[dict
         key = (kind, nlist, config.get("m"))
         if key not in built:
             started = time.perf_counter()
-            if kind == "ivfpq" and nlist:
-                from qa.index.vectors import base
-
-                original = base.ivf_lists
+            if kind == "ivfpq" and nlist:       # as many cells as a larger index would get
                 import qa.index.vectors.faiss_store as fs
+
+                original = fs.ivf_lists
                 fs.ivf_lists = lambda n, nlist=nlist: nlist
                 try:
                     built[key] = FaissStore.build(vectors, kind, settings)
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True, help="folder with one sub-folder per document set")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/real-recall"))
     parser.add_argument("--embed-only", action="store_true")
+    parser.add_argument("--partial", action="store_true",
+                        help="measure on the texts embedded so far (an --embed-only run may still be going)")
     parser.add_argument("--limit", type=int, default=31_000, help="embed only the first N texts")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--nprobe", default="8,16,32,64")
@@ -171,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     texts = real_texts(args.corpus)[: args.limit]
-    vectors = embed(texts, args.cache, "texts")
+    vectors = embed(texts, args.cache, "texts", partial=args.partial)
     queries = embed(questions(), args.cache, "questions", queries=True)
     print(f"== {len(vectors):,} real vectors, {len(queries)} real questions ==", flush=True)
     if args.embed_only:

@@ -89,9 +89,9 @@ def build_index(settings: Settings, embedder, progress: bool = True,
     for i, p in enumerate(passages):
         j = reuse.get(p.hash)
         if j is not None and offsets_prev[j + 1] - offsets_prev[j] == offsets[i + 1] - offsets[i]:
-            vectors.records[i] = previous.vectors.records[j]
+            vectors.records[i] = previous.vectors.rows(j)
             sentence_vectors.records[offsets[i]:offsets[i + 1]] = \
-                previous.sentence_vectors.records[offsets_prev[j]:offsets_prev[j + 1]]
+                previous.sentence_vectors.rows(slice(offsets_prev[j], offsets_prev[j + 1]))
         else:
             todo.append(i)
     report.embedded, report.reused = len(todo), len(passages) - len(todo)

@@ -125,7 +125,7 @@ class MilvusStore(SingleQuery):
         a float32 array or `CompactVectors`) in bulk (`insert_all`)."""
         from pymilvus import DataType, MilvusClient
 
-        if not hasattr(vectors, "records"):
+        if not hasattr(vectors, "rows"):
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         uri = milvus_uri(settings)
