@@ -1,4 +1,4 @@
-"""Compact vectors: int8 codes with one float32 scale per vector, memory-mapped.
+"""Compact vectors: int8 codes with one float32 scale per vector, read per row.
 
 `vectors.npy` and `sentence_vectors.npy` of a build hold one record per vector,
 `(scale float32, codes int8[dim])`: 4 + dim bytes (388 for 384 dimensions) instead of

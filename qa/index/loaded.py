@@ -3,7 +3,7 @@ and lexical indexes, sentence vectors, vocabulary), checking its files first, so
 build is never half-loaded (IndexDamaged, a Dutch message).
 
 Nothing is read per passage at load time: the passages stay in `passages.sqlite3` and are
-read per hit (`PassageTable`), the vectors are memory-mapped int8 records (`CompactVectors`),
+read per hit (`PassageTable`), the int8 vector records are read per row (`CompactVectors`),
 the BM25 matrix is memory-mapped; what loading reads whole is the manifest, the sentence
 spans (`sentences.npy`, 12 bytes per sentence) and the vocabulary."""
 
@@ -150,7 +150,7 @@ def load_index(index_dir: Path, settings: Settings | None = None, *, verified: b
 
     Every file's size is compared with the manifest at each load, its sha256 too when the
     build is at most `verify_on_load_mb` MB; a build without checksums (written before they
-    were recorded) loads unverified. Vectors are memory-mapped (pages are read when used);
+    were recorded) loads unverified. Vectors are read per row when used (`CompactVectors`);
     `settings` says how to reach the vector store (Milvus URI) and its search parameters
     (defaults when None). `verified=True` skips the size/sha256 comparison when the caller
     has just made it on this build (`index_problem`, or `write_build`, which hashed the files

@@ -9,7 +9,7 @@ Layout of an index folder (default `index/`; one per collection, see `qa.index.p
         passages.sqlite3    the passages, one row each, row order = vector order, read per hit
                             (qa/index/table.py; format 4 and before: passages.jsonl)
         vectors.npy         [n] records (float32 scale, int8 codes[dim]) of the L2-normalised
-                            passage vectors, memory-mapped (qa/index/compact.py; reused when
+                            passage vectors, read per row (qa/index/compact.py; reused when
                             re-indexing; format 4 and before: float32 [n, dim])
         sentences.npy       int32 [m, 3]: passage row, start, end of each sentence in the passage
         sentence_vectors.npy [m] records like vectors.npy: the sentences embedded (for re-scoring

@@ -13,7 +13,7 @@ Backends (setting `store`):
   `index_type`: "flat" (exact, `IndexFlatIP`), "hnsw" (`IndexHNSWFlat`: fast, about
   1.8 KB per 384-dim passage), "ivfpq" (`IndexIVFPQFastScan`: dim/4 + 8 bytes per
   passage in memory, with the best candidates re-ranked exactly against `vectors.npy`, which is
-  memory-mapped, so only the rows read are paged in) or "auto": flat below
+  read per row, so only the candidates' rows are read) or "auto": flat below
   `ann_threshold` passages, `ann_index` at or above it. See docs/scale.md for the figures.
 - "milvus": a Milvus collection via pymilvus, at `milvus_uri`: a local `.db` file
   (milvus-lite, embedded, nothing to start) or a Milvus server / cluster URI, which

@@ -37,7 +37,7 @@ class FaissStore(SingleQuery):
     """A FAISS index over normalised vectors (inner product), flat, HNSW or IVF-PQ.
 
     For "ivfpq" the `refine` best candidates per wanted result are re-ranked by their exact
-    vectors (`exact`, usually memory-mapped), so the compressed codes only pre-select.
+    vectors (`exact`: the build's int8 records, read per row), so the compressed codes only pre-select.
     """
 
     def __init__(self, index: faiss.Index, kind: str, exact: np.ndarray | None = None,
@@ -121,7 +121,7 @@ class FaissStore(SingleQuery):
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         for q, (query, cand) in enumerate(zip(queries, rows)):
             cand = cand[cand >= 0]
-            order = np.argsort(cand)              # read the memory-mapped rows in file order
+            order = np.argsort(cand)              # read the rows in file order
             exact = self.exact[cand[order]] @ query
             best = np.argsort(-exact, kind="stable")[:k]
             out_rows[q, : len(best)] = cand[order][best]
