@@ -185,13 +185,29 @@ def _presence(term: str, text_terms: set[str]) -> float:
     """1 for an exact match, 0.5 for a compound or prefixed variant (one term ends with
     the other: Dutch compounds put their head last, "gezelmodel" ~ "model",
     "bepleit" ~ "pleit"), else 0."""
-    if term in text_terms:
-        return 1.0
-    if len(term) >= 4 and any(
-        len(other) >= 4 and (other.endswith(term) or term.endswith(other)) for other in text_terms
-    ):
-        return 0.5
-    return 0.0
+    return _Endings(text_terms).presence(term)
+
+
+class _Endings:
+    """`_presence` against one set of terms without a loop over the set per term: the terms
+    are joined once into one string, so "some term ends with t" is one substring search."""
+
+    def __init__(self, text_terms: set[str]):
+        self.terms = text_terms
+        self._joined: str | None = None
+
+    def presence(self, term: str) -> float:
+        if term in self.terms:
+            return 1.0
+        if len(term) < 4:
+            return 0.0
+        if self._joined is None:
+            self._joined = "\x00".join(t for t in self.terms if len(t) >= 4) + "\x00"
+        # a longer term ends with `term` ("gezelmodel" ~ "model"), or `term` ends with one
+        # of at least 4 letters ("bepleit" ~ "pleit")
+        if term + "\x00" in self._joined or any(term[i:] in self.terms for i in range(1, len(term) - 3)):
+            return 0.5
+        return 0.0
 
 
 def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float], default_idf: float) -> float:
@@ -202,4 +218,7 @@ def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float]
     """
     weights = {t: idf.get(t, default_idf) for t in set(query_terms)}
     total = sum(weights.values())
-    return sum(w * _presence(t, text_terms) for t, w in weights.items()) / total if total else 0.0
+    if not total:
+        return 0.0
+    ends = _Endings(text_terms)
+    return sum(w * ends.presence(t) for t, w in weights.items()) / total
