@@ -10,8 +10,8 @@ Documents: a folder whose sub-folders are collections, read by the project's own
 aptitude-doc-nl, debian-faq-nl and lilypond-doc-pdf-nl (see benchmarks/README.md, "real
 recall"). Vectors: every sentence of every passage, then the passages (their embedding
 texts), embedded as passages, exactly as `qa index` embeds them; the first `--limit` of
-them (the packages give 23.7 k sentences + 17.6 k passages = 41 k texts; on two busy
-shared cores the default 31,000 took about 40 minutes). Queries: the questions of
+them (the packages give 23.7 k sentences + 17.6 k passages = 41 k texts; the default
+31,000 took about 50 minutes on two busy shared cores, 6 minutes once they were quiet). Queries: the questions of
 benchmarks/questions/*.jsonl and benchmarks/sample_questions.jsonl, embedded as queries.
 
 Embedding is cached in `--cache` per chunk (resumable; 41 k texts take 15-30 minutes on

@@ -82,8 +82,8 @@ class Settings:
     hnsw_m: int = 32                       # graph degree (memory: ~8*m bytes per passage on top of the vector)
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128              # search breadth (recall vs latency; no rebuild needed)
-    # ivf_nprobe/ivf_refine: recall@10 0.987 on real e5 vectors with 1,000 cells (as 1 M passages
-    # get), 0.986 with 128; 32/10 gave 0.88 (benchmarks/real_recall.py, docs/scale.md)
+    # ivf_nprobe/ivf_refine: recall@10 0.975 on 31,000 real e5 vectors with 1,000 cells (as 1 M
+    # passages get), 0.982 with sqrt(n); 32/10 gave 0.893 (benchmarks/real_recall.py, docs/scale.md)
     ivf_nprobe: int = 128                  # IVF cells searched per query (no rebuild needed)
     ivf_refine: int = 20                   # IVF-PQ: re-rank refine*k candidates with the stored vectors
     ivf_train_size: int = 50_000           # vectors sampled to train the IVF-PQ quantisers
