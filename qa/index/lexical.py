@@ -92,8 +92,24 @@ class IdfTable(Mapping):
     looked up, so this costs nothing at load time whatever the corpus size.
     """
 
-    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, n_docs: int):
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, n_docs: int, max_cached: int = 1 << 18):
         self._vocab, self._indptr, self.n_docs = vocab, indptr, n_docs
+        self._cache: dict[str, float] = {}     # looked-up terms (questions repeat them): a dict hit
+        self._max_cached = max_cached
+
+    def get(self, term: str, default=None):
+        """`self[term]`, or `default` for a term the corpus never uses; memoised (at most
+        `max_cached` terms, emptied when full), as answers look up the same terms many times."""
+        value = self._cache.get(term)
+        if value is None:
+            try:
+                value = self[term]
+            except KeyError:
+                return default
+            if len(self._cache) >= self._max_cached:
+                self._cache.clear()
+            self._cache[term] = value
+        return value
 
     def __getitem__(self, term: str) -> float:
         if term == "" or term == EMPTY_TOKEN:   # bookkeeping tokens of bm25s and BM25Index
