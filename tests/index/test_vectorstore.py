@@ -218,8 +218,8 @@ def test_missing_milvus_collection_says_to_rebuild(tmp_path, vectors, milvus_uri
         open_store(directory, settings)
 
 
-def test_index_follows_the_store_setting_and_drops_replaced_collections(small_corpus, base_settings, embedder,
-                                                                        tmp_path, milvus_uri):
+def test_index_follows_the_store_setting_and_drops_collections_of_pruned_builds(small_corpus, base_settings, embedder,
+                                                                            tmp_path, milvus_uri):
     from qa.index import build_index, index_problem
     from qa.index.vectors.milvus_store import connect
 
@@ -234,10 +234,17 @@ def test_index_follows_the_store_setting_and_drops_replaced_collections(small_co
     (small_corpus / "extra.txt").write_text("Het buurthuis is open op zaterdag.\n", encoding="utf-8")
     index, _ = build_index(milvus, embedder, progress=False)
     client = connect(milvus)
-    assert index.store.collection != first
-    assert client.has_collection(index.store.collection) and not client.has_collection(first)
+    second = index.store.collection
+    assert second != first
+    # the build before the active one is kept (a running server may still read it: storage.py
+    # prunes older builds only), so its collection is too; one build later it is dropped
+    assert client.has_collection(second) and client.has_collection(first)
     rows, _ = index.store.search(embedder.encode_queries(["Wanneer is het buurthuis open?"])[0], 1)
     assert "zaterdag" in index.passages[int(rows[0])].text
+    (small_corpus / "extra2.txt").write_text("De bibliotheek is open op maandag.\n", encoding="utf-8")
+    index, _ = build_index(milvus, embedder, progress=False)
+    assert client.has_collection(index.store.collection) and client.has_collection(second)
+    assert not client.has_collection(first)
 
 
 @pytest.mark.milvus
