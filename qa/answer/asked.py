@@ -81,6 +81,29 @@ _ADDRESS = re.compile(
     r"|\b\d{4}\s?[A-Z]{2}\b|\bpostbus\s+\d+",
     re.IGNORECASE,
 )
+# Units a "hoeveel <unit> …" question names: the value must be given in that unit.
+_UNITS_OF = {
+    "kilobyte": r"kb|kilobytes?", "megabyte": r"mb|megabytes?", "gigabyte": r"gb|gigabytes?",
+    "terabyte": r"tb|terabytes?", "kilometer": r"km|kilometers?", "meter": r"m|meters?",
+    "centimeter": r"cm|centimeters?", "kilo": r"kg|kilo'?s?|kilogram", "kilogram": r"kg|kilo'?s?|kilogram",
+    "gram": r"g|gram", "liter": r"l|liters?",
+}
+# "maximaal" / "minimaal": the question asks for a bound, which the sentence must state as one.
+_BOUNDS = {
+    "max": (re.compile(r"\b(?:maximaal|hoogstens|ten\s+hoogste|maximum|maximale)\b"),
+            re.compile(r"\b(?:maximaal|maximum|maximale|max\.?|hoogstens|ten\s+hoogste|niet\s+meer\s+dan|"
+                       r"limiet|grens|tot\s+(?:wel\s+)?\d)", re.IGNORECASE)),
+    "min": (re.compile(r"\b(?:minimaal|minstens|ten\s+minste|minimum|minimale)\b"),
+            re.compile(r"\b(?:minimaal|minimum|minimale|min\.?|minstens|ten\s+minste|niet\s+minder\s+dan|"
+                       r"vanaf)\b", re.IGNORECASE)),
+}
+
+
+def _in_unit(sentence: str, unit: str) -> bool:
+    """True when a number in the sentence is followed by `unit` or its abbreviation ("2 MB")."""
+    return bool(re.search(rf"\d[\d.,]*\s*(?:{_UNITS_OF[unit]})\b", sentence, re.IGNORECASE))
+
+
 _RATE_ADVERB = {"dag": "dagelijks", "week": "wekelijks", "maand": "maandelijks", "jaar": "jaarlijks"}
 
 
@@ -232,6 +255,8 @@ class Asked:
     forms: frozenset = field(default_factory=frozenset)   # stems that count as the attribute
     context: frozenset = field(default_factory=frozenset)  # the question's other content stems
     rate: str = ""                    # "week" for "per week": the value must be a rate per that
+    unit: str = ""                    # "megabyte" for "hoeveel megabyte": the value is in that unit
+    bound: str = ""                   # "max"/"min" for "maximaal"/"minimaal": the sentence states a bound
     names: tuple[str, ...] = ()       # words of the question's names, not acronyms (casefolded):
     #                                   the passage names one
 
@@ -249,6 +274,10 @@ class Asked:
         if not _INSTANCE[self.kind](bare, self.question):
             return False
         if self.rate and not _rate(bare, self.rate):
+            return False
+        if self.unit and not _in_unit(bare, self.unit):
+            return False
+        if self.bound and not _BOUNDS[self.bound][1].search(bare):
             return False
         if passage and self.names and not any(re.search(rf"\b{re.escape(n)}\b", passage.casefold())
                                                for n in self.names):
@@ -295,12 +324,12 @@ def _forms(stems: list[str]) -> frozenset:
 
 
 def _noun_after(words: list[str]) -> str:
-    """The counted noun of "hoeveel X": the first word, or the second when the first is an
-    adjective ("jonge mensen": inflected in -e; "sociaal werkers": the first is not plural)."""
+    """The counted noun of "hoeveel X": the first word, or the second when that is plural and
+    the first an adjective ("jonge mensen": inflected in -e; "sociaal werkers": not plural)."""
     if not words or words[0] in _NOT_NOUN or _MONEY_VERBS.match(words[0]):
         return ""
-    if len(words) > 1 and words[1] not in _NOT_NOUN and (
-            words[0].endswith("e") or (not words[0].endswith(("en", "s")) and words[1].endswith(("en", "s")))):
+    if len(words) > 1 and words[1] not in _NOT_NOUN and words[1].endswith(("en", "s")) and (
+            words[0].endswith("e") or not words[0].endswith(("en", "s"))):
         return words[1]
     return words[0]
 
@@ -358,6 +387,8 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
             return "duration", "", None
         if nxt == "procent":
             return "percent", "", None
+        if nxt in _UNITS_OF:
+            return "number", _noun_after(after[1:]), None
         noun = _noun_after(after)
         owner = None
         m = re.search(rf"\b{re.escape(noun)}\s+(?:heeft|hebben|had|hadden|telt|telde|tellen)\s+(.+)$",
@@ -416,12 +447,15 @@ def asked_for(question: str) -> Asked:
         stems = []   # a finite verb ("verscheen") is often paraphrased: not required, but its forms
         #              still tell the asked event from another one next to a date
     rate = re.search(r"\bper\s+(\w+)", low)
+    unit = re.search(r"\bhoe\s*veel\s+(\w+)", low)
+    bound = next((name for name, (asks, _) in _BOUNDS.items() if asks.search(low)), "")
     names = tuple(dict.fromkeys(w.casefold() for name in _question_names(q)
                                 for w in re.split(r"[\s\-]+", name)
                                 if len(w) >= 3 and w[0].isupper() and not w.isupper() and w.lower() not in _PARTICLES))
     return Asked(kind=kind, attribute=tuple(stems), attribute_text=attribute, question=q,
                  subject=_subject(q, owner), forms=forms, context=context,
-                 rate=rate.group(1) if rate else "", names=names)
+                 rate=rate.group(1) if rate else "", names=names,
+                 unit=unit.group(1) if unit and unit.group(1) in _UNITS_OF else "", bound=bound)
 
 
 def preferred_noun(question: str) -> tuple[str, ...]:

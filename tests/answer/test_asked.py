@@ -133,3 +133,20 @@ def test_preferred_noun_is_the_head_of_a_which_question():
     # a compound's head names the noun, its first part does not ("a snackbar is no snack")
     assert names_any("het meester-gezelmodel", ("model",), heads_only=True)
     assert not names_any("een snackbar", ("snack",), heads_only=True)
+
+
+def test_a_unit_in_the_question_needs_a_value_in_that_unit():
+    asked = asked_for("Hoeveel megabyte schijfruimte neemt het programma in?")
+    assert (asked.kind, asked.attribute_text, asked.unit) == ("number", "schijfruimte", "megabyte")
+    assert not asked.given_by("Het programma zal 2925kB schijfruimte gebruiken.")
+    assert asked.given_by("Het programma neemt 12 MB schijfruimte in.")
+    assert asked_for("Hoeveel kilometer fietsen de coaches?").given_by("De coaches fietsen 12 km per dag.")
+
+
+def test_a_maximum_needs_a_sentence_that_states_a_bound():
+    asked = asked_for("Hoeveel pakketten kan het programma maximaal tegelijk installeren?")
+    assert asked.bound == "max"
+    assert not asked.given_by("In dit voorbeeld installeert het programma 12 pakketten.")
+    assert asked.given_by("Het programma installeert hoogstens 500 pakketten tegelijk.")
+    assert asked_for("Hoeveel deelnemers zijn er minimaal nodig?").given_by(
+        "Er zijn minstens acht deelnemers nodig om te starten.")
