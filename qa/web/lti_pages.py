@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.render import escape_html
+from qa.web.widget import question_form
 
 STATIC = Path(__file__).resolve().parent / "static" / "lti"
 ASSETS = {"lti-chat.js": "text/javascript; charset=utf-8", "lti-docs.js": "text/javascript; charset=utf-8",
@@ -28,7 +29,9 @@ def page_csp(origins: list[str]) -> str:
 
 
 def _head(title: str, token: str = "", csrf: str = "", scripts: tuple[str, ...] = ()) -> str:
-    tags = "".join(f'<script src="/lti/static/{s}" defer></script>\n' for s in scripts)
+    # the course chat is the widget's compact chat (static/widget/chat-core.js) plus its feedback
+    shared = '<script src="/widget/chat-core.js" defer></script>\n' if "lti-chat.js" in scripts else ""
+    tags = shared + "".join(f'<script src="/lti/static/{s}" defer></script>\n' for s in scripts)
     return f"""<!doctype html>
 <html lang="nl">
 <head>
@@ -38,6 +41,7 @@ def _head(title: str, token: str = "", csrf: str = "", scripts: tuple[str, ...] 
 <meta name="vb-lti" content="{escape_html(token)}">
 <meta name="vb-csrf" content="{escape_html(csrf)}">
 <title>{escape_html(title)}</title>
+<link rel="stylesheet" href="/widget/widget.css">
 <link rel="stylesheet" href="/lti/static/lti.css">
 {tags}</head>
 """
@@ -54,13 +58,7 @@ def chat_section(max_chars: int, ready: bool) -> str:
 {notice}<div id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
 <div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(WELCOME)}</p></div>
 </div>
-<form id="vbw-form" class="vbw-form" autocomplete="off">
-<label for="vbw-q" class="vbw-sr">Je vraag</label>
-<textarea id="vbw-q" name="question" rows="2" maxlength="{int(max_chars)}" required
- placeholder="Typ je vraag…"></textarea>
-<button type="submit" id="vbw-send">Vraag</button>
-</form>
-<p class="vbw-foot">Antwoorden komen uit de documenten van de cursus; controleer belangrijke informatie.</p>
+{question_form(max_chars)}<p class="vbw-foot">Antwoorden komen uit de documenten van de cursus; controleer belangrijke informatie.</p>
 </section>
 """
 

@@ -72,7 +72,7 @@ PUBLIC_ROUTES: list[tuple[tuple[str, ...], re.Pattern]] = [
     (("POST",), re.compile(r"/gradio_api/(queue/join|cancel|reset/?)")),
     (_GET, re.compile(r"/docs|/openapi\.json|/docs/oauth2-redirect")),
     (("POST", "OPTIONS"), re.compile(re.escape(ASK_PATH))),
-    (_GET, re.compile(r"/widget|/widget\.js|/widget/widget-app\.js|/widget/widget\.css")),
+    (_GET, re.compile(r"/widget|/widget\.js|/widget/(widget-app|chat-core)\.js|/widget/widget\.css")),
     # LTI 1.3 (qa/web/lti_routes.py)
     (_GET + ("POST",), re.compile(r"/lti/login")),
     (("POST",), re.compile(r"/lti/(launch|ask|feedback|documents|documents/remove)")),

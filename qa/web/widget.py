@@ -5,7 +5,8 @@ Gradio app is mounted at `/`. It adds
   - `GET /widget`: the chat page (plain HTML; `?title=…&color=%23…&welcome=…`), sent with
     `Content-Security-Policy: frame-ancestors 'self' <allowed origins>`;
   - `GET /widget.js`: the loader a host page includes (floating button + iframe, Shadow DOM);
-  - `GET /widget/widget.css`, `GET /widget/widget-app.js`: the page's own assets.
+  - `GET /widget/widget.css`, `GET /widget/widget-app.js`: the page's own assets;
+    `GET /widget/chat-core.js`: the compact chat it shares with the LTI course page.
 
 Each page carries a widget session id signed by the server (`qa.web.security.SessionSigner`),
 which its script sends with every question (header, no cookies); CORS, the origin
@@ -61,6 +62,18 @@ def frame_ancestors(origins: list[str]) -> str:
             f"frame-ancestors {ancestors}")
 
 
+def question_form(max_chars: int) -> str:
+    """The question form of the compact chat (static/widget/chat-core.js finds it by these ids);
+    the widget page and the LTI course page both use it."""
+    return f'''<form id="vbw-form" class="vbw-form" autocomplete="off">
+<label for="vbw-q" class="vbw-sr">Je vraag</label>
+<textarea id="vbw-q" name="question" rows="2" maxlength="{int(max_chars)}" required
+ placeholder="Typ je vraag…"></textarea>
+<button type="submit" id="vbw-send">Vraag</button>
+</form>
+'''
+
+
 def widget_page(title: str | None = None, color: str | None = None, welcome: str | None = None,
                 max_chars: int = 2000, session: str = "", collection: str | None = None) -> str:
     """The widget's HTML. `title` and `welcome` are cleaned, limited and escaped; `color`
@@ -79,6 +92,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 <meta name="vb-session" content="{escape_html(session)}">
 <title>{escape_html(title)}</title>
 <link rel="stylesheet" href="widget/widget.css">
+<script src="widget/chat-core.js" defer></script>
 <script src="widget/widget-app.js" defer></script>
 </head>
 <body data-color="{escape_html(color)}" data-max-chars="{int(max_chars)}" data-collection="{escape_html(collection)}">
@@ -86,13 +100,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 <main id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
 <div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(welcome)}</p></div>
 </main>
-<form id="vbw-form" class="vbw-form" autocomplete="off">
-<label for="vbw-q" class="vbw-sr">Je vraag</label>
-<textarea id="vbw-q" name="question" rows="2" maxlength="{int(max_chars)}" required
- placeholder="Typ je vraag…"></textarea>
-<button type="submit" id="vbw-send">Vraag</button>
-</form>
-<p class="vbw-foot">Antwoorden komen uit de bronnen; controleer belangrijke informatie.</p>
+{question_form(max_chars)}<p class="vbw-foot">Antwoorden komen uit de bronnen; controleer belangrijke informatie.</p>
 </body>
 </html>
 """
@@ -140,7 +148,7 @@ def install_widget(api, settings: Settings, signer: SessionSigner) -> None:
 
     origins = parse_origins(settings.allowed_origins)
     csp = frame_ancestors(origins)
-    assets = {name: (STATIC / name).read_bytes() for name in ("widget.js", "widget-app.js", "widget.css")}
+    assets = {name: (STATIC / name).read_bytes() for name in ("widget.js", "chat-core.js", "widget-app.js", "widget.css")}
     common = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
     @api.get("/widget", response_class=HTMLResponse, include_in_schema=False)
@@ -161,6 +169,8 @@ def install_widget(api, settings: Settings, signer: SessionSigner) -> None:
 
     js = "text/javascript; charset=utf-8"
     api.add_api_route("/widget.js", asset("widget.js", js), methods=["GET"], include_in_schema=False)
+    api.add_api_route("/widget/chat-core.js", asset("chat-core.js", js), methods=["GET"],
+                      include_in_schema=False)
     api.add_api_route("/widget/widget-app.js", asset("widget-app.js", js), methods=["GET"],
                       include_in_schema=False)
     api.add_api_route("/widget/widget.css", asset("widget.css", "text/css; charset=utf-8"), methods=["GET"],

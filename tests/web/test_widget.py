@@ -64,10 +64,11 @@ def _session(client) -> str:
 
 def test_widget_assets_are_served(client):
     for path, kind in (("/widget.js", "javascript"), ("/widget/widget-app.js", "javascript"),
-                       ("/widget/widget.css", "text/css")):
+                       ("/widget/chat-core.js", "javascript"), ("/widget/widget.css", "text/css")):
         r = client.get(path)
         assert r.status_code == 200 and kind in r.headers["content-type"] and len(r.content) > 500
     assert "innerHTML" not in client.get("/widget/widget-app.js").text
+    assert "innerHTML" not in client.get("/widget/chat-core.js").text
     assert "innerHTML" not in client.get("/widget.js").text
 
 
