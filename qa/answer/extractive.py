@@ -187,23 +187,22 @@ class ExtractiveGenerator:
         if not cands or self.support(question, hits) < self.min_support:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
         asked = asked_for(question)
-        best = self._lead(question, asked, cands)
+        noun = preferred_noun(question) if asked.kind is None else ()
+        best = self._lead(asked, noun, cands)
         if best is None:
             return self._missing(question, asked, cands, retrieved)
         # the lead gives the value asked for, or names the "welk(e) X" noun: it answers, stop there
-        noun = preferred_noun(question)
         answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
                                                   and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered), retrieved)
 
-    def _lead(self, question: str, asked: Asked, cands: list[_Candidate]) -> _Candidate | None:
+    def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[_Candidate]) -> _Candidate | None:
         """The sentence the answer opens with: the best one that gives what the question
         asks for (None when none does); for a question whose form names no type, the best
-        one, or a close one that names the noun of "welk(e) X" when the best does not."""
+        one, or a close one that names `noun` (of "welk(e) X") when the best does not."""
         if asked.kind is not None:
             return next((c for c in cands if asked.given_by(c.text, c.before, bool(_POINTS_BACK.match(c.text)),
                                                             _where(c.hit))), None)
-        noun = preferred_noun(question)
         if noun and not names_any(cands[0].text, noun, heads_only=True):
             for c in cands[1:]:
                 if c.score < cands[0].score - self.noun_margin:

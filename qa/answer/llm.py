@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Iterable, Iterator, Protocol
 
 import numpy as np
@@ -34,6 +33,7 @@ from qa.answer.extractive import ExtractiveGenerator
 from qa.answer.guard import CITATION, GuardResult, StreamGuard
 from qa.answer.prompt import build_messages
 from qa.errors import LLMError
+from qa.ingest.chunking import sentence_spans
 from qa.settings import Settings, SettingsError
 from qa.types import Answer, Hit
 
@@ -179,7 +179,8 @@ def gives_detail(asked: Asked, result: GuardResult, hits: list[Hit]) -> bool:
     the same rule as the extractive answer (`Asked.given_by`), its names checked against the
     passages it cites."""
     cited = " ".join(f"{c.document} {c.section or ''} {c.text}" for c in result.citations)
-    claims = [c for c in re.split(r"(?<=[.!?])\s+", CITATION.sub(" ", result.text)) if c.strip()]
+    text = CITATION.sub(" ", result.text)
+    claims = [text[a:b] for a, b in sentence_spans(text)]
     return any(asked.given_by(claim, passage=cited or " ".join(h.passage.text for h in hits)) for claim in claims)
 
 
