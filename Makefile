@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # that file's, so pip can never fall back to PyPI's CUDA build and its nvidia-* packages.
 LOCK   := requirements.lock
 
-.PHONY: run test setup lock index eval bench load-test chromium debian-docs clean
+.PHONY: run test setup lock index eval bench load-test chromium debian-docs redis clean
 
 # Installs exactly the lock, hashes checked (pip, setuptools and torch included), then the
 # project itself without dependencies and without build isolation (setuptools comes from the
@@ -34,11 +34,20 @@ chromium:
 
 # tests/ingest/test_real_manuals.py runs every loader over Debian's Dutch manuals (aptitude's
 # DocBook XHTML manual, the Debian FAQ as XHTML, PDF and text), read from /usr/share/doc.
-DEBIAN_DOCS := /usr/share/doc/aptitude/html/nl/index.html /usr/share/doc/debian/FAQ/debian-faq.nl.pdf.gz
+# The LibreOffice help (lists and tables) and the LilyPond learning manual (HTML and PDF) hold
+# the own question sets of benchmarks/questions/ and the structure tests of tests/ingest/.
+DEBIAN_DOCS := /usr/share/doc/aptitude/html/nl/index.html /usr/share/doc/debian/FAQ/debian-faq.nl.pdf.gz \
+               /usr/share/libreoffice/help/nl /usr/share/doc/lilypond/html/Documentation/learning.nl.pdf \
+               /usr/share/doc/lilypond/html/Documentation/learning/adding-text.nl.html
+DEBIAN_DOC_PACKAGES := aptitude-doc-nl debian-faq-nl libreoffice-help-nl lilypond-doc-html-nl lilypond-doc-pdf-nl
 debian-docs:
-	@ls $(DEBIAN_DOCS) >/dev/null 2>&1 || (apt-get update && apt-get install -y aptitude-doc-nl debian-faq-nl)
+	@ls $(DEBIAN_DOCS) >/dev/null 2>&1 || (apt-get update && apt-get install -y $(DEBIAN_DOC_PACKAGES))
 
-test: $(STAMP) chromium debian-docs
+# Debian's redis-server for the shared-state tests (a pytest fixture starts it on a free port).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || (apt-get update && apt-get install -y redis-server)
+
+test: $(STAMP) chromium debian-docs redis
 	$(PY) -m pytest -q
 
 index: $(STAMP)
