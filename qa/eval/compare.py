@@ -1,18 +1,25 @@
 """Comparing configurations (``qa eval --compare``): parse the ``name=value`` specs, plan
 which configurations share the base index, run them one after another on the same
-questions and record the outcome for ``compare.json``.
+questions, compare each with the first, paired (:func:`pair_runs`), and record the outcome
+for ``compare.json``. Runs made earlier are read back with :func:`load_run`
+(``qa eval compare A/results.jsonl B/results.jsonl``).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from qa.eval.run import evaluate_engine
+from qa.eval.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, add_intervals
+from qa.eval.metrics import compute_metrics
+from qa.eval.outcomes import questions_from_records
+from qa.eval.paired import align_runs, paired_comparison
+from qa.eval.run import evaluate_engine, read_results
 from qa.settings import SettingsError
 
 __all__ = [
@@ -22,6 +29,8 @@ __all__ = [
     "parse_compare_spec",
     "plan_comparison",
     "run_comparison",
+    "pair_runs",
+    "load_run",
     "comparison_record",
 ]
 
@@ -135,14 +144,15 @@ def plan_comparison(specs: Sequence[str], base, out_dir: Path) -> list[dict]:
 
 def run_comparison(questions: Sequence[dict], plan: Sequence[dict], base, out_dir: Path, *,
                    progress: bool = True, load_engine: Callable | None = None,
-                   make_engine: Callable | None = None) -> list[dict]:
+                   make_engine: Callable | None = None, **eval_options) -> list[dict]:
     """Evaluate every planned configuration on the same questions, one after another.
 
     In: the questions, the ``plan`` from :func:`plan_comparison`, the base
     ``Settings``, the output folder, and optionally ``load_engine``
     (``Settings -> Engine``, default ``Engine.load``) and ``make_engine``
     (``(settings, index, embedder) -> Engine``, default ``Engine``), for
-    tests. Configurations with ``shared_index`` reuse the index and embedder
+    tests; ``eval_options`` (``resamples``, ``seed``, ``questions_file``)
+    go to :func:`qa.eval.run.evaluate_engine`. Configurations with ``shared_index`` reuse the index and embedder
     of one base engine, loaded once; the others load their own (building
     their index folder when needed) and are released after their run.
 
@@ -166,7 +176,7 @@ def run_comparison(questions: Sequence[dict], plan: Sequence[dict], base, out_di
             engine = load_engine(config["settings"])
         print(f"Configuratie {config['label']} ({len(runs) + 1} van {len(plan)})", file=sys.stderr, flush=True)
         run = evaluate_engine(engine, questions, Path(out_dir) / config["name"],
-                              label=config["label"], name=config["name"], progress=progress)
+                              label=config["label"], name=config["name"], progress=progress, **eval_options)
         run["overrides"] = dict(config["overrides"])
         run["shared_index"] = config["shared_index"]
         runs.append(run)
@@ -174,9 +184,53 @@ def run_comparison(questions: Sequence[dict], plan: Sequence[dict], base, out_di
     return runs
 
 
-def comparison_record(runs: Sequence[dict], questions_file: str | None = None) -> dict:
+def pair_runs(questions: Sequence[dict], runs: Sequence[dict], *, resamples: int = DEFAULT_RESAMPLES,
+              seed: int = DEFAULT_SEED) -> list[dict]:
+    """Every run after the first compared with the first (A = ``runs[0]``, B = each other),
+    paired on the same questions (:func:`qa.eval.paired.paired_comparison`). Out: one dict
+    per other run: ``a`` and ``b`` (labels) and the comparison."""
+    out = []
+    base = runs[0]
+    for run in runs[1:]:
+        qs, ra, rb, notes = align_runs(questions, base["records"], questions, run["records"])
+        result = paired_comparison(qs, ra, rb, resamples=resamples, seed=seed)
+        out.append({"a": base.get("label") or base.get("name"), "b": run.get("label") or run.get("name"),
+                    "notes": notes, **result})
+    return out
+
+
+def load_run(path: Path, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> tuple[list, dict]:
+    """An earlier run read back from its ``results.jsonl`` (or the folder holding it).
+
+    Out: ``(questions, run)``: the questions as the records carry them
+    (:func:`qa.eval.outcomes.questions_from_records`) and a run dict
+    (``label`` = the folder name, ``metrics`` judged again with intervals,
+    ``records``, ``settings`` empty). Raises ``FileNotFoundError`` with a
+    Dutch message when there is no such file.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    file = path / "results.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: geen results.jsonl gevonden (gemaakt met qa eval --out MAP)")
+    records = read_results(folder) if file.name == "results.jsonl" else [
+        json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = questions_from_records(records)
+    metrics = add_intervals(compute_metrics(questions, records), questions, records, resamples=resamples, seed=seed)
+    meta_file = folder / "metrics.json"
+    provenance = None
+    if meta_file.is_file():
+        provenance = json.loads(meta_file.read_text(encoding="utf-8")).get("provenance")
+    label = folder.name or str(file)
+    return questions, {"label": label, "name": label, "settings": {}, "metrics": metrics, "records": records,
+                       "provenance": provenance}
+
+
+def comparison_record(runs: Sequence[dict], questions_file: str | None = None,
+                      paired: Sequence[dict] = ()) -> dict:
     """The content of ``compare.json``: per configuration its label, folder
-    name, overrides, full settings and metrics (no per-question records)."""
+    name, overrides, full settings and metrics (no per-question records), and
+    the paired comparisons of :func:`pair_runs`."""
     return {
         "questions_file": questions_file,
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -184,4 +238,5 @@ def comparison_record(runs: Sequence[dict], questions_file: str | None = None) -
             {key: run.get(key) for key in ("label", "name", "overrides", "shared_index", "settings", "metrics")}
             for run in runs
         ],
+        "paired": list(paired),
     }

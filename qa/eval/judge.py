@@ -23,6 +23,7 @@ __all__ = [
     "strip_markers",
     "count_words",
     "token_f1",
+    "at_right_place",
     "judge",
 ]
 
@@ -154,8 +155,30 @@ def _cited_passages(result: dict) -> list[dict]:
             continue
         seen.add(key)
         text = c.get("text") or retrieved_text.get(c.get("passage_id")) or c.get("quote") or ""
-        cited.append({"passage_id": c.get("passage_id"), "text": text})
+        cited.append({"passage_id": c.get("passage_id"), "text": text, "page": c.get("page"),
+                      "section": c.get("section")})
     return cited
+
+
+def at_right_place(cited: dict, pages: Iterable[int], sections: Iterable[str], evidence: Iterable[str]) -> bool:
+    """Whether a cited passage points to the place the question names.
+
+    In: a cited passage (``page``, ``section``, ``text``), the expected
+    pages, the expected section headings and the evidence quotes. Out: True
+    when every given kind of place matches (the citation's page is one of
+    ``pages``; an expected heading is contained in its section heading,
+    both normalised) and, when the question has evidence quotes, the
+    passage also contains one (the right text on the right page).
+    """
+    pages, sections = set(pages), [normalize_text(s) for s in sections if normalize_text(s)]
+    if pages and cited.get("page") not in pages:
+        return False
+    if sections:
+        section = normalize_text(cited.get("section"))
+        if not section or not any(s in section for s in sections):
+            return False
+    evidence = list(evidence)
+    return not evidence or contains_evidence(cited.get("text"), evidence)
 
 
 def judge(question: dict, result: dict) -> dict:
@@ -178,7 +201,13 @@ def judge(question: dict, result: dict) -> dict:
     (vs. the reference answer; 0 for abstained/failed; None without
     reference or for unanswerable questions), ``cited_passages`` /
     ``cited_with_evidence`` (deduplicated citations and how many contain
-    evidence; None when no evidence), and ``passed``: for an unanswerable
+    evidence; None when no evidence), ``cited_right_place`` (cited
+    passages at the question's ``evidence_page`` / ``evidence_section``, see
+    :func:`at_right_place`; None when the question names no place or is
+    unanswerable), ``wrong_answer`` ("fout beantwoord": an unanswerable
+    question answered, or an answerable one answered while a keyword is
+    missing; None for an answerable question without keywords; False for
+    refusals and errors), and ``passed``: for an unanswerable
     question "abstained"; for an answerable one with keywords "answered,
     all keywords found and at most 70 words"; for an answerable one without
     keywords False when it abstained or exceeded 70 words and otherwise
@@ -224,6 +253,19 @@ def judge(question: dict, result: dict) -> dict:
     cited_with_evidence = None
     if evidence:
         cited_with_evidence = sum(1 for c in cited if contains_evidence(c["text"], evidence))
+    pages = question.get("evidence_page") or []
+    sections = question.get("evidence_section") or []
+    cited_right_place = None
+    if answerable and (pages or sections):
+        cited_right_place = sum(1 for c in cited if at_right_place(c, pages, sections, evidence))
+
+    # A wrong answer: an answerable question answered without its expected fact (a keyword
+    # missing), or an unanswerable one answered. None when nothing says what the fact is.
+    wrong_answer = None
+    if not answerable:
+        wrong_answer = answered
+    elif keywords:
+        wrong_answer = answered and bool(missing)
 
     if error:
         passed = False
@@ -246,5 +288,7 @@ def judge(question: dict, result: dict) -> dict:
         "answer_f1": answer_f1,
         "cited_passages": len(cited),
         "cited_with_evidence": cited_with_evidence,
+        "cited_right_place": cited_right_place,
+        "wrong_answer": wrong_answer,
         "passed": passed,
     }

@@ -31,7 +31,8 @@ HIT_KS = (1, 3, 5, 10)
 MRR_K = 10
 
 #: Metrics repeated per ``kind`` in ``by_kind``.
-BY_KIND_METRICS = ("hit@1", "hit@5", "concise_correct", "abstention_unanswerable", "false_abstention")
+BY_KIND_METRICS = ("hit@1", "hit@5", "concise_correct", "abstention_unanswerable", "false_abstention",
+                   "wrong_answer")
 #: Dutch display names of the per-kind metrics.
 KIND_METRIC_LABELS = {
     "hit@1": "hit@1",
@@ -39,6 +40,7 @@ KIND_METRIC_LABELS = {
     "concise_correct": "juist en beknopt",
     "abstention_unanswerable": "terecht geweigerd",
     "false_abstention": "onterecht geweigerd",
+    "wrong_answer": "fout beantwoord",
 }
 
 #: (metric key, Dutch description, unit) of the headline metrics, in display order.
@@ -52,9 +54,11 @@ SUMMARY_ROWS = [
     ("concise_correct", "juist en beknopt (<= 70 woorden)", ""),
     ("answer_f1", "woordoverlap met referentie (F1)", ""),
     ("citation_precision", "bronnen die het bewijs bevatten", ""),
+    ("citation_place", "bron op de juiste plek (pagina/sectie)", ""),
     ("cited_answers", "antwoorden met bronvermelding", ""),
     ("abstention_unanswerable", "onbeantwoordbaar terecht geweigerd", ""),
     ("false_abstention", "beantwoordbaar onterecht geweigerd", ""),
+    ("wrong_answer", "fout beantwoord (feit ontbreekt, of onbeantwoordbaar beantwoord)", ""),
     ("answer_words_median", "mediaan aantal woorden", "words"),
     ("latency_ms_p50", "antwoordtijd mediaan", "ms"),
     ("latency_ms_p95", "antwoordtijd p95", "ms"),
@@ -67,12 +71,13 @@ COUNT_ROWS = [
     ("n_unanswerable", "onbeantwoordbaar"),
     ("n_with_evidence", "met bewijsfragment"),
     ("abstained_unanswerable", "onbeantwoordbaar geweigerd"),
+    ("n_wrong_answers", "fout beantwoord"),
     ("n_errors", "fouten"),
 ]
 
 #: Metrics where a lower value is better; ``answer_words_median`` is neither
 #: better nor worse. All other metrics in :data:`SUMMARY_ROWS`: higher is better.
-LOWER_IS_BETTER = frozenset({"false_abstention", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean"})
+LOWER_IS_BETTER = frozenset({"false_abstention", "wrong_answer", "latency_ms_p50", "latency_ms_p95", "latency_ms_mean"})
 NEUTRAL_METRICS = frozenset({"answer_words_median"})
 
 
@@ -153,6 +158,14 @@ def compute_metrics(questions: Sequence[dict], results: Sequence[dict]) -> dict:
       (failures are not abstentions).
     * ``answer_f1``: over answerable questions with a reference answer,
       mean SQuAD token F1 (0 for abstained/failed).
+    * ``citation_place`` ("bron op de juiste plek"): over answered,
+      answerable questions with ``evidence_page`` / ``evidence_section``,
+      cited passages at that page/section (and with the evidence, when
+      given) / all their cited passages.
+    * ``wrong_answer`` ("fout beantwoord"): over unanswerable questions and
+      answerable questions with keywords, the fraction answered wrongly
+      (unanswerable: answered at all; answerable: a keyword missing);
+      ``n_wrong_answers`` counts them.
     * ``latency_ms_p50/p95/mean``: over non-failed results that have a
       ``latency_ms``; percentiles by linear interpolation.
     * ``by_kind``: per ``kind`` (questions without kind are left out) a
@@ -226,6 +239,13 @@ def _aggregate(questions: Sequence[dict], results: Sequence[dict], judgments: Se
                                         len(answerable))
 
     metrics["answer_f1"] = _mean([judgments[i]["answer_f1"] for i in with_reference])
+
+    placed = [i for i in answered if judgments[i].get("cited_right_place") is not None]
+    metrics["citation_place"] = _frac(sum(judgments[i]["cited_right_place"] for i in placed),
+                                      sum(judgments[i]["cited_passages"] for i in placed))
+    decidable = [j for j in judgments if j.get("wrong_answer") is not None]
+    metrics["n_wrong_answers"] = sum(1 for j in decidable if j["wrong_answer"])
+    metrics["wrong_answer"] = _frac(metrics["n_wrong_answers"], len(decidable))
 
     latencies = []
     for r, j in zip(results, judgments):

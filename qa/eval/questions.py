@@ -9,14 +9,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QuestionFileError", "load_questions", "JSONL_SUFFIXES", "JSON_SUFFIXES", "CSV_SUFFIXES"]
+__all__ = ["QuestionFileError", "load_questions", "KNOWN_FIELDS", "DUTCH_COLUMNS", "JSONL_SUFFIXES", "JSON_SUFFIXES", "CSV_SUFFIXES"]
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".jsonlines"}
 JSON_SUFFIXES = {".json"}
 CSV_SUFFIXES = {".csv"}
+
+#: The fields a question record is read for; anything else is kept under ``extra``.
+KNOWN_FIELDS = frozenset({"id", "question", "answerable", "answer", "evidence", "keywords", "kind",
+                          "evidence_page", "evidence_section", "split"})
+
+#: Dutch CSV column names (as a Dutch evaluator writes them in Excel) -> field names.
+DUTCH_COLUMNS = {
+    "vraag": "question", "antwoord": "answer", "beantwoordbaar": "answerable", "bewijs": "evidence",
+    "trefwoorden": "keywords", "soort": "kind", "bewijs_pagina": "evidence_page", "pagina": "evidence_page",
+    "bewijs_sectie": "evidence_section", "sectie": "evidence_section", "deel": "split",
+}
 
 _TRUE_WORDS = {"true", "ja", "j", "yes", "y", "1", "waar"}
 _FALSE_WORDS = {"false", "nee", "n", "no", "0", "onwaar"}
@@ -89,7 +101,7 @@ def _build_question(raw: dict, default_id: str, list_sep: str | None) -> dict:
         kind = str(kind)
     kind = kind.strip() if kind and kind.strip() else None
 
-    return {
+    built = {
         "id": qid,
         "question": question.strip(),
         "answerable": answerable,
@@ -98,6 +110,45 @@ def _build_question(raw: dict, default_id: str, list_sep: str | None) -> dict:
         "keywords": _parse_list(raw.get("keywords"), "keywords", list_sep),
         "kind": kind,
     }
+    pages = _parse_pages(raw.get("evidence_page"))
+    if pages:
+        built["evidence_page"] = pages
+    sections = _parse_list(raw.get("evidence_section"), "evidence_section", list_sep)
+    if sections:
+        built["evidence_section"] = sections
+    split = raw.get("split")
+    if split is not None and str(split).strip():
+        built["split"] = str(split).strip()
+    extra = {k: v for k, v in raw.items() if k not in KNOWN_FIELDS and v is not None}
+    if extra:
+        built["extra"] = extra
+    return built
+
+
+def _parse_pages(value: Any) -> list[int]:
+    """``evidence_page``: a page number, a list of them, or text such as ``12``, ``12|13`` or
+    ``12-14`` (a range), ``12,13``. Out: the sorted page numbers (empty when not given)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, bool):
+        raise _SkipRecord(f"ongeldige 'evidence_page': {value!r}")
+    if isinstance(value, int):
+        items: list = [value]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [part for part in re.split(r"[|,;\s]+", str(value).strip()) if part]
+    pages: set[int] = set()
+    for item in items:
+        text = str(item).strip()
+        match = re.fullmatch(r"(?:p\.?\s*)?(\d+)(?:\s*[-\u2013]\s*(\d+))?", text, re.IGNORECASE)
+        if isinstance(item, bool) or not match:
+            raise _SkipRecord(f"ongeldige 'evidence_page': {value!r} (verwacht een paginanummer, bijv. 12 of 12-14)")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if last < first or last - first > 1000:
+            raise _SkipRecord(f"ongeldige paginareeks in 'evidence_page': {text!r}")
+        pages.update(range(first, last + 1))
+    return sorted(pages)
 
 
 def _read_text(path: Path) -> str:
@@ -147,6 +198,13 @@ def _load_json_like(path: Path, text: str, warnings: list[str]) -> list[dict]:
     return questions
 
 
+def _column_name(header: str) -> str:
+    """A CSV column header as a field name: lower-case, spaces and ``-`` as ``_``, Dutch names
+    (:data:`DUTCH_COLUMNS`) translated."""
+    name = re.sub(r"[\s-]+", "_", header.strip().lower())
+    return DUTCH_COLUMNS.get(name, name)
+
+
 def _load_csv(path: Path, text: str, warnings: list[str]) -> list[dict]:
     first_line = text.splitlines()[0] if text.strip() else ""
     try:
@@ -159,11 +217,11 @@ def _load_csv(path: Path, text: str, warnings: list[str]) -> list[dict]:
         header = next(reader)
     except StopIteration:
         raise QuestionFileError(f"{path}: geen vragenbestand (het bestand is leeg)") from None
-    columns = [h.strip().lower() for h in header]
+    columns = [_column_name(h) for h in header]
     if "question" not in columns:
         raise QuestionFileError(
-            f"{path}: geen vragenbestand (de kopregel mist de kolom 'question'; gevonden: "
-            f"{', '.join(c for c in columns if c) or 'niets'})")
+            f"{path}: geen vragenbestand (de kopregel mist de kolom 'vraag' of 'question'; gevonden: "
+            f"{', '.join(h.strip() for h in header if h.strip()) or 'niets'})")
 
     questions = []
     row_number = 0
@@ -191,15 +249,20 @@ def load_questions(path: Path) -> tuple[list[dict], list[str]]:
 
     JSONL: one object per line with ``id`` and ``question``; optional
     ``answerable`` (bool, default true), ``answer``, ``evidence`` (list),
-    ``keywords`` (list), ``kind``. CSV: a header row with at least
-    ``question``; ``evidence``/``keywords`` are ``|``-separated, and
-    ``answerable`` accepts true/false/ja/nee/1/0; ``,``, ``;`` and tab
+    ``keywords`` (list), ``kind``, ``evidence_page`` (page number(s) where
+    the evidence stands), ``evidence_section`` (section heading(s)),
+    ``split`` (e.g. tune/test). CSV: a header row with at least
+    ``question`` (or the Dutch ``vraag``; all Dutch names in
+    :data:`DUTCH_COLUMNS`); ``evidence``/``keywords`` are ``|``-separated,
+    and ``answerable`` accepts true/false/ja/nee/1/0; ``,``, ``;`` and tab
     delimiters are detected.
 
-    Out: ``(questions, warnings)``. Every question is a dict with exactly
-    the keys ``id`` (str), ``question`` (str), ``answerable`` (bool),
-    ``answer`` (str or None), ``evidence`` (list[str]), ``keywords``
-    (list[str]) and ``kind`` (str or None). A missing id becomes
+    Out: ``(questions, warnings)``. Every question is a dict with the keys
+    ``id`` (str), ``question`` (str), ``answerable`` (bool), ``answer``
+    (str or None), ``evidence`` (list[str]), ``keywords`` (list[str]) and
+    ``kind`` (str or None); when given also ``evidence_page`` (sorted
+    list[int]), ``evidence_section`` (list[str]), ``split`` (str) and
+    ``extra`` (every other field, as read). A missing id becomes
     ``q<line>`` (JSONL: physical line number; CSV: data-row number, the
     first data row being ``q1``). Invalid lines are skipped with a Dutch
     warning naming the line number; duplicate ids are kept but warned

@@ -8,6 +8,7 @@ A run dict has ``label``, ``name``, ``settings`` (:func:`settings_record`), ``me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -15,10 +16,19 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from qa.eval.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, add_intervals
 from qa.eval.judge import judge
 from qa.eval.metrics import compute_metrics
 
-__all__ = ["run_eval", "read_results", "settings_record", "evaluate_engine"]
+__all__ = ["run_eval", "read_results", "settings_record", "settings_hash", "provenance", "evaluate_engine",
+           "QUESTION_FIELDS", "TIMING_FIELDS"]
+
+#: Question fields every record of ``results.jsonl`` carries (``answer`` as ``reference_answer``),
+#: so an earlier run can be judged again from its results alone.
+QUESTION_FIELDS = ("answerable", "evidence", "keywords", "evidence_page", "evidence_section", "split", "extra")
+#: The only fields of a ``results.jsonl`` record that differ between two runs of the same
+#: set, index and settings.
+TIMING_FIELDS = ("latency_ms", "timings_ms")
 
 
 def _error_message(exc: BaseException) -> str:
@@ -27,7 +37,8 @@ def _error_message(exc: BaseException) -> str:
 
 
 def run_eval(questions: Sequence[dict], ask: Callable[[str], dict], out_dir: Path,
-             progress: bool = True) -> dict:
+             progress: bool = True, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+             meta: dict | None = None) -> dict:
     """Ask every question, write the results and return the metrics.
 
     In: ``questions`` (as from :func:`qa.eval.questions.load_questions`), ``ask`` (question
@@ -46,9 +57,15 @@ def run_eval(questions: Sequence[dict], ask: Callable[[str], dict], out_dir: Pat
       written as they come in: the answer object plus ``id``, ``kind``,
       ``answerable``, ``reference_answer``, ``latency_ms``, ``error``
       (null or message) and the judgments from :func:`qa.eval.judge.judge`
-      (``first_evidence_rank``, ``keywords_found``, ``passed``, ...).
+      (``first_evidence_rank``, ``keywords_found``, ``passed``, ...), and
+      the question fields of :data:`QUESTION_FIELDS`. Apart from
+      :data:`TIMING_FIELDS` the file is byte-identical when the same set is
+      run again on the same index and settings.
     * ``out_dir/metrics.json``: the dict returned by
-      :func:`qa.eval.metrics.compute_metrics`, which is also the return value.
+      :func:`qa.eval.metrics.compute_metrics` with the 95 % bootstrap
+      intervals (:func:`qa.eval.bootstrap.add_intervals`; ``resamples``
+      samples, ``seed``) and ``meta`` under ``"provenance"`` when given;
+      also the return value.
     """
     from tqdm import tqdm
 
@@ -84,6 +101,9 @@ def run_eval(questions: Sequence[dict], ask: Callable[[str], dict], out_dir: Pat
                 }
             record["answerable"] = q.get("answerable", True)
             record["reference_answer"] = q.get("answer")
+            for key in QUESTION_FIELDS[1:]:
+                if key in q:
+                    record[key] = q[key]
             record["latency_ms"] = latency_ms
             record["error"] = error
             results.append(record)
@@ -95,7 +115,10 @@ def run_eval(questions: Sequence[dict], ask: Callable[[str], dict], out_dir: Pat
             fh.flush()
         bar.close()
 
-    metrics = compute_metrics(questions, results)
+    metrics = add_intervals(compute_metrics(questions, results), questions, results,
+                            resamples=resamples, seed=seed)
+    if meta is not None:
+        metrics["provenance"] = meta
     with open(out_dir / "metrics.json", "w", encoding="utf-8") as fh:
         json.dump(metrics, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
@@ -134,8 +157,41 @@ def settings_record(settings) -> dict:
     return record
 
 
+def settings_hash(settings) -> str:
+    """The first 12 hex digits of the sha256 of all settings (:func:`settings_record`, keys
+    sorted): equal settings, equal hash."""
+    text = json.dumps(settings_record(settings), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def provenance(engine, questions_file: str | None = None) -> dict:
+    """What a run's figures depend on, for the report header and ``metrics.json``: the
+    index build (its folder name), the embedder id, the settings hash, Vraagbaak's version
+    and, when given, the question file with its sha256."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("vraagbaak")
+    except metadata.PackageNotFoundError:
+        version = "onbekend"
+    index = getattr(engine, "index", None)
+    directory = getattr(index, "directory", None)
+    manifest = getattr(index, "manifest", None) or {}
+    out = {"index_build": Path(directory).name if directory else None,
+           "index_created": manifest.get("created"),
+           "embedder": getattr(getattr(engine, "embedder", None), "id", None),
+           "settings_hash": settings_hash(engine.settings), "version": version}
+    if questions_file:
+        path = Path(questions_file)
+        out["questions_file"] = str(questions_file)
+        if path.is_file():
+            out["questions_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return out
+
+
 def evaluate_engine(engine, questions: Sequence[dict], out_dir: Path, *, label: str = "",
-                    name: str = "", progress: bool = True) -> dict:
+                    name: str = "", progress: bool = True, resamples: int = DEFAULT_RESAMPLES,
+                    seed: int = DEFAULT_SEED, questions_file: str | None = None) -> dict:
     """Run a question set through one engine and collect everything a report needs.
 
     In: an ``Engine`` (anything with ``settings`` and ``ask(question) ->
@@ -145,6 +201,8 @@ def evaluate_engine(engine, questions: Sequence[dict], out_dir: Path, *, label: 
     ``settings`` (:func:`settings_record`), ``metrics`` and ``records``
     (from :func:`read_results`).
     """
-    metrics = run_eval(questions, lambda q: engine.ask(q).to_dict(), out_dir, progress=progress)
+    meta = provenance(engine, questions_file)
+    metrics = run_eval(questions, lambda q: engine.ask(q).to_dict(), out_dir, progress=progress,
+                       resamples=resamples, seed=seed, meta=meta)
     return {"label": label, "name": name, "settings": settings_record(engine.settings),
-            "metrics": metrics, "records": read_results(out_dir)}
+            "metrics": metrics, "records": read_results(out_dir), "provenance": meta}

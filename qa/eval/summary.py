@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from qa.eval.bootstrap import few_note
 from qa.eval.metrics import COUNT_ROWS, SUMMARY_ROWS, best_value
 
 __all__ = ["format_summary", "format_comparison"]
@@ -28,8 +29,9 @@ def format_summary(metrics: dict) -> str:
     "n.v.t."). Out: a multi-line string (no trailing newline) with the
     header "Resultaat evaluatie", the counts, every headline metric (3
     decimals; milliseconds and word counts 1 decimal; "n.v.t." when None)
-    with a short Dutch description, and a per-kind table when ``by_kind``
-    is non-empty.
+    with its 95 % interval when ``intervals`` are there, a short Dutch
+    description and "n = 12: breed interval" below 30 questions, and a
+    per-kind table when ``by_kind`` is non-empty.
     """
     key_w = max(len(k) for k, _, _ in SUMMARY_ROWS)
     lines = ["Resultaat evaluatie", "=" * 19]
@@ -40,21 +42,32 @@ def format_summary(metrics: dict) -> str:
         lines.append(f"{label:<{count_w}}  {'n.v.t.' if value is None else value:>6}")
     lines.append("")
 
-    rows = [(key, _fmt(metrics.get(key), unit), desc) for key, desc, unit in SUMMARY_ROWS]
-    val_w = max(len(v) for _, v, _ in rows)
-    for key, value, desc in rows:
-        lines.append(f"{key:<{key_w}}  {value:>{val_w}}  {desc}")
+    intervals = metrics.get("intervals") or {}
+    rows = [(key, _fmt(metrics.get(key), unit), _interval(intervals.get(key), unit), desc)
+            for key, desc, unit in SUMMARY_ROWS]
+    val_w = max(len(v) for _, v, _, _ in rows)
+    int_w = max(len(i) for _, _, i, _ in rows)
+    for key, value, interval, desc in rows:
+        note = few_note((intervals.get(key) or {}).get("n"))
+        lines.append(f"{key:<{key_w}}  {value:>{val_w}}  {interval:<{int_w}}  {desc}"
+                     + (f" ({note})" if note else ""))
+    boot = metrics.get("bootstrap")
+    if boot:
+        lines.append(f"[ondergrens; bovengrens] = {int(boot['confidence'] * 100)}%-interval, bootstrap over de "
+                     f"vragen ({boot['resamples']} steekproeven, seed {boot['seed']})")
 
     by_kind = metrics.get("by_kind") or {}
     if by_kind:
         lines.append("")
         lines.append("Per soort vraag")
-        headers = ["soort", "n", "hit@1", "hit@5", "beknopt", "terecht geweigerd", "onterecht geweigerd"]
+        headers = ["soort", "n", "hit@1", "hit@5", "beknopt", "terecht geweigerd", "onterecht geweigerd",
+                   "fout beantwoord"]
         table = [headers]
         for kind, m in by_kind.items():
             table.append([str(kind), str(m.get("n", "")),
                           _fmt(m.get("hit@1")), _fmt(m.get("hit@5")), _fmt(m.get("concise_correct")),
-                          _fmt(m.get("abstention_unanswerable")), _fmt(m.get("false_abstention"))])
+                          _fmt(m.get("abstention_unanswerable")), _fmt(m.get("false_abstention")),
+                          _fmt(m.get("wrong_answer"))])
         widths = [max(len(row[c]) for row in table) for c in range(len(headers))]
         for row in table:
             cells = [row[0].ljust(widths[0])] + [cell.rjust(widths[c]) for c, cell in enumerate(row) if c > 0]
@@ -66,6 +79,14 @@ def format_summary(metrics: dict) -> str:
         lines.append(f"Let op: {n} {'vraag gaf' if n == 1 else 'vragen gaven'} een fout; "
                      "zie results.jsonl (veld 'error').")
     return "\n".join(lines)
+
+
+def _interval(interval: dict | None, unit: str = "") -> str:
+    """``[0.702; 0.915]`` (1 decimal for ms and words), or "" without an interval."""
+    if not interval:
+        return ""
+    digits = 1 if unit in ("ms", "words") else 3
+    return f"[{interval['low']:.{digits}f}; {interval['high']:.{digits}f}]"
 
 
 def format_comparison(runs: Sequence[dict]) -> str:
