@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from qa.eval import commands as eval_commands
 from qa.lti import cli as lti_cli
 from qa.render import citation_where
 from qa.settings import Settings, SettingsError, load_settings
@@ -134,15 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print het antwoord als JSON-object")
     _generator_option(p)
 
-    p = sub.add_parser("eval", help="draai een vragenset en bereken de kwaliteitscijfers")
-    _common(p)
-    p.add_argument("questions", type=Path, help="vragenset (.jsonl of .csv)")
-    p.add_argument("--out", type=Path, default=Path("eval-out"), help="uitvoermap (standaard: eval-out/)")
-    _generator_option(p)
-    p.add_argument("--compare", nargs="+", metavar="INSTELLINGEN",
-                   help="vergelijk twee of meer configuraties op dezelfde vragen; elke configuratie is "
-                        "een lijst instelling=waarde met komma's, bijv. --compare retriever=bm25 "
-                        "retriever=hybrid,top_k=10 (zet de vragenset vóór --compare)")
+    eval_commands.add_parser(sub, _common, _generator_option)   # qa eval … (qa/eval/commands.py)
 
     p = sub.add_parser("serve", help="start de webchat")
     _common(p)
@@ -332,40 +325,6 @@ def cmd_ask(settings: Settings, args) -> int:
     return 0
 
 
-def cmd_eval(settings: Settings, args) -> int:
-    from qa.engine import Engine
-    from qa.eval import (
-        evaluate_engine,
-        format_comparison,
-        format_summary,
-        load_questions,
-        plan_comparison,
-        run_comparison,
-        write_outputs,
-    )
-
-    # Mistakes in --compare surface before anything is loaded (SettingsError: exit 2).
-    plan = plan_comparison(args.compare, settings, args.out) if args.compare else None
-    questions, warnings = load_questions(args.questions)
-    for w in warnings:
-        print(f"Waarschuwing: {w}", file=sys.stderr)
-    if plan is None:
-        engine = Engine.load(settings)
-        runs = [evaluate_engine(engine, questions, args.out, progress=True)]
-    else:
-        runs = run_comparison(questions, plan, settings, args.out, progress=True)
-    paths = write_outputs(args.out, questions, runs, questions_file=str(args.questions), warnings=warnings)
-    if plan is None:
-        print(format_summary(runs[0]["metrics"]))
-        print(f"\nResultaten: {args.out / 'results.jsonl'} en {args.out / 'metrics.json'}")
-    else:
-        print(format_comparison(runs))
-        print("\nResultaten per configuratie: "
-              + ", ".join(str(args.out / run["name"]) for run in runs) + f"; overzicht: {paths['compare']}")
-    print(f"Rapport: {paths['report']}  ·  tabel voor Excel: {paths['csv']}")
-    return 0
-
-
 def cmd_serve(settings: Settings, args) -> int:
     from qa.web.app import serve
 
@@ -422,7 +381,7 @@ def cmd_widget(settings: Settings, args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve, "feedback": cmd_feedback,
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": eval_commands.run, "serve": cmd_serve, "feedback": cmd_feedback,
             "widget": cmd_widget, "lti": lti_cli.run}
 
 

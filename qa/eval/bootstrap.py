@@ -10,7 +10,6 @@ the Wilson score interval is given instead (``method: "wilson"``).
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -57,10 +56,17 @@ def replicates(series: Series, rows: np.ndarray) -> np.ndarray:
         total = den.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, series.num[rows].sum(axis=1) / np.where(total > 0, total, 1), np.nan)
-    values = np.where(den > 0, series.num[rows], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)     # a sample where no question counts: NaN
-        return np.nanpercentile(values, series.quantile, axis=1)
+    # the percentile of each row's counted values (linear interpolation, as np.percentile),
+    # vectorised: NaN sorts last, so row i's m_i counted values come first
+    values = np.sort(np.where(den > 0, series.num[rows], np.nan), axis=1)
+    counted = (den > 0).sum(axis=1)
+    position = np.maximum(counted - 1, 0) * series.quantile / 100.0
+    low = np.floor(position).astype(int)
+    high = np.ceil(position).astype(int)
+    at_low = np.take_along_axis(values, low[:, None], axis=1)[:, 0]
+    at_high = np.take_along_axis(values, high[:, None], axis=1)[:, 0]
+    out = at_low + (at_high - at_low) * (position - low)
+    return np.where(counted > 0, out, np.nan)
 
 
 def interval(series: Series, rows: np.ndarray, confidence: float = CONFIDENCE) -> dict | None:

@@ -1,5 +1,6 @@
 """The report's charts as PNG bytes (matplotlib, Agg canvas; no pyplot global state): the
-hit@k curve, the answer-time histogram and the metrics per question kind. Dutch labels.
+headline metrics with their 95 % intervals as error bars, the hit@k curve, the answer-time
+histogram and the metrics per question kind (with error bars). Dutch labels.
 """
 
 from __future__ import annotations
@@ -10,7 +11,58 @@ from typing import Sequence
 from qa.eval.display import run_label
 from qa.eval.metrics import BY_KIND_METRICS, KIND_METRIC_LABELS
 
-__all__ = ["hit_curve", "chart_hit_curve", "chart_latency", "chart_by_kind"]
+__all__ = ["hit_curve", "chart_hit_curve", "chart_latency", "chart_by_kind", "chart_intervals", "INTERVAL_CHART_ROWS"]
+
+#: (metric key, short Dutch label) of the proportions in the chart with error bars.
+INTERVAL_CHART_ROWS = [
+    ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr@10", "MRR@10"), ("keyword_recall", "trefwoorden"),
+    ("concise_correct", "juist en beknopt"), ("citation_precision", "bron bevat bewijs"),
+    ("citation_place", "bron op juiste plek"), ("abstention_unanswerable", "terecht geweigerd"),
+    ("false_abstention", "onterecht geweigerd"), ("wrong_answer", "fout beantwoord"),
+]
+
+
+def _error_bars(values, intervals) -> list[list[float]]:
+    """matplotlib's ``yerr`` (distances below and above each value) from intervals; 0 where
+    a value or its interval is missing."""
+    below, above = [], []
+    for value, interval in zip(values, intervals):
+        if value is None or not interval:
+            below.append(0.0)
+            above.append(0.0)
+        else:
+            below.append(max(0.0, value - interval["low"]))
+            above.append(max(0.0, interval["high"] - value))
+    return [below, above]
+
+
+def chart_intervals(runs: Sequence[dict]) -> bytes | None:
+    """PNG of the headline proportions as bars (one per run) with their 95 % intervals as
+    error bars, or None when no run has a value for any of them."""
+    import numpy as np
+
+    rows = [(key, label) for key, label in INTERVAL_CHART_ROWS
+            if any(run["metrics"].get(key) is not None for run in runs)]
+    if not rows:
+        return None
+    fig = _new_figure(max(6.4, 0.75 * len(rows) * max(1, len(runs)) ** 0.5 + 2), 4.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(rows))
+    width = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        values = [run["metrics"].get(key) for key, _ in rows]
+        intervals = [(run["metrics"].get("intervals") or {}).get(key) for key, _ in rows]
+        ax.bar(x + (i - (len(runs) - 1) / 2) * width, [v or 0.0 for v in values], width,
+               yerr=_error_bars(values, intervals), capsize=3, color=f"C{i}", label=_plain(run_label(run, i)),
+               error_kw={"elinewidth": 1.2, "ecolor": "#1f2328"})
+    ax.set_xticks(x, [label for _, label in rows], rotation=35, ha="right", fontsize="small")
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("aandeel")
+    ax.set_title("Hoofdcijfers met 95%-interval (bootstrap over de vragen)")
+    ax.grid(alpha=0.3, axis="y")
+    if len(runs) > 1:
+        ax.legend(fontsize="small")
+    return _png(fig)
 
 
 def _new_figure(width: float, height: float):
@@ -128,8 +180,10 @@ def chart_by_kind(runs: Sequence[dict]) -> bytes | None:
         for i, run in enumerate(runs):
             by_kind = run["metrics"].get("by_kind") or {}
             values = [(by_kind.get(k) or {}).get(metric) for k in kinds]
+            intervals = [((by_kind.get(k) or {}).get("intervals") or {}).get(metric) for k in kinds]
             heights = [v if v is not None else 0.0 for v in values]
             bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, heights, width,
+                          yerr=_error_bars(values, intervals), capsize=2, error_kw={"elinewidth": 1},
                           label=_plain(run_label(run, i)), color=f"C{i}")
             for bar, value in zip(bars, values):
                 if value is None:  # not computable for this kind: an empty, hatched bar marker
@@ -144,5 +198,5 @@ def chart_by_kind(runs: Sequence[dict]) -> bytes | None:
     if len(runs) > 1:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(runs), 4), fontsize="small")
-    fig.suptitle("Cijfers per soort vraag (gearceerd: n.v.t.)", fontsize="medium")
+    fig.suptitle("Cijfers per soort vraag met 95%-interval (gearceerd: n.v.t.)", fontsize="medium")
     return _png(fig)

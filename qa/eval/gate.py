@@ -76,8 +76,9 @@ def parse_thresholds(spec: str) -> dict[str, float]:
         name, sep, value = part.partition("=")
         if not sep:
             raise GateSpecError(f"'{part}' in --fail-under is geen maat=grens (voorbeeld: hit@1=0.85)")
+        key = metric_key(name)
         try:
-            out[metric_key(name)] = float(value.strip().replace(",", "."))
+            out[key] = float(value.strip().replace(",", "."))
         except ValueError:
             raise GateSpecError(f"'{value}' bij '{name}' in --fail-under is geen getal") from None
     return out

@@ -151,10 +151,19 @@ def _parse_pages(value: Any) -> list[int]:
     return sorted(pages)
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, warnings: list[str]) -> str:
+    """The file as text: UTF-8 (with or without BOM); a CSV that is not UTF-8 is read as
+    Windows-1252, what Excel writes for "CSV (gescheiden door lijstscheidingsteken)", with a
+    warning."""
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
+        if path.suffix.lower() in CSV_SUFFIXES:
+            data = path.read_bytes()
+            if b"\x00" not in data:
+                warnings.append("het bestand is geen UTF-8; gelezen als Windows-1252 (Excel-CSV). "
+                                "Kies in Excel liever 'CSV UTF-8' bij opslaan")
+                return data.decode("cp1252", errors="replace")
         raise QuestionFileError(f"{path}: geen vragenbestand (geen UTF-8-tekst: {exc.reason})") from exc
     except OSError as exc:
         raise QuestionFileError(f"{path}: kan het vragenbestand niet lezen ({exc.strerror or exc})") from exc
@@ -283,8 +292,8 @@ def load_questions(path: Path) -> tuple[list[dict], list[str]]:
             f"{path}: onbekend bestandstype '{suffix or '(geen extensie)'}'; "
             "gebruik een .jsonl- of .csv-vragenbestand")
 
-    text = _read_text(path)
     warnings: list[str] = []
+    text = _read_text(path, warnings)
     if suffix in CSV_SUFFIXES:
         questions = _load_csv(path, text, warnings)
     else:

@@ -15,8 +15,9 @@ from typing import Sequence
 from qa.eval.compare import comparison_record
 from qa.eval.display import format_cell, run_label
 from qa.eval.metrics import COUNT_ROWS, SUMMARY_ROWS, best_value
+from qa.eval.paired import verdict_text
 from qa.eval.report_html import write_report
-from qa.eval.results_csv import write_results_csv
+from qa.eval.results_csv import write_metrics_csv, write_results_csv
 
 __all__ = ["comparison_markdown", "write_outputs"]
 
@@ -48,12 +49,33 @@ def comparison_markdown(runs: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def paired_markdown(paired: dict) -> str:
+    """One paired comparison (:func:`qa.eval.paired.paired_comparison` with ``a``/``b``
+    labels) as a Markdown table: A, B, B − A with its 95 % interval, the test's p-value and
+    the Dutch verdict, then the questions that changed verdict."""
+    lines = [f"B = `{paired['b']}` tegen A = `{paired['a']}` ({paired['n']} vragen)", "",
+             "| maat | A | B | B − A | 95%-interval | toets | oordeel |", "|---|---:|---:|---:|---|---|---|"]
+    for row in paired["metrics"]:
+        if row["diff"] is None:
+            continue
+        test = "McNemar" if row["test"] == "mcnemar" else "bootstrap"
+        lines.append(f"| `{row['key']}` | {row['a']:.3f} | {row['b']:.3f} | {row['diff']:+.3f} | "
+                     f"[{row['low']:+.3f}; {row['high']:+.3f}] | {test} p = {row['p']:.3f} | {verdict_text(row)} |")
+    flips = paired["flips"]
+    lines += ["", f"Van goed naar fout: {', '.join(flips['right_to_wrong']) or '-'}; "
+                  f"van fout naar goed: {', '.join(flips['wrong_to_right']) or '-'} (McNemar p = {flips['p']:.3f})."]
+    return "\n".join(lines)
+
+
 def write_outputs(out_dir: Path, questions: Sequence[dict], runs: Sequence[dict], *,
-                  questions_file: str | None = None, warnings: Sequence[str] = ()) -> dict[str, Path]:
+                  questions_file: str | None = None, warnings: Sequence[str] = (),
+                  paired: Sequence[dict] = ()) -> dict[str, Path]:
     """Write the evaluator files into ``out_dir``.
 
-    In: the output folder, the questions and the runs. Always writes
-    ``report.html`` and ``results.csv``; with several runs also
+    In: the output folder, the questions, the runs and, for a comparison,
+    the ``paired`` comparisons (:func:`qa.eval.compare.pair_runs`). Always
+    writes ``report.html``, ``results.csv`` and ``metrics.csv`` (metrics
+    with their intervals); with several runs also
     ``compare.json`` (:func:`qa.eval.compare.comparison_record`), ``compare.md``
     (:func:`comparison_markdown`) and, in each
     run's own folder ``out_dir/<name>/``, that run's ``report.html`` and
@@ -62,8 +84,9 @@ def write_outputs(out_dir: Path, questions: Sequence[dict], runs: Sequence[dict]
     out_dir = Path(out_dir)
     paths = {
         "report": write_report(out_dir / "report.html", questions, runs,
-                               questions_file=questions_file, warnings=warnings),
+                               questions_file=questions_file, warnings=warnings, paired=paired),
         "csv": write_results_csv(out_dir / "results.csv", runs),
+        "metrics_csv": write_metrics_csv(out_dir / "metrics.csv", runs),
     }
     if len(runs) > 1:
         for run in runs:
@@ -71,9 +94,11 @@ def write_outputs(out_dir: Path, questions: Sequence[dict], runs: Sequence[dict]
                          questions_file=questions_file, warnings=warnings,
                          title=f"Evaluatierapport Vraagbaak — {run.get('label') or run['name']}")
             write_results_csv(out_dir / run["name"] / "results.csv", [run])
-        (out_dir / "compare.md").write_text(comparison_markdown(runs) + "\n", encoding="utf-8")
+            write_metrics_csv(out_dir / run["name"] / "metrics.csv", [run])
+        markdown = "\n\n".join([comparison_markdown(runs)] + [paired_markdown(p) for p in paired])
+        (out_dir / "compare.md").write_text(markdown + "\n", encoding="utf-8")
         compare_path = out_dir / "compare.json"
-        compare_path.write_text(json.dumps(comparison_record(runs, questions_file), ensure_ascii=False, indent=2)
-                                + "\n", encoding="utf-8")
+        compare_path.write_text(json.dumps(comparison_record(runs, questions_file, paired), ensure_ascii=False,
+                                           indent=2) + "\n", encoding="utf-8")
         paths["compare"] = compare_path
     return paths

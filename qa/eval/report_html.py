@@ -1,5 +1,7 @@
-"""``report.html``: one self-contained HTML page (Dutch) with the settings, the metric table,
-metrics per question kind, the charts (embedded as base64 PNG) and a per-question table.
+"""``report.html``: one self-contained HTML page (Dutch) with what the run depends on (index
+build, embedder, settings hash, version, bootstrap seed), the settings, the metric table with
+95 % intervals, the paired comparison of configurations, metrics per question kind, the
+charts (embedded as base64 PNG, intervals as error bars) and a per-question table.
 No server, external CSS, JavaScript or fonts are needed; every text that comes from the
 question set, the answers or the corpus is HTML-escaped (:func:`qa.render.escape_html`).
 """
@@ -11,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from qa.eval.charts import chart_by_kind, chart_hit_curve, chart_latency
+from qa.eval.bootstrap import few_note
+from qa.eval.charts import chart_by_kind, chart_hit_curve, chart_intervals, chart_latency
 from qa.eval.display import citation_line, format_cell, run_label, verdict
 from qa.eval.judge import CONCISE_MAX_WORDS, contains_evidence
 from qa.eval.metrics import BY_KIND_METRICS, COUNT_ROWS, KIND_METRIC_LABELS, SUMMARY_ROWS, best_value
+from qa.eval.paired import ALPHA, verdict_text
 from qa.render import escape_html
 
 __all__ = ["SHOWN_SETTINGS", "render_report", "write_report"]
@@ -55,10 +59,21 @@ def _figure(png: bytes | None, alt: str, missing: str) -> str:
             f"<figcaption>{escape_html(alt)}</figcaption></figure>")
 
 
+def _interval_cell(run: dict, key: str, unit: str) -> str:
+    """" [0.702; 0.915]" under a value (and "n = 12: breed interval"), or ""."""
+    interval = (run["metrics"].get("intervals") or {}).get(key)
+    if not interval:
+        return ""
+    digits = 1 if unit in ("ms", "words") else 3
+    note = few_note(interval.get("n"))
+    return (f'<br><span class="small">[{interval["low"]:.{digits}f}; {interval["high"]:.{digits}f}]'
+            f'{" · " + escape_html(note) if note else ""}</span>')
+
+
 def _metric_table(runs: Sequence[dict]) -> str:
     compare = len(runs) > 1
     head = ("".join(f"<th>{escape_html(run_label(run, i))}</th>" for i, run in enumerate(runs)) if compare
-            else "<th>waarde</th>")
+            else "<th>waarde [95%-interval]</th>")
     rows = []
     for key, label in COUNT_ROWS:
         cells = "".join(f'<td class="num">{escape_html(format_cell(run["metrics"].get(key)))}</td>' for run in runs)
@@ -68,8 +83,8 @@ def _metric_table(runs: Sequence[dict]) -> str:
         best = best_value(values, key) if compare else None
         cells = "".join(
             f'<td class="num{" best" if best is not None and v == best else ""}">'
-            f"{escape_html(format_cell(v, unit))}</td>"
-            for v in values)
+            f"{escape_html(format_cell(v, unit))}{_interval_cell(run, key, unit)}</td>"
+            for v, run in zip(values, runs))
         rows.append(f"<tr><td>{escape_html(desc)}</td><td><code>{escape_html(key)}</code></td>{cells}</tr>")
     return (f"<table><thead><tr><th>maat</th><th>sleutel</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -91,6 +106,62 @@ def _kind_table(runs: Sequence[dict]) -> str:
             cells = "".join(f'<td class="num">{escape_html(format_cell(m.get(name)))}</td>' for name in BY_KIND_METRICS)
             rows.append(f'<tr>{first}{config}<td class="num">{escape_html(m.get("n", 0))}</td>{cells}</tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _provenance(runs: Sequence[dict]) -> str:
+    """What the figures depend on, per run: index build, embedder, settings hash, version and
+    the bootstrap's samples and seed."""
+    items = []
+    for i, run in enumerate(runs):
+        meta = run.get("provenance") or run["metrics"].get("provenance") or {}
+        boot = run["metrics"].get("bootstrap") or {}
+        parts = [f"indexbuild <code>{escape_html(meta.get('index_build') or 'onbekend')}</code>",
+                 f"embedder <code>{escape_html(meta.get('embedder') or 'onbekend')}</code>",
+                 f"instellingen-hash <code>{escape_html(meta.get('settings_hash') or 'onbekend')}</code>",
+                 f"Vraagbaak {escape_html(meta.get('version') or 'onbekend')}"]
+        if boot:
+            parts.append(f"bootstrap {escape_html(boot.get('resamples'))} steekproeven, seed "
+                         f"<code>{escape_html(boot.get('seed'))}</code>")
+        if meta.get("questions_sha256"):
+            parts.append(f"vragenset sha256 <code>{escape_html(meta['questions_sha256'])}</code>")
+        label = f"{escape_html(run_label(run, i))}: " if len(runs) > 1 else ""
+        items.append(f"<li>{label}{' · '.join(parts)}</li>")
+    return f'<ul class="meta small">{"".join(items)}</ul>'
+
+
+def _paired_section(paired: Sequence[dict]) -> str:
+    """Per compared pair: the metric rows (A, B, B − A with its interval, test, verdict) and
+    the questions that changed verdict."""
+    if not paired:
+        return ""
+    parts = ["<h2>Gepaarde vergelijking</h2>",
+             f'<p class="small">Elke configuratie tegen de eerste (A), op dezelfde vragen. Verschil B − A met '
+             f"95%-interval (bootstrap: dezelfde steekproef van vragen voor beide); toets: McNemar (exact) voor "
+             f"goed/fout-uitkomsten, anders de gepaarde bootstrap. Significant bij p &lt; {ALPHA:g}.</p>"]
+    for pair in paired:
+        rows = []
+        for row in pair["metrics"]:
+            if row["diff"] is None:
+                continue
+            cls = ' class="best"' if row["significant"] and row["better"] == "b" else (
+                ' class="changed"' if row["significant"] else "")
+            test = "McNemar" if row["test"] == "mcnemar" else "bootstrap"
+            rows.append(f"<tr><td><code>{escape_html(row['key'])}</code></td>"
+                        f'<td class="num">{row["a"]:.3f}</td><td class="num">{row["b"]:.3f}</td>'
+                        f'<td class="num">{row["diff"]:+.3f}</td>'
+                        f'<td class="num">[{row["low"]:+.3f}; {row["high"]:+.3f}]</td>'
+                        f"<td>{test} p = {row['p']:.3f}</td><td{cls}>{escape_html(verdict_text(row))}</td></tr>")
+        flips = pair["flips"]
+        parts.append(f"<h3>B = {escape_html(pair['b'])} tegen A = {escape_html(pair['a'])} ({pair['n']} vragen)</h3>"
+                     + "".join(f'<p class="warn">{escape_html(n)}</p>' for n in pair.get("notes") or [])
+                     + "<table><thead><tr><th>maat</th><th>A</th><th>B</th><th>B − A</th><th>95%-interval</th>"
+                     f"<th>toets</th><th>oordeel</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                     f'<p class="small">Van goed naar fout ({len(flips["right_to_wrong"])}): '
+                     f"{escape_html(', '.join(flips['right_to_wrong']) or '-')}<br>"
+                     f'Van fout naar goed ({len(flips["wrong_to_right"])}): '
+                     f"{escape_html(', '.join(flips['wrong_to_right']) or '-')}<br>"
+                     f"Oordeel per vraag, McNemar: p = {flips['p']:.3f}</p>")
+    return "".join(parts)
 
 
 def _settings_table(runs: Sequence[dict]) -> str:
@@ -214,15 +285,18 @@ def _question_table(questions: Sequence[dict], runs: Sequence[dict]) -> str:
 
 
 def render_report(questions: Sequence[dict], runs: Sequence[dict], *, questions_file: str | None = None,
-                  warnings: Sequence[str] = (), title: str = "Evaluatierapport Vraagbaak") -> str:
+                  warnings: Sequence[str] = (), title: str = "Evaluatierapport Vraagbaak",
+                  paired: Sequence[dict] = ()) -> str:
     """The complete, self-contained HTML report as a string.
 
     In: the questions, one or more runs (each with ``records`` aligned to
     ``questions``), the question file name and loader warnings to show.
-    Out: an HTML5 document (Dutch) with the settings, the metric table
-    (several runs side by side, best value highlighted), metrics per kind,
-    three charts as ``data:image/png;base64`` images (or an "n.v.t." note
-    when the set has no data for a chart) and the per-question table.
+    Out: an HTML5 document (Dutch) with what the figures depend on, the
+    settings, the metric table with 95 % intervals (several runs side by
+    side, best value highlighted), the ``paired`` comparisons
+    (:func:`qa.eval.compare.pair_runs`), metrics per kind, four charts as
+    ``data:image/png;base64`` images (or an "n.v.t." note when the set has
+    no data for a chart) and the per-question table.
     Raises ``ValueError`` when a run's records are not aligned with the
     questions.
     """
@@ -241,6 +315,8 @@ def render_report(questions: Sequence[dict], runs: Sequence[dict], *, questions_
         warn = f'<div class="warn"><strong>Waarschuwingen bij het inlezen</strong><ul>{items}</ul></div>'
 
     charts = "".join([
+        _figure(chart_intervals(runs), "Hoofdcijfers met 95%-interval",
+                "de vragenset heeft geen gegevens voor deze maten"),
         _figure(chart_hit_curve(questions, runs), "Bewijs gevonden binnen de top k (hit@k)",
                 "de vragenset heeft geen beantwoordbare vragen met bewijsfragmenten (evidence)"),
         _figure(chart_latency(runs), "Verdeling van de antwoordtijd", "geen vraag zonder fout beantwoord"),
@@ -264,13 +340,16 @@ def render_report(questions: Sequence[dict], runs: Sequence[dict], *, questions_
 <body>
 <h1>{escape_html(title)}</h1>
 <p class="meta">{" · ".join(meta)}</p>
+{_provenance(runs)}
 {warn}
 <h2>{"Configuraties" if compare else "Instellingen"}</h2>
 {_settings_table(runs)}
 <h2>Cijfers</h2>
 <p class="small">n.v.t. = niet te berekenen met deze vragenset (bijvoorbeeld zonder bewijsfragmenten,
-trefwoorden, referentieantwoorden of onbeantwoordbare vragen).{" Groen: beste waarde in de rij." if compare else ""}</p>
+trefwoorden, referentieantwoorden of onbeantwoordbare vragen).{" Groen: beste waarde in de rij." if compare else ""}
+Onder elke waarde het 95%-interval (bootstrap over de vragen); "breed interval" bij minder dan 30 vragen.</p>
 {_metric_table(runs)}
+{_paired_section(paired)}
 <h2>Per soort vraag</h2>
 {_kind_table(runs)}
 <h2>Grafieken</h2>

@@ -1,5 +1,6 @@
-"""``results.csv``: one row per question (and per configuration when comparing), written
-for Excel with Dutch regional settings: UTF-8 with BOM, ``;`` between fields, decimal comma.
+"""``results.csv``: one row per question (and per configuration when comparing), and
+``metrics.csv``: one row per metric with its 95 % interval; both written for Excel with Dutch
+regional settings: UTF-8 with BOM, ``;`` between fields, decimal comma.
 """
 
 from __future__ import annotations
@@ -8,9 +9,14 @@ import csv
 from pathlib import Path
 from typing import Any, Sequence
 
+from qa.eval.bootstrap import few_note
 from qa.eval.display import citation_line, verdict
+from qa.eval.metrics import SUMMARY_ROWS
 
-__all__ = ["CSV_COLUMNS", "csv_rows", "write_results_csv"]
+__all__ = ["CSV_COLUMNS", "METRIC_CSV_COLUMNS", "csv_rows", "write_results_csv", "write_metrics_csv", "excel_writer"]
+
+#: Column names of ``metrics.csv`` (a comparison adds ``configuratie`` in front).
+METRIC_CSV_COLUMNS = ["sleutel", "maat", "waarde", "ondergrens_95", "bovengrens_95", "n", "methode", "opmerking"]
 
 #: Column names of ``results.csv`` (a comparison adds ``configuratie`` in front).
 CSV_COLUMNS = [
@@ -84,13 +90,44 @@ def write_results_csv(path: Path, runs: Sequence[dict]) -> Path:
     per configuration. Encoding UTF-8 with BOM, delimiter ``;``, decimal
     comma, ``\\r\\n`` line ends. Out: the path.
     """
+    return _write(path, runs, CSV_COLUMNS, csv_rows)
+
+
+def excel_writer(fh):
+    """A csv writer for Excel with Dutch regional settings (``;``, ``\r\n``); open ``fh``
+    with ``encoding="utf-8-sig", newline=""``."""
+    return csv.writer(fh, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+
+
+def _write(path: Path, runs: Sequence[dict], columns: list[str], rows_of) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     compare = len(runs) > 1
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        writer.writerow((["configuratie"] if compare else []) + CSV_COLUMNS)
+        writer = excel_writer(fh)
+        writer.writerow((["configuratie"] if compare else []) + columns)
         for run in runs:
-            for row in csv_rows(run):
+            for row in rows_of(run):
                 writer.writerow(([_text_cell(run.get("label"))] if compare else []) + row)
     return path
+
+
+def metric_rows(run: dict) -> list[list[str]]:
+    """The ``metrics.csv`` rows of one run: per headline metric its key, Dutch name, value,
+    95 % interval bounds, the number of questions it counts, the interval method
+    (bootstrap/wilson) and "n = 12: breed interval" below 30 questions."""
+    intervals = run["metrics"].get("intervals") or {}
+    rows = []
+    for key, desc, unit in SUMMARY_ROWS:
+        interval = intervals.get(key) or {}
+        digits = 1 if unit in ("ms", "words") else 3
+        rows.append([key, desc, _decimal(run["metrics"].get(key), digits), _decimal(interval.get("low"), digits),
+                     _decimal(interval.get("high"), digits), str(interval.get("n", "")),
+                     interval.get("method", ""), few_note(interval.get("n"))])
+    return rows
+
+
+def write_metrics_csv(path: Path, runs: Sequence[dict]) -> Path:
+    """Write ``metrics.csv`` (:data:`METRIC_CSV_COLUMNS`, :func:`metric_rows`) for one or more
+    runs, in the format of :func:`write_results_csv`. Out: the path."""
+    return _write(path, runs, METRIC_CSV_COLUMNS, metric_rows)

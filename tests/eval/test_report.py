@@ -129,12 +129,14 @@ def test_report_has_metric_table_charts_and_question_rows(single_run, tmp_path):
 
     assert text.startswith("<!DOCTYPE html>") and '<html lang="nl">' in text
     # metric table: hit@1 over questions a and b = 1 of 2
-    row = re.search(r"<code>hit@1</code></td><td class=\"num\">([^<]*)</td>", text)
+    row = re.search(r'<code>hit@1</code></td><td class="num">([^<]*)<br><span class="small">\[([^\]]*)\]', text)
     assert row and row.group(1) == "0.500"
+    low, high = (float(x) for x in row.group(2).split("; "))
+    assert 0.0 <= low <= 0.5 <= high <= 1.0
     assert re.search(r"<code>n_errors</code></td><td class=\"num\">1</td>", text)
-    # three charts, each a real PNG
+    # four charts (headline metrics with error bars, hit@k, latency, per kind), each a real PNG
     pngs = images(text)
-    assert len(pngs) == 3
+    assert len(pngs) == 4
     assert all(base64.b64decode(p).startswith(PNG_MAGIC) for p in pngs)
     # per-question table: ranks, verdicts, loader warning
     assert text.count('<tr class="all-ok">') == 2 and text.count('<tr class="open">') == 2
@@ -170,7 +172,7 @@ def test_report_of_questions_only_set_renders(tmp_path):
 
     assert re.search(r"<code>hit@1</code></td><td class=\"num\">n.v.t.</td>", text)
     assert re.search(r"<code>keyword_recall</code></td><td class=\"num\">n.v.t.</td>", text)
-    assert len(images(text)) == 1  # only the latency histogram has data
+    assert len(images(text)) == 2  # the latency histogram, and the headline chart (false abstentions only)
     assert "Bewijs gevonden binnen de top k (hit@k): n.v.t." in text
     assert text.count('<td><span class="badge review">beoordelen</span></td>') == 2
     assert "Een team in de wijk [1]." in text
@@ -328,8 +330,9 @@ def test_comparison_report_and_compare_json(single_run, tmp_path):
     paths = write_outputs(tmp_path, questions, runs, questions_file="vragen.jsonl")
     text = paths["report"].read_text(encoding="utf-8")
     assert "retriever=&lt;bm25&gt;" in text and "<bm25>" not in text
-    assert re.search(r'<code>hit@1</code></td><td class="num">0.500</td><td class="num best">1.000</td>', text)
-    assert len(images(text)) == 3
+    assert re.search(r'<code>hit@1</code></td><td class="num">0.500<br><span class="small">\[[^<]*</span></td>'
+                     r'<td class="num best">1.000<br>', text)
+    assert len(images(text)) == 4
     assert text.count('<td><span class="badge fail">niet geslaagd</span><br>') == 2  # question b, both configs
     data = json.loads(paths["compare"].read_text(encoding="utf-8"))
     assert data["questions_file"] == "vragen.jsonl"
@@ -421,7 +424,7 @@ def test_cli_eval_compare_two_configs(cli_env, small_corpus, capsys):
     data = json.loads((out_dir / "compare.json").read_text(encoding="utf-8"))
     assert [c["metrics"]["n_questions"] for c in data["configs"]] == [2, 2]
     text = (out_dir / "report.html").read_text(encoding="utf-8")
-    assert "retriever=hybrid,max_passage_chars=300" in text and len(images(text)) == 3
+    assert "retriever=hybrid,max_passage_chars=300" in text and len(images(text)) == 4
     assert len(read_csv(out_dir / "results.csv")) == 1 + 2 * 2
 
 
