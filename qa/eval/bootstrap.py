@@ -4,8 +4,9 @@ difference of two runs on the same questions (:func:`paired_replicates`).
 
 Percentile intervals: the metric is recomputed on ``resamples`` samples of the questions
 drawn with replacement, and the 2.5 % and 97.5 % points of those values bound the interval.
-A proportion where every question has the same outcome cannot vary under resampling; there
-the Wilson score interval is given instead (``method: "wilson"``).
+A proportion where every question scores 0 (or every question 1) cannot vary under
+resampling; there the Wilson score interval over the questions is given instead
+(``method: "wilson"``).
 """
 
 from __future__ import annotations
@@ -80,9 +81,12 @@ def interval(series: Series, rows: np.ndarray, confidence: float = CONFIDENCE) -
     tail = (1 - confidence) / 2 * 100
     low, high = (np.percentile(values, [tail, 100 - tail]) if values.size else (np.nan, np.nan))
     method = "bootstrap"
-    counted = series.num[series.den > 0]
-    if series.binary and (counted.min() == counted.max()):
-        low, high = wilson_interval(int(counted.sum()), n)
+    kept = series.den > 0
+    share = series.num[kept] / series.den[kept]
+    if series.proportion and series.quantile is None and share.min() == share.max() and share[0] in (0.0, 1.0):
+        # every question scores 0, or every question 1: no resample differs, the bootstrap
+        # interval would have width 0; the Wilson interval over the questions instead
+        low, high = wilson_interval(int(round(share[0])) * n, n)
         method = "wilson"
     return {"low": float(low), "high": float(high), "n": n, "method": method}
 

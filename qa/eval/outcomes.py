@@ -28,7 +28,9 @@ class Series:
     (``quantile`` None) is ``num.sum() / den.sum()``; a quantile metric is
     the ``quantile`` percentile of ``num`` over the questions with
     ``den == 1``. ``binary``: a proportion (each counted question is 0 or 1
-    with ``den`` 1), so McNemar's test and the Wilson interval apply.
+    with ``den`` 1), so McNemar's test applies. ``proportion``: the metric
+    lies in [0, 1] (all ratios but the mean answer time), so the Wilson
+    interval can stand in where the bootstrap cannot vary.
     """
 
     key: str
@@ -36,6 +38,7 @@ class Series:
     den: np.ndarray
     quantile: float | None = None
     binary: bool = False
+    proportion: bool = True
 
     @property
     def n(self) -> int:
@@ -101,15 +104,15 @@ def question_series(questions: Sequence[dict], results: Sequence[dict],
                                  binary=True)
 
     words = np.array([j["answer_words"] or 0 for j in judgments], dtype=float)
-    out["answer_words_median"] = Series("answer_words_median", words, answered.astype(float), 50.0)
+    out["answer_words_median"] = Series("answer_words_median", words, answered.astype(float), 50.0, False, False)
     latency, timed = np.zeros(n), np.zeros(n)
     for i, (r, j) in enumerate(zip(results, judgments)):
         lat = r.get("latency_ms")
         if not j["error"] and isinstance(lat, (int, float)) and not isinstance(lat, bool) and math.isfinite(lat):
             latency[i], timed[i] = float(lat), 1.0
-    out["latency_ms_p50"] = Series("latency_ms_p50", latency, timed, 50.0)
-    out["latency_ms_p95"] = Series("latency_ms_p95", latency, timed, 95.0)
-    out["latency_ms_mean"] = _ratio("latency_ms_mean", latency, timed)
+    out["latency_ms_p50"] = Series("latency_ms_p50", latency, timed, 50.0, False, False)
+    out["latency_ms_p95"] = Series("latency_ms_p95", latency, timed, 95.0, False, False)
+    out["latency_ms_mean"] = Series("latency_ms_mean", latency, timed, None, False, False)
     return out
 
 

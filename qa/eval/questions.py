@@ -137,11 +137,12 @@ def _parse_pages(value: Any) -> list[int]:
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:
-        items = [part for part in re.split(r"[|,;\s]+", str(value).strip()) if part]
+        text = re.sub(r"(?i)\bp(?:agina|ag)?\.?\s*(?=\d)", "", str(value).strip())   # "p. 7", "pagina 7"
+        items = [part for part in re.split(r"[|,;\s]+", text) if part]
     pages: set[int] = set()
     for item in items:
         text = str(item).strip()
-        match = re.fullmatch(r"(?:p\.?\s*)?(\d+)(?:\s*[-\u2013]\s*(\d+))?", text, re.IGNORECASE)
+        match = re.fullmatch(r"(\d+)(?:\s*[-\u2013]\s*(\d+))?", text)
         if isinstance(item, bool) or not match:
             raise _SkipRecord(f"ongeldige 'evidence_page': {value!r} (verwacht een paginanummer, bijv. 12 of 12-14)")
         first, last = int(match[1]), int(match[2] or match[1])
