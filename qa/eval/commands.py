@@ -60,7 +60,7 @@ def add_parser(sub, common, generator_option) -> None:
     the options every engine command has (qa/cli.py's). `qa eval compare` and `qa eval
     template` get their own parsers: a first word naming one of :data:`SUBCOMMANDS` is
     parsed by it instead of as a question file."""
-    p = sub.add_parser("eval", help="draai een vragenset en bereken de kwaliteitscijfers met 95%-intervallen",
+    p = sub.add_parser("eval", help="draai een vragenset en bereken de kwaliteitscijfers met 95%%-intervallen",
                        description="Draai een vragenset en bereken de kwaliteitscijfers met 95%-intervallen. "
                                    "Ook: 'qa eval compare A/results.jsonl B/results.jsonl' (twee eerdere runs "
                                    "gepaard vergelijken) en 'qa eval template --out vragen.csv' (leeg "

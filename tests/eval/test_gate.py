@@ -109,3 +109,16 @@ def test_compare_writes_report_and_compare_json(runs, tmp_path, capsys):
     assert hit["p"] == pytest.approx(2 / 2 ** 14)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Gepaarde vergelijking" in html and "significant beter in A" in html
+
+
+def test_eval_sub_commands_have_their_own_dutch_help(capsys):
+    for name, expected in (("compare", "positionele argumenten:\n  A "), ("template", "--out OUT")):
+        with pytest.raises(SystemExit) as stop:
+            main(["eval", name, "--help"])
+        assert stop.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"gebruik: qa eval {name} ") and expected in out
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "compare", "alleen-een"])
+    assert stop.value.code == 2
+    assert "qa eval compare: fout: deze argumenten ontbreken: B" in capsys.readouterr().err
