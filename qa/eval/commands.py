@@ -126,9 +126,13 @@ def _load_earlier(path: Path, args):
     from qa.eval.compare import load_run
 
     try:
-        return load_run(path, resamples=args.resamples, seed=args.seed)
+        questions, run = load_run(path, resamples=args.resamples, seed=args.seed)
     except FileNotFoundError as exc:
         raise QuestionFileError(str(exc)) from None
+    if run["records"] and not any("evidence" in r for r in run["records"]):
+        print(f"Let op: {path} is gemaakt met een eerdere versie van qa eval (zonder de vraagvelden in "
+              "results.jsonl); maten die bewijs of trefwoorden nodig hebben zijn daar n.v.t.", file=sys.stderr)
+    return questions, run
 
 
 def run_compare(args) -> int:
@@ -237,6 +241,8 @@ def run_eval_command(settings, args) -> int:
             qs, ra, rb, notes = align_runs(base_questions, base_run["records"], questions, run["records"])
             for note in notes:
                 print(f"Let op (basislijn): {note}", file=sys.stderr)
+            if not qs:
+                raise QuestionFileError(f"de basislijn {args.baseline} heeft geen enkele vraag-id gemeen met deze run")
             result = {"a": base_run["label"], "b": run["label"] or "deze run",
                       **paired_comparison(qs, ra, rb, resamples=args.resamples, seed=args.seed)}
             print("\n" + format_paired(result, f"basislijn {base_run['label']}", result["b"]))

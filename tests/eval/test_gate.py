@@ -122,3 +122,19 @@ def test_eval_sub_commands_have_their_own_dutch_help(capsys):
         main(["eval", "compare", "alleen-een"])
     assert stop.value.code == 2
     assert "qa eval compare: fout: deze argumenten ontbreken: B" in capsys.readouterr().err
+
+
+def test_compare_warns_about_runs_without_question_fields(runs, tmp_path, capsys):
+    basis, _, _ = runs
+    old = tmp_path / "oud"
+    old.mkdir()
+    with open(old / "results.jsonl", "w", encoding="utf-8") as fh:
+        for line in (basis / "results.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            for key in ("evidence", "keywords"):
+                record.pop(key)
+            fh.write(json.dumps(record) + "\n")
+    assert main(["eval", "compare", str(old), str(basis), "--resamples", "200"]) == 0
+    captured = capsys.readouterr()
+    assert "gemaakt met een eerdere versie van qa eval" in captured.err
+    assert "hit@1" not in captured.out.split("Van goed naar fout")[0].split("oordeel", 1)[1]   # n.v.t.: left out
