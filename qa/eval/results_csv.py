@@ -23,6 +23,7 @@ CSV_COLUMNS = [
     "id", "soort", "vraag", "beantwoordbaar", "referentieantwoord", "antwoord", "geweigerd",
     "bronnen", "rang_eerste_bewijs", "trefwoorden_gevonden", "trefwoorden_ontbrekend",
     "trefwoordscore", "aantal_woorden", "f1_referentie", "oordeel", "antwoordtijd_ms", "fout",
+    "fout_beantwoord", "bronnen_op_juiste_plek", "deel",
 ]
 
 # Characters that make Excel read a cell as a formula.
@@ -77,6 +78,9 @@ def csv_rows(run: dict) -> list[list[str]]:
             verdict(r)[0],
             _decimal(r.get("latency_ms"), 1),
             _text_cell(error),
+            _yes_no(r.get("wrong_answer")),
+            "" if r.get("cited_right_place") is None else str(r["cited_right_place"]),
+            _text_cell(r.get("split")),
         ])
     return rows
 

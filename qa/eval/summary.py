@@ -95,7 +95,8 @@ def format_comparison(runs: Sequence[dict]) -> str:
     In: run dicts (``label``, ``metrics``). Out: a Dutch multi-line table
     (no trailing newline): a legend ``(1) label``, then one row per metric
     of :data:`qa.eval.metrics.SUMMARY_ROWS` and the question/error counts with one column
-    per configuration; the best value of a row is marked with ``*``
+    per configuration, each value with its 95 % interval when there is one;
+    the best value of a row is marked with ``*``
     (see :func:`qa.eval.metrics.best_value`); "n.v.t." when a value is not computable.
     """
     lines = ["Vergelijking van configuraties", "=" * 30]
@@ -109,12 +110,15 @@ def format_comparison(runs: Sequence[dict]) -> str:
     for key, desc, unit in SUMMARY_ROWS:
         values = [r["metrics"].get(key) for r in runs]
         best = best_value(values, key)
-        cells = [_fmt(v, unit) + ("*" if best is not None and v == best else " ") for v in values]
+        cells = [(_fmt(v, unit) + ("*" if best is not None and v == best else " ")
+                  + " " + _interval((r["metrics"].get("intervals") or {}).get(key), unit)).rstrip()
+                 for v, r in zip(values, runs)]
         table.append([key, *cells, desc])
     widths = [max(len(row[c]) for row in table) for c in range(len(headers))]
     for row in table:
         cells = [row[0].ljust(widths[0])] + [row[c].rjust(widths[c]) for c in range(1, len(row) - 1)]
         lines.append("  ".join(cells + [row[-1]]).rstrip())
     lines.append("")
-    lines.append("* = beste waarde in de rij")
+    lines.append("* = beste waarde in de rij; [ondergrens; bovengrens] = 95%-interval. Of een verschil "
+                 "significant is, staat in de gepaarde vergelijking.")
     return "\n".join(lines)

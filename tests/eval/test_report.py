@@ -229,6 +229,7 @@ def test_csv_export_columns_and_rows(single_run, tmp_path):
     assert c[col["vraag"]] == SCRIPT_Q and c[col["beantwoordbaar"]] == "nee" and c[col["geweigerd"]] == "ja"
     assert c[col["rang_eerste_bewijs"]] == ""
     assert d[col["oordeel"]] == "fout" and d[col["fout"]] == "RuntimeError: geen antwoord"
+    assert [r[col["fout_beantwoord"]] for r in (a, b, c, d)] == ["nee", "ja", "nee", ""]   # d: no keywords
 
 
 def test_csv_export_of_a_comparison_has_a_row_per_question_and_config(single_run, tmp_path):
@@ -318,9 +319,9 @@ def test_format_comparison_side_by_side(single_run):
     assert lines[0] == "Vergelijking van configuraties"
     assert "(1) retriever=dense" in lines and "(2) retriever=<bm25>" in lines
     hit = next(line for line in lines if line.startswith("hit@1 "))
-    assert re.search(r"0\.500\s+1\.000\*", hit)
+    assert re.search(r"0\.500  \[0\.\d{3}; 1\.000\]\s+1\.000\* \[", hit)
     latency = next(line for line in lines if line.startswith("latency_ms_p50 "))
-    assert re.search(r"120\.0 ms\s+80\.0 ms\*", latency)  # lower is better
+    assert re.search(r"120\.0 ms  \[[^]]*\]\s+80\.0 ms\* \[", latency)  # lower is better
     words = next(line for line in lines if line.startswith("answer_words_median "))
     assert "*" not in words  # neither better nor worse
 
@@ -416,7 +417,7 @@ def test_cli_eval_compare_two_configs(cli_env, small_corpus, capsys):
     assert code == 0
     assert "regel 2 overgeslagen" in captured.err
     assert "(1) retriever=bm25" in captured.out and "(2) retriever=hybrid,max_passage_chars=300" in captured.out
-    assert re.search(r"^hit@1\s+1\.000\s+1\.000", captured.out, re.MULTILINE)
+    assert re.search(r"^hit@1\s+1\.000 +\[[^]]*\]\s+1\.000 +\[", captured.out, re.MULTILINE)
     for name in ("retriever-bm25", "retriever-hybrid_max_passage_chars-300"):
         assert (out_dir / name / "results.jsonl").is_file() and (out_dir / name / "metrics.json").is_file()
     assert (out_dir / "index-2" / "CURRENT").is_file()  # chunking changed: own index
