@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.eval.judge import judge
 from qa.eval.metrics import BY_KIND_METRICS
-from qa.eval.outcomes import Series, question_series, series_value
+from qa.eval.outcomes import Series, question_series
 from qa.eval.stats import wilson_interval
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "metric_intervals",
     "add_intervals",
     "few_note",
+    "paired_replicates",
 ]
 
 #: Bootstrap samples per interval, unless ``--resamples`` says otherwise.
@@ -137,8 +138,3 @@ def add_intervals(metrics: dict, questions: Sequence[dict], results: Sequence[di
 def paired_replicates(a: Series, b: Series, rows: np.ndarray) -> np.ndarray:
     """B − A of one metric on every bootstrap sample, both runs on the same sampled questions."""
     return replicates(b, rows) - replicates(a, rows)
-
-
-def point(series: Series) -> float | None:
-    """The metric on all questions (as :func:`qa.eval.outcomes.series_value`)."""
-    return series_value(series)
