@@ -201,11 +201,11 @@ def _question_table(questions: Sequence[dict], runs: Sequence[dict]) -> str:
                     f'<br><span class="small">rang bewijs: {escape_html(_rank(record, question))}'
                     f" · {escape_html(_latency(record))}"
                     f'{" · geweigerd" if record.get("abstained") else ""}</span>'
-                    f"<details><summary>antwoord</summary>{_answer_block(question, record, runs[0].get("settings"))}</details></td>")
+                    f"<details><summary>antwoord</summary>{_answer_block(question, record, runs[0].get('settings'))}</details></td>")
         else:
             record = records[0]
             label, cls = verdicts[0]
-            cells += [f"<td>{_answer_block(question, record, runs[0].get("settings"))}</td>",
+            cells += [f"<td>{_answer_block(question, record, runs[0].get('settings'))}</td>",
                       f'<td class="num">{escape_html(_rank(record, question))}</td>',
                       f'<td><span class="badge {cls}">{escape_html(label)}</span></td>',
                       f'<td class="num">{escape_html(_latency(record))}</td>']

@@ -97,6 +97,15 @@
     return b;
   }
 
+  // A scrollable region that keyboard users can reach and scroll (Tab, arrow keys).
+  function scrollRegion(cls, label) {
+    var node = el("div", cls);
+    node.tabIndex = 0;
+    node.setAttribute("role", "region");
+    node.setAttribute("aria-label", label);
+    return node;
+  }
+
   function drawPdf(root, params, data, options) {
     var zoom = options.zoom || 1;
     var bar = el("div", "vbs-toolbar");
@@ -116,7 +125,7 @@
     if (data.highlight_pages && data.highlight_pages.length > 1) {
       root.appendChild(el("p", "vbs-hint", "Het citaat loopt door op pagina " + data.highlight_pages.join(" en ") + "."));
     }
-    var scroller = el("div", "vbs-scroll");
+    var scroller = scrollRegion("vbs-scroll", "Pagina " + data.page);
     var sheet = el("div", "vbs-page");
     var img = el("img", "vbs-img");
     img.alt = "Pagina " + data.page + " van " + data.title + (data.boxes.length ? ", met het citaat gemarkeerd" : "");
@@ -189,7 +198,7 @@
       }
       (item.kind === "list_item" ? list : article).appendChild(node);
     });
-    var scroller = el("div", "vbs-scroll vbs-scroll-text");
+    var scroller = scrollRegion("vbs-scroll vbs-scroll-text", "Document");
     scroller.appendChild(article);
     root.appendChild(scroller);
     if (first && first.scrollIntoView) first.scrollIntoView({block: "center"});
