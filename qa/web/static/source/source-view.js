@@ -148,7 +148,7 @@
     }
     img.addEventListener("load", function () {
       var first = sheet.querySelector(".vbs-box");
-      if (first && first.scrollIntoView) first.scrollIntoView({block: "center", inline: "nearest"});
+      if (first) reveal(first, scroller);
     });
     function setZoom(z) {
       var top = data.max_zoom || 3;
@@ -172,36 +172,68 @@
     }
   }
 
+  // Scroll `node` into the middle of `scroller` (or of the window when it does not scroll),
+  // without moving the dialog around it.
+  function reveal(node, scroller) {
+    if (scroller.scrollHeight > scroller.clientHeight + 1 || scroller.scrollWidth > scroller.clientWidth + 1) {
+      var n = node.getBoundingClientRect(), s = scroller.getBoundingClientRect();
+      scroller.scrollTop += n.top - s.top - (scroller.clientHeight - n.height) / 2;
+      scroller.scrollLeft += n.left - s.left - Math.max(0, (scroller.clientWidth - n.width) / 2);
+    } else if (node.scrollIntoView) {
+      node.scrollIntoView({block: "center", inline: "nearest"});
+    }
+  }
+
+  var BULLET = /^[\u2022\u00b7\u25aa\u2013*-] /;
+
+  // Text with the [start, end) `mark` in a <mark>; returns the mark (or null).
+  function fill(node, text, mark) {
+    if (!mark || mark[1] <= 0 || mark[0] >= text.length) { node.appendChild(document.createTextNode(text)); return null; }
+    var a = Math.max(0, mark[0]), b = Math.min(text.length, mark[1]);
+    node.appendChild(document.createTextNode(text.slice(0, a)));
+    var m = el("mark", "vbs-mark", text.slice(a, b));
+    node.appendChild(m);
+    node.appendChild(document.createTextNode(text.slice(b)));
+    return m;
+  }
+
+  // The reading view: headings, paragraphs, lists (a "• " item of a loader without kinds too)
+  // and tables ("| a | b |" rows) as structure.
   function drawText(root, data) {
     var article = el("article", "vbs-reading");
-    var list = null, first = null;
+    var list = null, table = null, first = null;
     data.items.forEach(function (item) {
-      var node;
-      if (item.kind === "heading") node = el("h3", "vbs-h");
-      else if (item.kind === "list_item") node = el("li", "vbs-li");
-      else if (item.kind === "table_row") node = el("p", "vbs-row");
-      else node = el("p", "vbs-p");
-      if (item.kind === "list_item") {
-        if (!list) { list = el("ul", "vbs-ul"); article.appendChild(list); }
-      } else {
-        list = null;
+      var kind = item.kind, text = item.text || "", mark = item.mark, found = null;
+      if ((kind === "paragraph" || kind === "list_item") && BULLET.test(text)) {
+        kind = "list_item";
+        mark = mark && [mark[0] - 2, mark[1] - 2];
+        text = text.slice(2);
       }
-      var text = item.text || "";
-      if (item.mark) {
-        node.appendChild(document.createTextNode(text.slice(0, item.mark[0])));
-        var m = el("mark", "vbs-mark", text.slice(item.mark[0], item.mark[1]));
-        if (!first) first = m;
-        node.appendChild(m);
-        node.appendChild(document.createTextNode(text.slice(item.mark[1])));
+      var row = /^\|.*\|$/.test(text) && (kind === "paragraph" || kind === "table_row");
+      if (kind !== "list_item") list = null;
+      if (!row) table = null;
+      if (kind === "heading") {
+        found = fill(article.appendChild(el("h3", "vbs-h")), text, mark);
+      } else if (kind === "list_item") {
+        if (!list) list = article.appendChild(el("ul", "vbs-ul"));
+        found = fill(list.appendChild(el("li", "vbs-li")), text, mark);
+      } else if (row) {
+        if (!table) table = article.appendChild(el("table", "vbs-table")).appendChild(el("tbody"));
+        var tr = table.appendChild(el("tr"));
+        text.slice(1, -1).split("|").forEach(function (cell) {
+          var td = tr.appendChild(el("td"));
+          var m = fill(td, cell.trim(), mark ? [0, cell.length] : null);
+          found = found || m;
+        });
       } else {
-        node.textContent = text;
+        found = fill(article.appendChild(el("p", kind === "table_row" ? "vbs-row" : "vbs-p")), text, mark);
       }
-      (item.kind === "list_item" ? list : article).appendChild(node);
+      if (found && !first) first = found;
     });
     var scroller = scrollRegion("vbs-scroll vbs-scroll-text", "Document");
     scroller.appendChild(article);
     root.appendChild(scroller);
-    if (first && first.scrollIntoView) first.scrollIntoView({block: "center"});
+    if (first) reveal(first, scroller);
   }
 
   function draw(root, params, data, options) {
