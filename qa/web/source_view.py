@@ -211,7 +211,7 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
 
     @api.get(VIEW_PATH, include_in_schema=False)
     def view(request: Request, c: str = "", id: str = "", q: str = "", t: str = "", page: int | None = None):
-        surface = request.query_params.get("from", "")
+        surface = "widget" if request.query_params.get("from") == "widget" else ""
 
         def handler(request):
             collection, grant = views.collection(request, c[:200], t)
@@ -222,7 +222,7 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
 
     @api.get("/bron/data", include_in_schema=False)
     def data(request: Request, c: str = "", id: str = "", q: str = "", t: str = "", page: int | None = None):
-        surface = request.query_params.get("from", "")
+        surface = "widget" if request.query_params.get("from") == "widget" else ""
 
         def handler(request):
             collection, grant = views.collection(request, c[:200], t)

@@ -286,9 +286,12 @@
   function link(c, options) {
     options = options || {};
     var text = c.text || "", quote = c.quote || "", at = quote ? text.indexOf(quote) : -1;
+    // offsets in code points, as the server counts them (not UTF-16 units)
+    var start = at >= 0 ? Array.from(text.slice(0, at)).length : -1;
     var a = el("a", "vbs-open", "Open bron");
     a.href = "/bron/view?" + query({c: options.collection || "", id: c.passage_id,
-                                     q: at >= 0 ? at + "-" + (at + quote.length) : "", from: options.surface});
+                                     q: start >= 0 ? start + "-" + (start + Array.from(quote).length) : "",
+                                     from: options.surface});
     a.setAttribute("data-vbs-open", "1");
     if (options.lti) a.setAttribute("data-vbs-lti", "1");
     a.setAttribute("aria-label", "Open bron [" + c.n + "] in het document");
