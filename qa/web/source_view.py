@@ -14,7 +14,7 @@ except LTI courses (`lti-…`: 404). An LTI page sends its signed session (`X-Vr
 only that session's course is served, and the answer carries a grant `t` (signed, the
 course's collection, valid as long as a session) for the image and share URLs, which
 cannot carry a header. Every request except the static files counts against a per-client
-limit (`source_renders_per_minute`); zoom is bounded (`source_max_zoom`) and so are pixels.
+(LTI: per-learner) limit (`source_renders_per_minute`); zoom is bounded (`source_max_zoom`) and so are pixels.
 Pages send the frame rules of their surface (widget allow-list, LTI platforms, else
 same-origin only). Refusals are `{"detail": <Dutch>}`; never a traceback.
 """
@@ -102,13 +102,23 @@ class SourceViews:
     def check_rate(self, request: Request) -> None:
         if self.limit is None:
             return
-        client = client_key(request.client.host if request.client else None,
-                            request.headers.get("x-forwarded-for"), self.trusted)
+        client = self.user_of(request) or client_key(request.client.host if request.client else None,
+                                                     request.headers.get("x-forwarded-for"), self.trusted)
         if not self.limiter.hit(self.limit, "source", client):
             reset = self.limiter.get_window_stats(self.limit, "source", client).reset_time
             seconds = max(1, math.ceil(reset - time.time()))
             raise HTTPException(status_code=429, detail=TOO_MANY.format(seconds=seconds),
                                 headers={"Retry-After": str(seconds)})
+
+    def user_of(self, request: Request) -> str | None:
+        """The LTI user of a request (session header or grant): a course behind one school
+        address is then limited per learner, not as one client."""
+        if not self.lti:
+            return None
+        session = self.lti.session(request.headers)
+        claims = None if session else self.lti.signer.read(request.query_params.get("t"), GRANT_AUDIENCE)
+        user = session.user if session else (claims or {}).get("sub")
+        return f"lti:{user}" if isinstance(user, str) and user else None
 
     def collection(self, request: Request, c: str, t: str) -> tuple[str, str | None]:
         """(collection, grant for an LTI course or None) the caller may open."""
@@ -116,7 +126,7 @@ class SourceViews:
         if session is not None:
             if c and c != session.collection:
                 raise HTTPException(status_code=404, detail=UNKNOWN_COLLECTION)
-            return session.collection, self.grant(session.collection)
+            return session.collection, self.grant(session.collection, session.user)
         if t:
             claims = self.lti.signer.read(t, GRANT_AUDIENCE) if self.lti else None
             if not claims or not isinstance(claims.get("col"), str):
@@ -128,8 +138,9 @@ class SourceViews:
             raise HTTPException(status_code=404, detail=UNKNOWN_COLLECTION)
         return c, None
 
-    def grant(self, collection: str) -> str:
-        return self.lti.signer.sign({"col": collection}, GRANT_AUDIENCE, self.settings.lti_session_minutes * 60)
+    def grant(self, collection: str, user: str) -> str:
+        return self.lti.signer.sign({"col": collection, "sub": user}, GRANT_AUDIENCE,
+                                    self.settings.lti_session_minutes * 60)
 
     def headers(self, collection: str, surface: str) -> dict[str, str]:
         """The frame rules of the surface the view belongs to, and no caching by others."""
@@ -210,7 +221,7 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
         return run
 
     @api.get(VIEW_PATH, include_in_schema=False)
-    def view(request: Request, c: str = "", id: str = "", q: str = "", t: str = "", page: int | None = None):
+    def view(request: Request, c: str = "", id: str = "", q: str = "", t: str = ""):
         surface = "widget" if request.query_params.get("from") == "widget" else ""
 
         def handler(request):

@@ -16,7 +16,9 @@ from qa.source.links import quote_offsets
 from qa.web.app import create_app
 from qa.web.feedback import FeedbackStore
 from tests.conftest import local_client
-from tests.source.corpus import FACT, HTML_FACT, HTML_QUESTION, QUESTION, source_corpus
+from tests.source.corpus import FACT, HTML_FACT, HTML_QUESTION, QUESTION, source_corpus, three_page_pdf
+
+COURSE = "lti-cursus-abc123"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,9 @@ def source_engine(base_settings, tmp_path_factory):
                                      lti_dir=folder / "lti")
     embedder = FakeEmbedder()
     index, _ = build_index(settings, embedder, progress=False)
+    (corpus / COURSE).mkdir()
+    three_page_pdf(corpus / COURSE / "lesstof.pdf")
+    build_index(settings.replace(collection=COURSE), embedder, progress=False)
     return Engine(settings, index, embedder)
 
 
@@ -156,3 +161,34 @@ def test_chat_sources_panel_links_each_citation(source_engine):
     html = sources_html(answer, collection="")
     assert html.count("Open bron</a>") == len(answer["citations"])
     assert "/bron/view?c=&amp;id=verslag.pdf" in html
+
+
+def test_lti_learners_see_their_course_and_are_limited_each_on_their_own(source_engine):
+    from qa.lti.tokens import Session, TokenSigner
+    from qa.web.security import load_secret
+
+    signer = TokenSigner(load_secret(source_engine.settings))
+
+    def session(user: str, collection: str = COURSE) -> dict:
+        token = signer.new_session(Session(user=user, collection=collection, role="learner", title="Cursus"), 10)
+        return {"X-Vraagbaak-LTI": token}
+
+    with client_for(source_engine, source_renders_per_minute=3) as client:
+        ann, bob = session("ann"), session("bob")
+        first = client.get("/bron/data", params={"id": "lesstof.pdf#p3"}, headers=ann)
+        assert first.status_code == 200 and first.json()["collection"] == COURSE and first.json()["boxes"]
+        grant = first.json()["grant"]
+        # the grant opens the course's page images (no header), and counts against ann's limit
+        assert client.get("/bron/page", params={"id": "lesstof.pdf#p3", "page": 2, "t": grant}).status_code == 200
+        assert client.get("/bron/data", params={"id": "lesstof.pdf#p3"}, headers=ann).status_code == 200
+        assert client.get("/bron/data", params={"id": "lesstof.pdf#p3"}, headers=ann).status_code == 429
+        # another learner from the same address still has all of theirs
+        assert [client.get("/bron/data", params={"id": "lesstof.pdf#p3"}, headers=bob).status_code
+                for _ in range(3)] == [200, 200, 200]
+        # a learner never opens the public collection or another course through the header
+        other = session("cid", collection="lti-andere-cursus")
+        assert client.get("/bron/data", params={"id": "verslag.pdf#p3"}, headers=other).status_code == 404
+        assert client.get("/bron/data", params={"c": "", "id": "lesstof.pdf#p3"},
+                          headers=session("dan")).status_code == 200
+        assert client.get("/bron/data", params={"c": "x", "id": "verslag.pdf#p3"},
+                          headers=session("eve")).status_code == 404
