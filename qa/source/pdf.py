@@ -12,7 +12,7 @@ texts and rendered PNGs are kept in small LRU caches keyed by the file's path an
 so a changed file is never served from the cache.
 
 Public: `PdfPages` (`page_count`, `page_size`, `render_png`, `quote_boxes`), `Box`,
-`canonical`, `PdfViewError`.
+`canonical`; errors are `qa.source.locate.SourceError`.
 """
 
 from __future__ import annotations
@@ -27,16 +27,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from qa.source.locate import SourceError
+
 BASE_SCALE = 1.5          # pixels per PDF point at zoom 1 (108 dpi)
 _SKIP = set("-\u00ad\u2010\u2011\x02\ufffe")   # hyphens (and pdfium's marks of a line-end hyphen) are not compared
-
-
-class PdfViewError(Exception):
-    """A page or zoom that cannot be shown (Dutch message; `status` for the HTTP answer)."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message, self.status = message, status
 
 
 @dataclass(frozen=True)
@@ -139,13 +133,13 @@ class PdfPages:
             try:
                 return pdfium.PdfDocument(str(path))
             except (pdfium.PdfiumError, OSError) as exc:
-                raise PdfViewError("Dit PDF-bestand kan niet worden geopend.", 410) from exc
+                raise SourceError("Dit PDF-bestand kan niet worden geopend.", 410) from exc
         return self._docs.get_or((str(path), sha), open_)
 
     def _page(self, path: Path, sha: str, number: int) -> _Page:
         doc = self._doc(path, sha)
         if not 1 <= number <= len(doc):
-            raise PdfViewError(f"Pagina {number} bestaat niet in dit document.", 404)
+            raise SourceError(f"Pagina {number} bestaat niet in dit document.", 404)
 
         def read():
             page = doc[number - 1]
@@ -165,7 +159,7 @@ class PdfPages:
             return page.width, page.height
 
     def render_png(self, path: Path, sha: str, number: int, zoom: float) -> bytes:
-        """Page `number` (1-based) at `zoom` as PNG; PdfViewError for a page that does not
+        """Page `number` (1-based) at `zoom` as PNG; SourceError (Dutch) for a page that does not
         exist or a render over `max_pixels`."""
         key = (str(path), sha, number, round(zoom, 2))
         with self._lock:
@@ -175,7 +169,7 @@ class PdfPages:
             page_info = self._page(path, sha, number)
             scale = BASE_SCALE * zoom
             if page_info.width * page_info.height * scale * scale > self.max_pixels:
-                raise PdfViewError("Deze vergroting is te groot voor deze pagina.", 400)
+                raise SourceError("Deze vergroting is te groot voor deze pagina.", 400)
             page = self._doc(path, sha)[number - 1]
             try:
                 image = page.render(scale=scale).to_pil()
@@ -202,7 +196,7 @@ class PdfPages:
             for number in pages:
                 try:
                     texts.append((number, self._page(path, sha, number)))
-                except PdfViewError:
+                except SourceError:
                     continue
             joined = "".join(page.text for _, page in texts)
             owners = [(number, page, i) for number, page in texts for i in page.where]

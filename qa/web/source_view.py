@@ -38,7 +38,7 @@ from qa.render import escape_html
 from qa.settings import Settings
 from qa.source.links import VIEW_PATH
 from qa.source.locate import CHANGED, Located, SourceError, locate
-from qa.source.pdf import PdfPages, PdfViewError
+from qa.source.pdf import PdfPages
 from qa.source.reading import ReadingViews
 from qa.web.security import COURSE_PREFIX, client_key, parse_networks, parse_origins
 from qa.web.widget import frame_ancestors
@@ -240,7 +240,7 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
             located, root = views.locate(collection, id, q)
             try:
                 body = views.data(located, root, collection, page, grant, surface)
-            except PdfViewError as exc:
+            except SourceError as exc:
                 raise HTTPException(status_code=exc.status, detail=exc.message) from None
             return JSONResponse(body, headers=views.headers(collection, surface))
         return guarded(handler)(request)
@@ -255,7 +255,7 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
                 raise HTTPException(status_code=404, detail="Dit document heeft geen pagina's.")
             try:
                 png = views.pdf.render_png(located.path, located.sha, page, scale)
-            except PdfViewError as exc:
+            except SourceError as exc:
                 raise HTTPException(status_code=exc.status, detail=exc.message) from None
             return Response(png, media_type="image/png", headers=views.headers(collection, ""))
         return guarded(handler)(request)

@@ -10,7 +10,8 @@ import pypdfium2 as pdfium
 import pytest
 
 from qa.index.fingerprint import file_sha
-from qa.source.pdf import PdfPages, PdfViewError
+from qa.source.locate import SourceError
+from qa.source.pdf import PdfPages
 from tests.source.corpus import FACT, FACT_LINES, three_page_pdf
 
 TOL = 0.6   # points
@@ -109,9 +110,9 @@ def test_render_is_bounded_and_cached(pdf):
     pages = PdfPages(max_pixels=3_000_000)
     png = pages.render_png(path, sha, 2, 1.0)
     assert png.startswith(b"\x89PNG") and pages.render_png(path, sha, 2, 1.0) is png
-    with pytest.raises(PdfViewError) as too_big:
+    with pytest.raises(SourceError) as too_big:
         pages.render_png(path, sha, 2, 3.0)                   # 595x842 pt at 4.5 px/pt > 3 MP
     assert too_big.value.status == 400
-    with pytest.raises(PdfViewError) as missing:
+    with pytest.raises(SourceError) as missing:
         pages.render_png(path, sha, 4, 1.0)
     assert missing.value.status == 404

@@ -65,14 +65,6 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def quote_pattern(quote: str) -> str:
     """A regex for `quote` in pdfium's page text: any whitespace or line-end hyphen between characters."""
     return r"[\s\-\ufffe\x02]*".join(re.escape(ch) for ch in quote if not ch.isspace())
