@@ -119,7 +119,7 @@ class PdfPages:
     """Pages of the PDFs of a server: count, render, find a quote. Safe to use from several
     threads (one lock around pdfium). `max_pixels` bounds a rendered page."""
 
-    def __init__(self, max_pixels: int = 12_000_000, documents: int = 8, pages: int = 256,
+    def __init__(self, max_pixels: int = 12_000_000, documents: int = 8, pages: int = 64,
                  png_bytes: int = 64 * 2**20):
         self.max_pixels = max_pixels
         self._lock = threading.Lock()
@@ -157,6 +157,11 @@ class PdfPages:
         with self._lock:
             page = self._page(path, sha, number)
             return page.width, page.height
+
+    def max_zoom(self, width: float, height: float) -> float:
+        """The largest zoom (in steps of 0.25) at which a page of this size stays within `max_pixels`."""
+        fits = (self.max_pixels / max(1.0, width * height)) ** 0.5 / BASE_SCALE
+        return max(0.25, int(fits * 4) / 4)
 
     def render_png(self, path: Path, sha: str, number: int, zoom: float) -> bytes:
         """Page `number` (1-based) at `zoom` as PNG; SourceError (Dutch) for a page that does not

@@ -196,7 +196,8 @@ class SourceViews:
         width, height = self.pdf.page_size(located.path, located.sha, number)
         out.update(kind="pdf", page=number, pages=pages, width=round(width, 2), height=round(height, 2),
                    quote_pages=[first, last], highlight_pages=sorted({b["page"] for b in boxes}),
-                   boxes=[b for b in boxes if b["page"] == number], max_zoom=self.settings.source_max_zoom)
+                   boxes=[b for b in boxes if b["page"] == number],
+                   max_zoom=min(self.settings.source_max_zoom, self.pdf.max_zoom(width, height)))
         return out
 
 

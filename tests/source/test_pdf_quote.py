@@ -116,3 +116,11 @@ def test_render_is_bounded_and_cached(pdf):
     with pytest.raises(SourceError) as missing:
         pages.render_png(path, sha, 4, 1.0)
     assert missing.value.status == 404
+
+
+def test_max_zoom_keeps_a_page_within_the_pixel_bound(pdf):
+    pages = PdfPages(max_pixels=3_000_000)
+    width, height = 595.28, 841.89
+    top = pages.max_zoom(width, height)
+    assert top == 1.5 and width * height * (1.5 * top) ** 2 <= 3_000_000 < width * height * (1.5 * (top + .25)) ** 2
+    assert pages.max_zoom(100_000, 100_000) == 0.25

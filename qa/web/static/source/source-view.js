@@ -107,7 +107,7 @@
   }
 
   function drawPdf(root, params, data, options) {
-    var zoom = options.zoom || 1;
+    var zoom = Math.min(options.zoom || 1, data.max_zoom || 1);
     var bar = el("div", "vbs-toolbar");
     bar.setAttribute("role", "toolbar");
     bar.setAttribute("aria-label", "Pagina en vergroting");
