@@ -180,6 +180,16 @@ class Settings:
     embed_threads: int = 0                 # torch threads while indexing (0 = one per core)
     embed_chunk_texts: int = 1024          # texts per encode call while indexing
 
+    # --- source view (qa/web/source_view.py, qa/source/): "Open bron" on every citation -------
+    # A PDF page is rendered at zoom 0.5..source_max_zoom (larger is refused); renders and views
+    # are limited per client per minute; the original file is downloadable only when
+    # source_download is on. source_view_url: the address of a running `qa serve` that the eval
+    # report links its citations to ("" = no links, a note instead).
+    source_download: bool = False
+    source_max_zoom: float = 3.0
+    source_renders_per_minute: int = 240   # 0 = off
+    source_view_url: str = ""
+
     def embedder_config(self) -> EmbedderConfig:
         """What `embeddings.load_embedder` needs from these settings."""
         return EmbedderConfig(model=self.embedder, cache_dir=self.cache_dir, query_prompt=self.query_prompt,

@@ -16,6 +16,7 @@ from typing import Sequence
 from qa.eval.bootstrap import few_note
 from qa.eval.charts import chart_by_kind, chart_hit_curve, chart_intervals, chart_latency
 from qa.eval.display import citation_line, format_cell, run_label, verdict
+from qa.source.links import report_link
 from qa.eval.judge import CONCISE_MAX_WORDS, contains_evidence
 from qa.eval.metrics import BY_KIND_METRICS, COUNT_ROWS, KIND_METRIC_LABELS, SUMMARY_ROWS, best_value
 from qa.eval.paired import ALPHA, verdict_text
@@ -185,7 +186,7 @@ def _settings_table(runs: Sequence[dict]) -> str:
     return f"<table><thead><tr><th>instelling</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
-def _answer_block(question: dict, record: dict) -> str:
+def _answer_block(question: dict, record: dict, settings: dict | None = None) -> str:
     """Answer, citations, missing keywords and retrieved passages of one record."""
     if record.get("error"):
         return f'<p><span class="badge err">fout</span> {escape_html(record["error"])}</p>'
@@ -197,7 +198,7 @@ def _answer_block(question: dict, record: dict) -> str:
     cites = [c for c in record.get("citations") or [] if isinstance(c, dict)]
     if cites:
         items = "".join(f'<li>{escape_html(citation_line(c))}<br>'
-                        f'<span class="quote">“{escape_html(c.get("quote"))}”</span></li>'
+                        f'<span class="quote">“{escape_html(c.get("quote"))}”</span>{report_link(c, settings)}</li>'
                         for c in cites)
         parts.append(f'<ol class="cites" style="list-style:none;padding-left:0">{items}</ol>')
     if record.get("keywords_missing"):
@@ -271,11 +272,11 @@ def _question_table(questions: Sequence[dict], runs: Sequence[dict]) -> str:
                     f'<br><span class="small">rang bewijs: {escape_html(_rank(record, question))}'
                     f" · {escape_html(_latency(record))}"
                     f'{" · geweigerd" if record.get("abstained") else ""}</span>'
-                    f"<details><summary>antwoord</summary>{_answer_block(question, record)}</details></td>")
+                    f"<details><summary>antwoord</summary>{_answer_block(question, record, runs[0].get('settings'))}</details></td>")
         else:
             record = records[0]
             label, cls = verdicts[0]
-            cells += [f"<td>{_answer_block(question, record)}</td>",
+            cells += [f"<td>{_answer_block(question, record, runs[0].get('settings'))}</td>",
                       f'<td class="num">{escape_html(_rank(record, question))}</td>',
                       f'<td><span class="badge {cls}">{escape_html(label)}</span></td>',
                       f'<td class="num">{escape_html(_latency(record))}</td>']

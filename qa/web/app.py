@@ -27,6 +27,7 @@ from qa.web.chat import CSS, HEAD, build_blocks, question_events, theme
 from qa.web.feedback import FeedbackStore
 from qa.web.lti_routes import install_lti
 from qa.web.security import ASK_PATH, LTI_COUNTED, SecurityGuard, SessionSigner, load_secret
+from qa.web.source_view import install_source_view
 from qa.web.widget import install_widget
 
 
@@ -41,6 +42,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     api = create_api(askers, settings.api_max_top_k)
     install_widget(api, settings, signer)   # /widget, /widget.js and assets (before the / mount)
     lti = install_lti(api, settings, askers, secret)   # /lti/… (LTI 1.3 launch, course pages)
+    install_source_view(api, settings, askers, lti)   # /bron/… ("Open bron": a citation in its document)
 
     blocks = build_blocks(engine, feedback, askers)
     # Gradio's extras are off (monitoring, run history, MCP, server-side rendering), uploads

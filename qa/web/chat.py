@@ -73,6 +73,9 @@ CSS = """
 
 # Gradio's own page is in English; tell screen readers the content is Dutch.
 HEAD = "<script>document.documentElement.lang = 'nl';</script>"
+# "Open bron" in the sources panel opens the citation in its document (qa/web/source_view.py)
+HEAD += ('<link rel="stylesheet" href="/bron/static/source-view.css">'
+         '<script src="/bron/static/source-view.js" defer></script>')
 
 
 def theme():
@@ -207,7 +210,8 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                     yield chat, gr.update(), "", st, hide_fb, "", "", no_copy, ""
                     time.sleep(STREAM_DELAY_S)
             chat[-1] = _bot_msg(answer_markdown(answer))
-            yield (chat, sources_html(answer, asker.context(answer), turn=len(st["questions"])), "", st,
+            yield (chat, sources_html(answer, asker.context(answer), turn=len(st["questions"]),
+                                      collection=asker.engine.settings.collection), "", st,
                    gr.update(visible=True), "", "", gr.update(interactive=True), answer_plain_text(answer))
 
         def from_example(st, coll, evt: gr.SelectData):

@@ -31,6 +31,9 @@ def page_csp(origins: list[str]) -> str:
 def _head(title: str, token: str = "", csrf: str = "", scripts: tuple[str, ...] = ()) -> str:
     # the course chat is the widget's compact chat (static/widget/chat-core.js) plus its feedback
     shared = '<script src="/widget/chat-core.js" defer></script>\n' if "lti-chat.js" in scripts else ""
+    if shared:   # "Open bron" on each citation (qa/web/source_view.py)
+        shared += ('<link rel="stylesheet" href="/bron/static/source-view.css">\n'
+                   '<script src="/bron/static/source-view.js" defer></script>\n')
     tags = shared + "".join(f'<script src="/lti/static/{s}" defer></script>\n' for s in scripts)
     return f"""<!doctype html>
 <html lang="nl">

@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 
 from qa.render import citation_parts, citation_where, escape_html
+from qa.source.links import view_path
 
 SOURCES_EMPTY = "Hier verschijnen de bronnen van het antwoord."
 SOURCES_ABSTAINED = "Geen bronnen: op deze vraag is geen antwoord uit de bronnen gegeven."
@@ -65,12 +66,13 @@ def _where(c: dict) -> str:
 
 
 def sources_html(answer: dict | None, context: dict[str, list[tuple[str, str, bool]]] | None = None,
-                 turn: int = 0) -> str:
+                 turn: int = 0, collection: str | None = None) -> str:
     """The sources panel: one entry per citation (document, section, paragraph) with the
     quoted sentence highlighted and, when `context` has it, the surrounding paragraphs
     behind "Toon in context". `context` maps passage_id -> [(locator, text, is_cited)].
     All corpus text is escaped. `turn` (the number of the question in the conversation)
-    is written as `data-turn`, so scripts and tests can see which answer is shown."""
+    is written as `data-turn`, so scripts and tests can see which answer is shown. With
+    `collection` (not None), each citation gets an "Open bron" link to its source view."""
     head = f"<div class='vb-sources' data-turn='{int(turn)}'><h2 class='vb-sources-title'>Bronnen</h2>"
     if answer is None:
         return f"{head}<p class='vb-muted'>{SOURCES_EMPTY}</p></div>"
@@ -88,6 +90,9 @@ def sources_html(answer: dict | None, context: dict[str, list[tuple[str, str, bo
                 for loc, text, cited in around)
             body.append(f"<details class='vb-context'><summary>Toon in context (alinea's eromheen)</summary>"
                         f"{paras}</details>")
+        if collection is not None and c.get("passage_id"):
+            body.append(f"<p><a class='vb-open-source' data-vbs-open='1' href='{escape_html(view_path(collection, c))}' "
+                        f"aria-label='Open bron [{int(c['n'])}] in het document'>Open bron</a></p>")
         items.append(f"<li class='vb-source' id='bron-{int(c['n'])}'>{''.join(body)}</li>")
     return f"{head}<ol class='vb-source-list'>{''.join(items)}</ol></div>"
 

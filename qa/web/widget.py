@@ -94,6 +94,8 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 <link rel="stylesheet" href="widget/widget.css">
 <script src="widget/chat-core.js" defer></script>
 <script src="widget/widget-app.js" defer></script>
+<link rel="stylesheet" href="bron/static/source-view.css">
+<script src="bron/static/source-view.js" defer></script>
 </head>
 <body data-color="{escape_html(color)}" data-max-chars="{int(max_chars)}" data-collection="{escape_html(collection)}">
 <header class="vbw-head"><h1 class="vbw-title">{escape_html(title)}</h1></header>

@@ -46,5 +46,6 @@
     div.appendChild(row);
   }
 
-  V.start({url: "/lti/ask", header: "X-Vraagbaak-LTI", session: session, afterAnswer: addRating});
+  V.start({url: "/lti/ask", header: "X-Vraagbaak-LTI", session: session, afterAnswer: addRating,
+           source: {lti: session}});
 })();

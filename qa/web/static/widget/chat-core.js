@@ -50,6 +50,7 @@
       head.appendChild(el("span", "vbw-where", where(c)));
       li.appendChild(head);
       li.appendChild(el("blockquote", "vbw-quote", c.quote));
+      addSourceButton(li, c);
       if (c.text && c.text !== c.quote) {
         var det = el("details");
         det.appendChild(el("summary", "", "Hele passage"));
@@ -60,6 +61,14 @@
     });
     box.appendChild(list);
     div.appendChild(box);
+  }
+
+  // "Open bron": the citation in its original document (static/source/source-view.js, when
+  // the page loads it), opened as a dialog; `sourceOptions` come from start(options.source).
+  var sourceOptions = null;
+  function addSourceButton(li, c) {
+    if (!sourceOptions || !window.VraagbaakSource || !c.passage_id) return;
+    li.appendChild(window.VraagbaakSource.link(c, sourceOptions));
   }
 
   function showError(div, text) {
@@ -79,6 +88,7 @@
   // body (extra JSON fields, optional), afterAnswer(div, data) (optional).
   function start(options) {
     var maxChars = parseInt(document.body.getAttribute("data-max-chars"), 10) || 2000;
+    sourceOptions = options.source || null;
     var history = [];
     var log = document.getElementById("vbw-log");
     var form = document.getElementById("vbw-form");

@@ -15,6 +15,7 @@
     url: "api/ask",
     header: "X-Vraagbaak-Session",
     session: meta ? meta.getAttribute("content") : "",
-    body: collection ? {collection: collection} : {}
+    body: collection ? {collection: collection} : {},
+    source: {collection: collection, surface: "widget"}
   });
 })();
