@@ -2,9 +2,10 @@
 // chat-core.js, loaded first) sending questions to /lti/ask (always the course's own collection,
 // from the signed session), with 👍/👎 feedback buttons under each answer (/lti/feedback).
 // Every piece of user or corpus text is inserted with textContent, never as HTML.
-// The signed LTI session comes from the page and is kept in memory only; it is sent in a
-// header, so nothing needs cookies (LMS iframes usually block third-party cookies).
-(function () {
+// The signed LTI session comes from the URL fragment (lti-boot.js checks it and then starts
+// this chat) and is kept in memory only; it is sent in a header, so nothing needs cookies (LMS
+// iframes usually block third-party cookies).
+document.addEventListener("vb-lti-ready", function () {
   "use strict";
   var V = window.VraagbaakChat;
   var meta = document.querySelector('meta[name="vb-lti"]');
@@ -47,4 +48,4 @@
   }
 
   V.start({url: "/lti/ask", header: "X-Vraagbaak-LTI", session: session, afterAnswer: addRating});
-})();
+});
