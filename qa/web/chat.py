@@ -151,7 +151,10 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                         down = gr.Button("👎 Niet nuttig", elem_id="vb-down", size="sm")
                     fb_status = gr.Markdown(elem_id="vb-feedback-status")
                 gr.Markdown("<small>Met 👍/👎 worden je vraag, het antwoord en je toelichting opgeslagen "
-                            "om Vraagbaak te verbeteren. Andere vragen worden niet bewaard.</small>"
+                            "om Vraagbaak te verbeteren. " + (
+                                "Vragen zonder antwoord worden anoniem bewaard (zonder naam) om de bronnen "
+                                "te verbeteren." if engine.settings.open_questions else
+                                "Andere vragen worden niet bewaard.") + "</small>"
                             if not engine.settings.log_questions else
                             "<small>Vragen en feedback worden opgeslagen om Vraagbaak te verbeteren.</small>")
             with gr.Column(scale=2, min_width=280):

@@ -18,6 +18,7 @@
     POST /lti/documents/remove   instructor: {name, csrf}
     GET  /lti/feedback/summary   instructor: 👍/👎 counts and recent comments
     GET  /lti/feedback.csv       instructor: all feedback of the course as CSV
+    GET  /lti/open-questions[.csv]  instructor: the course's open questions, grouped (`lti_open_questions`)
 
 After a launch every call carries the signed session in the `X-Vraagbaak-LTI` header; the
 collection asked is always the session's own course (nothing in a request can name another).
@@ -48,6 +49,7 @@ from qa.web.askers import ERROR_MESSAGE, MAX_HISTORY, Askers
 from qa.web.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from qa.web.lti_builds import CourseBuilds
 from qa.web.lti_deep_link import DeepLinking
+from qa.web.lti_open_questions import install_open_questions, keep_rating
 from qa.web.lti_pages import ASSETS, STATIC, course_shell, error_page, page_csp
 from qa.web.security import parse_origins
 
@@ -248,6 +250,7 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
                                 for c in citations[:20] if isinstance(c, dict)]}
         comment = body.get("comment") if isinstance(body.get("comment"), str) else ""
         row = lti.feedback(session).add(rating, stored, comment[:MAX_COMMENT_CHARS])
+        keep_rating(open_questions, session.collection, rating, stored["question"])
         return {"id": row}
 
     # ------------------------------------------------------------------ instructors
@@ -310,4 +313,5 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
         return Response(lti.feedback(session).export_text(), media_type="text/csv; charset=utf-8",
                         headers={**no_store, "Content-Disposition": 'attachment; filename="feedback.csv"'})
 
+    open_questions = install_open_questions(api, lti, askers, session_of, no_store)
     return lti

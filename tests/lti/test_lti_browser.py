@@ -127,3 +127,17 @@ def test_reload_in_the_lms_iframe_shows_the_chat_again(page, lti_server, platfor
     expect(frame.locator("#lti-expired")).to_contain_text("Open de cursus opnieuw vanuit je leeromgeving",
                                                           timeout=30_000)
     expect(frame.locator("#vbw-form")).to_have_count(0)
+
+
+def test_widget_answers_can_be_rated(page, lti_server):
+    """The widget's 👍/👎 (chat-core.js rating, POST /widget/feedback) in a real browser."""
+    page.goto(lti_server.url + "/widget?title=Vraagbaak")
+    page.get_by_label("Je vraag").fill("Waarover beantwoordt deze server vragen?")
+    page.get_by_label("Je vraag").press("Enter")
+    reply = page.locator(".vbw-bot:not(.vbw-welcome)").first
+    expect(reply.locator(".vbw-text")).to_be_visible(timeout=60_000)
+    reply.locator(".vbw-comment").fill("graag meer uitleg")
+    reply.locator(".vbw-rate button.vbw-down").click()
+    expect(reply.locator(".vbw-rate-msg")).to_have_text("Bedankt voor je feedback.")
+    expect(reply.locator(".vbw-rate button.vbw-down")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#vbw-privacy")).to_contain_text("anoniem")
