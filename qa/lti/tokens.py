@@ -47,9 +47,9 @@ class TokenSigner:
         return jwt.encode({**claims, "aud": audience, "iss": ISSUER, "iat": now, "exp": now + int(seconds)},
                           self._key, algorithm="HS256")
 
-    def read(self, token: str | None, audience: str) -> dict | None:
+    def read(self, token: str | None, audience: str, max_chars: int = 4096) -> dict | None:
         """The claims of a valid, unexpired token of this purpose; None otherwise."""
-        if not token or len(token) > 4096:
+        if not token or len(token) > max_chars:
             return None
         try:
             return jwt.decode(token, self._key, algorithms=["HS256"], audience=audience, issuer=ISSUER,
@@ -90,21 +90,9 @@ class TokenSigner:
         return self.sign({"dl": request}, DEEP_LINK_AUDIENCE, minutes * 60)
 
     def read_deep_link(self, token: str | None) -> dict | None:
-        if token is not None and len(token) > 16_000:
-            return None
-        claims = self._read_long(token, DEEP_LINK_AUDIENCE)
+        """The request of a Deep Linking picker (longer than a session: it carries the platform's `data`)."""
+        claims = self.read(token, DEEP_LINK_AUDIENCE, max_chars=16_000)
         return claims.get("dl") if claims and isinstance(claims.get("dl"), dict) else None
-
-    def _read_long(self, token: str | None, audience: str) -> dict | None:
-        """`read` for tokens that may be longer than a session (a Deep Linking request carries
-        the platform's `data`)."""
-        if not token:
-            return None
-        try:
-            return jwt.decode(token, self._key, algorithms=["HS256"], audience=audience, issuer=ISSUER,
-                              options={"require": ["exp", "iat", "aud", "iss"]})
-        except jwt.PyJWTError:
-            return None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request
 
 from tests.conftest import free_port
+from tests.lti.platform import QuietHandler
 
 
 class _Request(Request):
@@ -94,7 +95,7 @@ class LibPlatform:
         self.refused: list = []           # exceptions raised by it
         platform = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -125,17 +126,6 @@ class LibPlatform:
                     return
                 platform.returned.append(items)
                 self.reply(200, json.dumps(items), "application/json")
-
-            def reply(self, status, body, media):
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", media)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

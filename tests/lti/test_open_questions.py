@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.lti.conftest import COURSE_1, COURSE_2, ROOT, course_collection, launch, session_of
+from tests.lti.conftest import (COURSE_1_TEXT, COURSE_2, ROOT, course_collection, launch, session_info, session_of,
+                                wait_for_build)
 from tests.lti.platform import INSTRUCTOR, LEARNER
 from tests.security.conftest import Server
 
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.slow
 
 TOPICS = dict(list(json.loads((ROOT / "benchmarks" / "open_questions_paraphrases.json").read_text(
     encoding="utf-8"))["held_out"].items())[:3])
+COURSE = {"id": "oq-course", "title": "Jeugdcoaching open vragen"}     # its own course: no other test asks here
 ANSWERED = ["Hoeveel gezinnen bezochten de jeugdcoaches per week?",
             "Hoeveel jongeren had een jeugdcoach hoogstens tegelijk?"]
 
@@ -48,8 +50,16 @@ def get(server, path, token, **params):
 
 @pytest.fixture(scope="module")
 def asked(lti_server, platform):
-    """Learners of course 1 ask the twelve open and the two answered questions (interleaved)."""
-    learners = [session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE_1, sub=f"oq-student-{i}"))
+    """The instructor uploads the course text; learners ask the twelve open and the two answered
+    questions (interleaved)."""
+    teacher = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE, sub="oq-teacher"))
+    with lti_server.client() as client:
+        upload = client.post("/lti/documents", files={"file": ("lesstof.txt", COURSE_1_TEXT.encode())},
+                             data={"csrf": session_info(lti_server, teacher)["csrf"]},
+                             headers={"X-Vraagbaak-LTI": teacher})
+    assert upload.status_code == 200, upload.text
+    wait_for_build(lti_server, teacher, "lesstof.txt")
+    learners = [session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE, sub=f"oq-student-{i}"))
                 for i in range(4)]
     answers = []
     for i in range(4):
@@ -67,7 +77,7 @@ def test_twelve_unanswered_questions_show_as_three_groups_of_four(lti_server, pl
             assert by_question[q]["abstained"] and by_question[q]["abstain_reason"] in ("no_evidence", "missing_detail")
     for q in ANSWERED:
         assert not by_question[q]["abstained"]
-    teacher = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE_1, sub="oq-teacher"))
+    teacher = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE, sub="oq-teacher"))
     response = get(lti_server, "/lti/open-questions", teacher)
     assert response.status_code == 200, response.text
     groups = response.json()["groups"]
@@ -98,13 +108,13 @@ def test_a_learners_thumbs_down_keeps_the_question(lti_server, platform):
 
 
 def test_open_questions_of_another_course_are_refused(lti_server, platform, asked):
-    course_1 = course_collection(platform, COURSE_1)
+    course_1 = course_collection(platform, COURSE)
     teacher_2 = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE_2, sub="oq-teacher-3"))
     for path in ("/lti/open-questions", "/lti/open-questions.csv"):
         refused = get(lti_server, path, teacher_2, collection=course_1)
         assert refused.status_code == 403 and "4" not in refused.text, path
         assert get(lti_server, path, teacher_2, collection="../feedback").status_code == 403
-    learner = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE_1, sub="oq-student-9"))
+    learner = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE, sub="oq-student-9"))
     assert get(lti_server, "/lti/open-questions", learner).status_code == 403
     assert get(lti_server, "/lti/open-questions", None).status_code == 401
     with lti_server.client() as client:                       # GET only: a POST is no route at all
@@ -115,7 +125,7 @@ def test_cli_exports_the_same_groups(lti_server, platform, asked, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
     out = tmp_path / "open.csv"
     command = [sys.executable, "-m", "qa.cli", "feedback", "open-questions", "--feedback-db",
-               str(lti_server.folder / "feedback.sqlite3"), "--collection", course_collection(platform, COURSE_1),
+               str(lti_server.folder / "feedback.sqlite3"), "--collection", course_collection(platform, COURSE),
                "--out", str(out)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr

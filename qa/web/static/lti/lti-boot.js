@@ -22,6 +22,20 @@
     box.hidden = false;
   }
 
+  // a CSV of the instructor panels (lti-docs.js, lti-open.js), fetched with the session header
+  window.VraagbaakLti = {download: function (path, name) {
+    fetch(path, {credentials: "omit", headers: {"X-Vraagbaak-LTI": token}})
+      .then(function (resp) { return resp.blob(); })
+      .then(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = name;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+      });
+  }};
+
   if (!token) { stop(EXPIRED); return; }
   fetch("/lti/session", {credentials: "omit", headers: {"X-Vraagbaak-LTI": token}})
     .then(function (resp) { return resp.ok ? resp.json() : null; })

@@ -142,16 +142,7 @@ document.addEventListener("vb-lti-ready", function (ready) {
   });
 
   document.getElementById("lti-csv").addEventListener("click", function () {
-    fetch("/lti/feedback.csv", {credentials: "omit", headers: {"X-Vraagbaak-LTI": session}})
-      .then(function (resp) { return resp.blob(); })
-      .then(function (blob) {
-        var a = document.createElement("a");
-        a.href = URL.createObjectURL(blob);
-        a.download = "feedback.csv";
-        document.body.appendChild(a);
-        a.click();
-        a.remove();
-      });
+    window.VraagbaakLti.download("/lti/feedback.csv", "feedback.csv");
   });
 
   refresh();

@@ -40,15 +40,6 @@ document.addEventListener("vb-lti-ready", function (ready) {
     .catch(function () { show([]); });
 
   document.getElementById("lti-open-csv").addEventListener("click", function () {
-    fetch("/lti/open-questions.csv", {credentials: "omit", headers: {"X-Vraagbaak-LTI": session}})
-      .then(function (resp) { return resp.blob(); })
-      .then(function (blob) {
-        var a = document.createElement("a");
-        a.href = URL.createObjectURL(blob);
-        a.download = "open-vragen.csv";
-        document.body.appendChild(a);
-        a.click();
-        a.remove();
-      });
+    window.VraagbaakLti.download("/lti/open-questions.csv", "open-vragen.csv");
   });
 });
