@@ -141,3 +141,21 @@ def test_widget_answers_can_be_rated(page, lti_server):
     expect(reply.locator(".vbw-rate-msg")).to_have_text("Bedankt voor je feedback.")
     expect(reply.locator(".vbw-rate button.vbw-down")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#vbw-privacy")).to_contain_text("anoniem")
+
+
+def test_a_thumbs_down_in_the_web_chat_keeps_an_open_question(page, lti_server):
+    """The Gradio chat's 👎 keeps the question (with its collection) among the open questions."""
+    import sqlite3
+
+    from tests.web.test_browser import ask as ask_chat
+    from tests.web.test_browser import open_chat
+
+    question = "Waarover beantwoordt deze server vragen?"
+    open_chat(page, lti_server.url)
+    expect(page.locator("body")).to_contain_text("anoniem bewaard")
+    ask_chat(page, question, turn=1)
+    page.get_by_role("button", name="👎 Niet nuttig").click()
+    expect(page.locator("#vb-feedback-status")).to_contain_text("niet nuttig", timeout=10_000)
+    with sqlite3.connect(lti_server.folder / "feedback.sqlite3") as conn:
+        rows = conn.execute("SELECT collection, question, reason FROM open_questions WHERE reason = 'down'").fetchall()
+    assert ("", question, "down") in rows
