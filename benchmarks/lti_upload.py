@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -122,10 +121,11 @@ def launch(client: httpx.Client, platform: SimPlatform, roles, sub: str, course:
     login = client.get("/lti/login", params={"iss": platform.issuer, "login_hint": sub, "client_id": platform.client_id})
     params = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["location"]).query).items()}
     token = platform.sign(platform.claims(params["nonce"], sub=sub, roles=roles, context=course))
-    page = client.post("/lti/launch", data={"id_token": token, "state": params["state"]},
-                       headers={"Origin": platform.url}).text
-    return (re.search(r'name="vb-lti" content="([^"]+)"', page).group(1),
-            re.search(r'name="vb-csrf" content="([^"]*)"', page).group(1))
+    redirect = client.post("/lti/launch", data={"id_token": token, "state": params["state"]},
+                           headers={"Origin": platform.url})
+    session = redirect.headers["location"].split("#s=", 1)[1]     # 303 to /lti/course#s=<session>
+    info = client.get("/lti/session", headers={"X-Vraagbaak-LTI": session}).json()
+    return session, info["csrf"]
 
 
 def wait_indexed(client, token, name, timeout=1800) -> dict:

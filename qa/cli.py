@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
     e.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
     _feedback_options(e)
+    o = actions.add_parser("open-questions", help="open vragen (zonder antwoord of met 👎), gegroepeerd naar "
+                                                  "betekenis, als CSV")
+    o.add_argument("--collection", dest="open_collection", help="alleen deze collectie (standaard: alle, per collectie)")
+    o.add_argument("--since", help="alleen vragen vanaf deze datum (JJJJ-MM-DD)")
+    o.add_argument("--out", type=Path, help="CSV-bestand (standaard: naar het scherm)")
+    o.add_argument("--config", type=Path, help="TOML-configuratiebestand (standaard: vraagbaak.toml)")
+    o.add_argument("-v", "--verbose", action="store_true", help="meer logregels")
+    _feedback_options(o)
 
     # LMS widget (qa/web/widget.py)
     p = sub.add_parser("widget", help="chatwidget voor leeromgevingen (Moodle, Canvas, Brightspace)")
@@ -340,6 +348,9 @@ def cmd_feedback(settings: Settings, args) -> int:
 
     if args.feedback_db is not None:
         settings = settings.replace(feedback_db=args.feedback_db)
+    if args.feedback_command == "open-questions":   # qa/web/open_questions.py
+        from qa.web.open_questions import export_open_questions
+        return export_open_questions(settings, args.open_collection, args.since, args.out)
     store = FeedbackStore(settings.feedback_db)
     table = "questions" if args.questions else "feedback"
     if args.out is None:

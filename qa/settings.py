@@ -109,6 +109,11 @@ class Settings:
     feedback_db: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "feedback.sqlite3")
     log_questions: bool = False
+    # "Open vragen" (qa/web/open_questions.py): questions without an answer (no_evidence,
+    # missing_detail) and 👎-rated ones, kept anonymously (question text, collection, date; no
+    # user, no address) in feedback_db, and purged after open_questions_retention_days
+    open_questions: bool = True
+    open_questions_retention_days: int = 90
 
     # --- LLM answers (qa/answer/llm.py; used when generator is "openai" or "transformers") ------
     # generator "openai": any OpenAI-compatible Chat Completions endpoint (Ollama, vLLM, ...)

@@ -105,6 +105,7 @@ def config_text(base: str, lms: str | None = None, key_file: Path | None = None)
              f"  Inlog-URL (OIDC login initiation):  {login}\n"
              f"  Launch-URL / doel-URL:               {launch}\n"
              f"  Redirect-URI('s):                    {launch}\n"
+             f"  Deep Linking-URL (inhoud selecteren): {launch}\n"
              f"  Publieke sleutels (JWKS-URL):        {jwks}"
              + ("\n" if key_file else "")
              + (f"  (sleutel van de tool: {key_file}, modus 0600)" if key_file else "")]
@@ -119,6 +120,8 @@ def config_text(base: str, lms: str | None = None, key_file: Path | None = None)
             f"  Initiate login URL:        {login}\n"
             f"  Redirection URI(s):        {launch}\n"
             "  Privacy: naam delen met tool naar wens; rollen worden altijd meegestuurd.\n"
+            "  Deep Linking: vink 'Supports Deep Linking (Content-Item Message)' aan, Content Selection URL:\n"
+            f"  {launch}. Docenten kiezen daarna in de cursus 'Activiteit toevoegen' > de tool > 'Inhoud selecteren'.\n"
             "  Daarna 'Details bekijken' bij de tool: Platform ID, Client ID, Deployment ID, Public keyset URL,\n"
             "  Access token URL en Authentication request URL gaan naar 'qa lti add-platform'."),
         "canvas": (
@@ -128,6 +131,8 @@ def config_text(base: str, lms: str | None = None, key_file: Path | None = None)
             f"  OpenID Connect Initiation Url: {login}\n"
             f"  JWK Method: Public JWK URL {jwks}\n"
             "  Placement: Course Navigation (of Link Selection); sla op en zet de sleutel op ON.\n"
+            "  Deep Linking: placement Link Selection (en/of Assignment Selection) met Message Type\n"
+            f"  LtiDeepLinkingRequest en Target Link URI {launch}; docenten kiezen in een module '+ > External Tool'.\n"
             "  De Client ID is het nummer in de kolom Details; voeg de tool toe via Settings > Apps > + App >\n"
             "  By Client ID; de Deployment ID staat daarna in het tandwielmenu van de app.\n"
             "  Issuer https://canvas.instructure.com, login-URL https://sso.canvaslms.com/api/lti/authorize_redirect,\n"
@@ -142,7 +147,9 @@ def config_text(base: str, lms: str | None = None, key_file: Path | None = None)
             f"  Keyset URL:                {jwks}\n"
             "  Vink 'Send Institution Role' aan. Na opslaan toont Brightspace Client Id, Brightspace Keyset URL,\n"
             "  OAuth2 Access Token URL, OpenID Connect Authentication Endpoint en Issuer; maak daarna een\n"
-            "  Deployment (View Deployments > New Deployment) voor de Deployment Id, en een Link naar de launch-URL."),
+            "  Deployment (View Deployments > New Deployment) voor de Deployment Id, en een Link naar de launch-URL.\n"
+            "  Deep Linking: vink bij de tool 'Deep Linking' aan (Extensions) en maak bij de deployment een link\n"
+            f"  van het type 'Deep Linking Quicklink' naar {launch}; docenten kiezen in de inhoud 'Existing Activities'."),
     }
     for name in ([lms] if lms else LMSES):
         parts.append(texts[name])

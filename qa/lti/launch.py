@@ -9,8 +9,9 @@
    `aud`, `exp`, `iat` — all checked by `jwt.decode`; `azp` when present (and required when
    there are several audiences) must be our client id;
 4. `nonce` equals the one in the state and is used for the first time (`NonceStore`);
-5. the deployment id is registered, the message type is LtiResourceLinkRequest and the LTI
-   version 1.3.0; the launch names a course (context).
+5. the deployment id is registered, the message type is LtiResourceLinkRequest or
+   LtiDeepLinkingRequest (with its `deep_linking_settings` and an http(s) `deep_link_return_url`)
+   and the LTI version 1.3.0; the launch names a course (context).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from dataclasses import dataclass
 
 import jwt
 
-from qa.lti.store import Platform, PlatformStore
+from qa.lti.store import Platform, PlatformStore, origin_of
 from qa.lti.tokens import NonceStore, TokenSigner
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPE = "LtiResourceLinkRequest"
+DEEP_LINKING = "LtiDeepLinkingRequest"
+DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 VERSION = "1.3.0"
 LEEWAY = 60                      # seconds of clock difference allowed for exp/iat
 INSTRUCTOR_ROLES = {
@@ -43,7 +46,9 @@ UNKNOWN_DEPLOYMENT = "Deze koppeling (deployment) is niet bij Vraagbaak geregist
 BAD_TOKEN = "De aanmelding van de leeromgeving kon niet worden gecontroleerd. Open Vraagbaak opnieuw."
 EXPIRED = "De aanmelding van de leeromgeving is verlopen. Open Vraagbaak opnieuw vanuit je cursus."
 REPLAYED = "Deze aanmelding is al gebruikt. Open Vraagbaak opnieuw vanuit je cursus."
-WRONG_MESSAGE = "Vraagbaak ondersteunt alleen het openen van een activiteit (LTI 1.3 resource link)."
+WRONG_MESSAGE = ("Vraagbaak ondersteunt alleen het openen van een activiteit en het toevoegen ervan "
+                 "(LTI 1.3 resource link en deep linking).")
+BAD_DEEP_LINK = "De leeromgeving gaf geen geldig terugkeeradres voor het toevoegen van Vraagbaak mee."
 NO_COURSE = "Open Vraagbaak vanuit een cursus: de leeromgeving gaf geen cursus mee."
 KEYS_UNAVAILABLE = "De sleutels van de leeromgeving konden niet worden opgehaald. Probeer het later opnieuw."
 
@@ -66,6 +71,13 @@ class Launch:
     context_id: str
     context_title: str
     deployment_id: str
+    message_type: str = MESSAGE_TYPE
+    deep_linking: dict | None = None     # LtiDeepLinkingRequest: {"return_url", "data"(optional), "title"}
+    custom: dict | None = None           # the custom parameters of the link (strings)
+
+    @property
+    def is_deep_linking(self) -> bool:
+        return self.message_type == DEEP_LINKING
 
 
 class JwksCache:
@@ -140,8 +152,10 @@ def validate_launch(id_token: str | None, state: str | None, platforms: Platform
     deployment = claims.get(CLAIM + "deployment_id")
     if deployment not in platform.deployment_ids:
         raise LaunchError(403, UNKNOWN_DEPLOYMENT)
-    if claims.get(CLAIM + "message_type") != MESSAGE_TYPE or claims.get(CLAIM + "version") != VERSION:
+    message_type = claims.get(CLAIM + "message_type")
+    if message_type not in (MESSAGE_TYPE, DEEP_LINKING) or claims.get(CLAIM + "version") != VERSION:
         raise LaunchError(400, WRONG_MESSAGE)
+    deep_linking = deep_linking_settings(claims) if message_type == DEEP_LINKING else None
     context = claims.get(CLAIM + "context")
     if not isinstance(context, dict) or not str(context.get("id") or "").strip():
         raise LaunchError(400, NO_COURSE)
@@ -151,4 +165,28 @@ def validate_launch(id_token: str | None, state: str | None, platforms: Platform
     name = str(claims.get("given_name") or claims.get("name") or "")[:100]
     return Launch(platform=platform, user=user_key(platform.issuer, str(claims["sub"])), name=name,
                   instructor=any(r in INSTRUCTOR_ROLES for r in roles if isinstance(r, str)),
-                  context_id=str(context["id"])[:300], context_title=title, deployment_id=str(deployment))
+                  context_id=str(context["id"])[:300], context_title=title, deployment_id=str(deployment),
+                  message_type=message_type, deep_linking=deep_linking, custom=custom_parameters(claims))
+
+
+def deep_linking_settings(claims: dict) -> dict:
+    """What a Deep Linking response needs from the request: the return URL (http(s) only),
+    the opaque `data` to echo (when present) and the platform's suggested title."""
+    settings = claims.get(DL_SETTINGS)
+    if not isinstance(settings, dict):
+        raise LaunchError(400, BAD_DEEP_LINK)
+    url = settings.get("deep_link_return_url")
+    if not isinstance(url, str) or len(url) > 2000 or origin_of(url) is None:
+        raise LaunchError(400, BAD_DEEP_LINK)
+    out = {"return_url": url, "title": str(settings.get("title") or "")[:200]}
+    if "data" in settings:
+        out["data"] = settings["data"]
+    return out
+
+
+def custom_parameters(claims: dict) -> dict:
+    """The link's custom parameters as short strings (anything else is dropped)."""
+    custom = claims.get(CLAIM + "custom")
+    if not isinstance(custom, dict):
+        return {}
+    return {str(k)[:100]: v[:300] for k, v in list(custom.items())[:50] if isinstance(v, str)}

@@ -4,8 +4,13 @@ Inside an LMS iframe third-party cookies are usually blocked, so nothing here us
 - the login's `state` is a short-lived HS256 token (pyjwt) that holds the nonce sent to the
   platform, the issuer and the client id; the launch must bring it back, and its id_token
   must carry the same nonce (the state is bound to the nonce);
-- the session after a launch is an HS256 token (user, course collection, role, course title,
-  expiry) that the page sends with every request in the `X-Vraagbaak-LTI` header.
+- the session after a launch is an HS256 token (user, course collection, course key, role,
+  course title, expiry) that the page sends with every request in the `X-Vraagbaak-LTI` header;
+  after the launch the browser is redirected to `GET /lti/course#s=<session>`: the token travels
+  in the URL fragment (never sent to a server, kept across a reload);
+- a Deep Linking request is carried from the picker to its answer in a token of its own
+  (platform, deployment, return URL, the request's `data`, course), so nothing in the form can
+  change where the response goes or what it echoes.
 Each kind has its own audience, so one can never stand in for the other. The key is the
 server's secret (`qa.web.security.load_secret`: `secret_key` or `secret_file`).
 """
@@ -26,6 +31,7 @@ from qa.lti.store import FILE_MODE, private_folder
 
 STATE_AUDIENCE = "vraagbaak:lti-state"
 SESSION_AUDIENCE = "vraagbaak:lti-session"
+DEEP_LINK_AUDIENCE = "vraagbaak:lti-deep-link"
 ISSUER = "vraagbaak"
 ROLES = ("learner", "instructor")
 
@@ -41,9 +47,9 @@ class TokenSigner:
         return jwt.encode({**claims, "aud": audience, "iss": ISSUER, "iat": now, "exp": now + int(seconds)},
                           self._key, algorithm="HS256")
 
-    def read(self, token: str | None, audience: str) -> dict | None:
+    def read(self, token: str | None, audience: str, max_chars: int = 4096) -> dict | None:
         """The claims of a valid, unexpired token of this purpose; None otherwise."""
-        if not token or len(token) > 4096:
+        if not token or len(token) > max_chars:
             return None
         try:
             return jwt.decode(token, self._key, algorithms=["HS256"], audience=audience, issuer=ISSUER,
@@ -67,14 +73,26 @@ class TokenSigner:
 
     def new_session(self, session: "Session", minutes: int) -> str:
         return self.sign({"sub": session.user, "col": session.collection, "role": session.role,
-                          "title": session.title, "name": session.name}, SESSION_AUDIENCE, minutes * 60)
+                          "title": session.title, "name": session.name, "ck": session.course},
+                         SESSION_AUDIENCE, minutes * 60)
 
     def read_session(self, token: str | None) -> "Session | None":
         claims = self.read(token, SESSION_AUDIENCE)
         if claims is None or claims.get("role") not in ROLES or not isinstance(claims.get("col"), str):
             return None
         return Session(user=str(claims.get("sub", "")), collection=claims["col"], role=claims["role"],
-                       title=str(claims.get("title", "")), name=str(claims.get("name", "")))
+                       title=str(claims.get("title", "")), name=str(claims.get("name", "")),
+                       course=str(claims.get("ck", "")))
+
+    # ------------------------------------------------------------------ deep linking
+
+    def new_deep_link(self, request: dict, minutes: int) -> str:
+        return self.sign({"dl": request}, DEEP_LINK_AUDIENCE, minutes * 60)
+
+    def read_deep_link(self, token: str | None) -> dict | None:
+        """The request of a Deep Linking picker (longer than a session: it carries the platform's `data`)."""
+        claims = self.read(token, DEEP_LINK_AUDIENCE, max_chars=16_000)
+        return claims.get("dl") if claims and isinstance(claims.get("dl"), dict) else None
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ class Session:
     role: str
     title: str
     name: str = ""
+    course: str = ""             # qa.lti.courses.course_key of the course (issuer, context id)
 
     @property
     def instructor(self) -> bool:

@@ -28,7 +28,7 @@ from qa.web.feedback import FeedbackStore
 from qa.web.lti_routes import install_lti
 from qa.web.security import ASK_PATH, LTI_COUNTED, SecurityGuard, SessionSigner, load_secret
 from qa.web.source_view import install_source_view
-from qa.web.widget import install_widget
+from qa.web.widget import FEEDBACK_PATH, install_widget, install_widget_feedback
 
 
 def create_app(engine: Engine, feedback: FeedbackStore | None = None):
@@ -43,6 +43,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     install_widget(api, settings, signer)   # /widget, /widget.js and assets (before the / mount)
     lti = install_lti(api, settings, askers, secret)   # /lti/… (LTI 1.3 launch, course pages)
     install_source_view(api, settings, askers, lti)   # /bron/… ("Open bron": a citation in its document)
+    install_widget_feedback(api, askers, signer)       # POST /widget/feedback (👍/👎 under widget answers)
 
     blocks = build_blocks(engine, feedback, askers)
     # Gradio's extras are off (monitoring, run history, MCP, server-side rendering), uploads
@@ -55,7 +56,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     asks = question_events(blocks)
 
     def is_question(path: str, body: dict | None) -> bool:
-        if path == ASK_PATH or path in LTI_COUNTED:
+        if path == ASK_PATH or path in LTI_COUNTED or path == FEEDBACK_PATH:
             return True
         if path == "/gradio_api/queue/join":   # an unknown or missing fn_index counts as a question
             fn = (body or {}).get("fn_index")

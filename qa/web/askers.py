@@ -2,7 +2,9 @@
 
 Every answer comes from `Engine.ask_stream(question, history)` (the chat) or `Engine.ask`
 (the API), on a copy of the engine whose embedder encodes one batch at a time; none of this
-module re-implements retrieval. Questions are logged when the `log_questions` setting is on.
+module re-implements retrieval. Questions are logged when the `log_questions` setting is on;
+questions the documents could not answer are kept anonymously as open questions when
+`open_questions` is on (`qa.web.open_questions`).
 The server never indexes on a request: an unknown or unindexed collection is refused with
 `UNKNOWN_COLLECTION` (the API answers 404).
 
@@ -23,6 +25,7 @@ from qa.errors import CorpusError, IndexNotReady
 from qa.index.collections import list_collections
 from qa.types import split_passage_id
 from qa.web.feedback import FeedbackStore
+from qa.web.open_questions import OpenQuestions
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class Asker:
             else SerialEmbedder(engine.embedder)
         self.engine.embedder = batched(inner, engine.settings.query_batch_size, engine.settings.query_workers)
         self.feedback = feedback
+        self.open_questions = OpenQuestions(feedback.path, engine.settings.open_questions,
+                                            engine.settings.open_questions_retention_days)
         self._by_k: dict[int, Engine] = {}
 
     def _engine(self, top_k: int | None) -> Engine:
@@ -59,6 +64,10 @@ class Asker:
         return self._by_k[top_k]
 
     def _log(self, answer: dict) -> None:
+        try:
+            self.open_questions.record_answer(self.engine.settings.collection, answer)
+        except Exception:  # keeping an open question must never break answering
+            log.exception("could not keep an open question")
         if self.engine.settings.log_questions:
             try:
                 self.feedback.log_question(answer)

@@ -26,6 +26,7 @@ from qa.engine import Engine
 from qa.errors import CorpusError, QuestionError
 from qa.web.askers import ERROR_MESSAGE, MAX_HISTORY, Askers
 from qa.web.feedback import FeedbackStore
+from qa.web.open_questions import OpenQuestions
 from qa.web.render import (
     answer_markdown,
     answer_plain_text,
@@ -118,6 +119,8 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
     folder has more than one collection, a selector chooses the collection to ask."""
     feedback = feedback or FeedbackStore(engine.settings.feedback_db)
     askers = askers or Askers(engine, feedback)
+    open_questions = OpenQuestions(feedback.path, engine.settings.open_questions,
+                                   engine.settings.open_questions_retention_days)
     choices = askers.choices()
 
     # delete_cache: Gradio's cache folder is emptied hourly of files older than an hour
@@ -154,7 +157,10 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                         down = gr.Button("👎 Niet nuttig", elem_id="vb-down", size="sm")
                     fb_status = gr.Markdown(elem_id="vb-feedback-status")
                 gr.Markdown("<small>Met 👍/👎 worden je vraag, het antwoord en je toelichting opgeslagen "
-                            "om Vraagbaak te verbeteren. Andere vragen worden niet bewaard.</small>"
+                            "om Vraagbaak te verbeteren. " + (
+                                "Vragen zonder antwoord worden anoniem bewaard (zonder naam) om de bronnen "
+                                "te verbeteren." if engine.settings.open_questions else
+                                "Andere vragen worden niet bewaard.") + "</small>"
                             if not engine.settings.log_questions else
                             "<small>Vragen en feedback worden opgeslagen om Vraagbaak te verbeteren.</small>")
             with gr.Column(scale=2, min_width=280):
@@ -203,7 +209,7 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                 yield chat, gr.update(), "", st, hide_fb, "", "", no_copy, ""
                 return
             st = {"questions": (st["questions"] + [question])[-MAX_HISTORY:], "chat": chat[-2 * MAX_HISTORY:],
-                  "answer": answer, "feedback_id": None}
+                  "answer": answer, "feedback_id": None, "collection": asker.engine.settings.collection}
             if not answer["abstained"] and pending and answer["answer"].startswith(shown):
                 for partial in stream_steps(answer["answer"][len(shown):]):
                     chat[-1] = _bot_msg(escape_markdown(shown + partial))
@@ -229,6 +235,8 @@ def build_blocks(engine: Engine, feedback: FeedbackStore | None = None, askers: 
                     feedback.update(st["feedback_id"], rating, text)
                 else:
                     st["feedback_id"] = feedback.add(rating, st["answer"], text)
+                if rating == "down":        # a 👎 keeps the question as an open question (qa/web/open_questions.py)
+                    open_questions.record(st.get("collection"), st["answer"]["question"], "down")
             except Exception:
                 log.exception("storing feedback failed")
                 return st, "⚠️ Je feedback kon niet worden opgeslagen. Probeer het later opnieuw."

@@ -1,10 +1,12 @@
-"""HTML of the LTI pages shown inside the LMS iframe: the course chat (learners and
-instructors), the instructor's documents and feedback panels, and the Dutch error page.
+"""HTML of the LTI pages shown inside the LMS iframe: the course page (chat for learners and
+instructors; documents, feedback and open questions for instructors), and the Dutch error page.
 
 Every value that reaches HTML is escaped (`qa.render.escape_html`); the pages run only their
 own scripts (`/lti/static/…`), and their CSP lets the registered platforms frame them
 (`page_csp`). The signed session and the CSRF token are in <meta> tags that the scripts
 read and send in a header: no cookies (third-party cookies are blocked in most LMS iframes).
+The course page (`course_shell`, `GET /lti/course`) is the same for everyone: lti-boot.js takes
+the session from the URL fragment, asks `/lti/session` who it is for, and fills it in.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from qa.render import escape_html
 from qa.web.widget import question_form
 
 STATIC = Path(__file__).resolve().parent / "static" / "lti"
-ASSETS = {"lti-chat.js": "text/javascript; charset=utf-8", "lti-docs.js": "text/javascript; charset=utf-8",
+JS = "text/javascript; charset=utf-8"
+ASSETS = {"lti-chat.js": JS, "lti-docs.js": JS, "lti-boot.js": JS, "lti-open.js": JS, "lti-return.js": JS,
           "lti.css": "text/css; charset=utf-8"}
+PRIVACY = "Vragen zonder antwoord worden anoniem bewaard (zonder naam) om de lesstof te verbeteren."
 WELCOME = "Stel een vraag over de documenten van deze cursus. Elk antwoord noemt zijn bronnen."
 NO_DOCUMENTS = "Je docent heeft nog geen documenten voor deze cursus toegevoegd."
 
@@ -55,13 +59,14 @@ def error_page(message: str) -> str:
             f'<p id="lti-error">{escape_html(message)}</p></main></body></html>\n')
 
 
-def chat_section(max_chars: int, ready: bool) -> str:
-    notice = "" if ready else f'<p class="lti-notice" id="lti-empty">{escape_html(NO_DOCUMENTS)}</p>'
+def chat_section(max_chars: int) -> str:
+    notice = f'<p class="lti-notice" id="lti-empty" hidden>{escape_html(NO_DOCUMENTS)}</p>'
     return f"""<section class="lti-chat" aria-label="Chat">
 {notice}<div id="vbw-log" class="vbw-log" role="log" aria-live="polite" aria-label="Gesprek">
 <div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(WELCOME)}</p></div>
 </div>
 {question_form(max_chars)}<p class="vbw-foot">Antwoorden komen uit de documenten van de cursus; controleer belangrijke informatie.</p>
+<p class="vbw-foot" id="lti-privacy">{escape_html(PRIVACY)}</p>
 </section>
 """
 
@@ -88,17 +93,27 @@ def documents_section(max_mb: float) -> str:
  <button type="button" id="lti-csv">Exporteren als CSV</button></p>
 <ul id="lti-comments" class="lti-comments"></ul>
 </section>
+<section class="lti-feedback" aria-label="Open vragen">
+<h2>Open vragen</h2>
+<p>Vragen van studenten waarop de documenten geen antwoord gaven (of met 👎), gegroepeerd naar betekenis.
+ <button type="button" id="lti-open-csv">Exporteren als CSV</button></p>
+<table class="lti-table"><thead><tr><th>Vraag</th><th>Aantal</th><th>Ontbreekt</th><th>Laatst</th></tr></thead>
+<tbody id="lti-open-rows"><tr><td colspan="4">Laden…</td></tr></tbody></table>
+</section>
 """
 
 
-def course_page(title: str, token: str, csrf: str, instructor: bool, ready: bool, max_chars: int,
-                max_mb: float) -> str:
-    """The page after a launch: the chat for everyone; for instructors also documents and feedback."""
-    scripts = ("lti-chat.js", "lti-docs.js") if instructor else ("lti-chat.js",)
-    role = "Docent" if instructor else "Student"
-    body = documents_section(max_mb) if instructor else ""
-    return (_head(f"Vraagbaak – {title}", token, csrf, scripts) +
-            f'<body data-max-chars="{int(max_chars)}" class="lti-{"instructor" if instructor else "learner"}">\n'
-            f'<header class="vbw-head"><h1 class="vbw-title" id="lti-course">{escape_html(title)}</h1>'
-            f'<span class="lti-role">{role}</span></header>\n<main>\n{body}'
-            f'{chat_section(max_chars, ready or instructor)}</main>\n</body>\n</html>\n')
+def course_shell(max_chars: int, max_mb: float) -> str:
+    """The course page after a launch, the same for every course and role: lti-boot.js fills in
+    the course and role from the session in the URL fragment (a reload shows it again) and
+    removes the instructor panels for learners; the server checks the session on every call."""
+    scripts = ("lti-boot.js", "lti-chat.js", "lti-docs.js", "lti-open.js")
+    return (_head("Vraagbaak", "", "", scripts) +
+            f'<body data-max-chars="{int(max_chars)}">\n'
+            '<p class="lti-notice" id="lti-expired" role="alert" hidden></p>\n'
+            '<div id="lti-main" hidden>\n'
+            '<header class="vbw-head"><h1 class="vbw-title" id="lti-course"></h1>'
+            '<span class="lti-role"></span></header>\n<main>\n'
+            f'<div id="lti-instructor" hidden>{documents_section(max_mb)}</div>\n'
+            f'{chat_section(max_chars)}'
+            '</main>\n</div>\n</body>\n</html>\n')

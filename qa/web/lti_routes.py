@@ -4,7 +4,11 @@
 
     GET|POST /lti/login     OIDC third-party initiated login -> 302 to the platform, with a
                             signed `state` bound to a fresh `nonce` (no cookies)
-    POST /lti/launch        id_token + state -> checked (`qa.lti.launch`) -> the course page
+    POST /lti/launch        id_token + state -> checked (`qa.lti.launch`) -> 303 to the course
+                            page with the signed session in the URL fragment; a Deep Linking
+                            request (instructors only) -> the picker (`qa.web.lti_deep_link`)
+    GET  /lti/course        the course page (lti-boot.js reads the session from `#s=…`)
+    GET  /lti/session       who the session is for: course, role, CSRF token, documents ready
     GET  /lti/jwks          the tool's public key(s)
     GET  /lti/static/…      the pages' script and style
     POST /lti/ask           a question to the course's collection (session header)
@@ -14,6 +18,7 @@
     POST /lti/documents/remove   instructor: {name, csrf}
     GET  /lti/feedback/summary   instructor: 👍/👎 counts and recent comments
     GET  /lti/feedback.csv       instructor: all feedback of the course as CSV
+    GET  /lti/open-questions[.csv]  instructor: the course's open questions, grouped (`lti_open_questions`)
 
 After a launch every call carries the signed session in the `X-Vraagbaak-LTI` header; the
 collection asked is always the session's own course (nothing in a request can name another).
@@ -32,7 +37,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from qa.errors import CorpusError, QuestionError
-from qa.lti.courses import CourseStore
+from qa.lti.courses import CourseStore, course_key
+from qa.lti.deep_linking import CUSTOM_COLLECTION
 from qa.lti.documents import DocumentError, documents, listing, remove_document, safe_name, save_upload
 from qa.lti.keys import public_jwks
 from qa.lti.launch import JwksCache, LaunchError, validate_launch
@@ -42,7 +48,9 @@ from qa.settings import Settings
 from qa.web.askers import ERROR_MESSAGE, MAX_HISTORY, Askers
 from qa.web.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from qa.web.lti_builds import CourseBuilds
-from qa.web.lti_pages import ASSETS, STATIC, course_page, error_page, page_csp
+from qa.web.lti_deep_link import DeepLinking
+from qa.web.lti_open_questions import install_open_questions, keep_rating
+from qa.web.lti_pages import ASSETS, STATIC, course_shell, error_page, page_csp
 from qa.web.security import parse_origins
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,8 @@ NOT_INSTRUCTOR = "Alleen docenten van deze cursus mogen dit."
 BAD_CSRF = "Het formulier is verlopen. Laad de pagina opnieuw."
 NO_DOCUMENTS = "Deze cursus heeft nog geen geïndexeerde documenten."
 BAD_LOGIN = "De aanmelding van de leeromgeving mist gegevens (iss en login_hint)."
+OTHER_COURSE = "Deze activiteit hoort bij een andere cursus. Voeg Vraagbaak opnieuw toe aan deze cursus."
+DEEP_LINK_LEARNER = "Alleen docenten kunnen Vraagbaak aan een cursus toevoegen."
 
 
 class LtiRoutes:
@@ -97,6 +107,7 @@ class LtiRoutes:
 def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRoutes:
     lti = LtiRoutes(settings, secret)
     builds = CourseBuilds(askers)
+    deep_link = DeepLinking(api, lti)
     no_store = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
     def html(status: int, body: str) -> HTMLResponse:
@@ -153,16 +164,39 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
         except LaunchError as exc:
             log.warning("refused LTI launch: %s (%s)", exc.message, exc.status)
             return html(exc.status, error_page(exc.message))
+        if checked.is_deep_linking:
+            if not checked.instructor:
+                return html(403, error_page(DEEP_LINK_LEARNER))
+            return html(200, deep_link.picker(checked))
         course = lti.courses.course(checked.platform.issuer, checked.context_id, checked.context_title,
                                     create=checked.instructor)
-        session = Session(user=checked.user, collection=course.collection,
+        collection = course.collection
+        chosen = (checked.custom or {}).get(CUSTOM_COLLECTION)
+        if chosen and chosen != collection:
+            if lti.courses.collection_of(checked.platform.issuer, checked.context_id, chosen) is None:
+                return html(403, error_page(OTHER_COURSE))
+            collection = chosen
+        session = Session(user=checked.user, collection=collection,
                           role="instructor" if checked.instructor else "learner",
-                          title=checked.context_title, name=checked.name)
+                          title=checked.context_title, name=checked.name,
+                          course=course_key(checked.platform.issuer, checked.context_id))
         token = lti.signer.new_session(session, settings.lti_session_minutes)
-        ready = course.exists and bool(documents(lti.course_folder(session)))
-        log.info("LTI launch: %s in %s", session.role, course.collection)
-        return html(200, course_page(checked.context_title, token, session.csrf(lti.signer), checked.instructor,
-                                     ready, settings.max_question_chars, settings.lti_max_upload_mb))
+        log.info("LTI launch: %s in %s", session.role, collection)
+        # Post/Redirect/Get: a reload of the course page is a GET, never the launch again
+        return RedirectResponse("/lti/course#s=" + token, status_code=303, headers=no_store)
+
+    @api.get("/lti/course", include_in_schema=False)
+    def course_page():
+        return html(200, course_shell(settings.max_question_chars, settings.lti_max_upload_mb))
+
+    @api.get("/lti/session", include_in_schema=False)
+    def session_info(request: Request):
+        session = session_of(request)
+        ready = bool(documents(lti.course_folder(session)))
+        return JSONResponse({"course": session.title, "instructor": session.instructor,
+                             "csrf": session.csrf(lti.signer), "ready": ready,
+                             "intro": lti.courses.intro(session.course, session.collection),
+                             "open_questions": settings.open_questions}, headers=no_store)
 
     @api.get("/lti/jwks", include_in_schema=False)
     def jwks():
@@ -216,6 +250,7 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
                                 for c in citations[:20] if isinstance(c, dict)]}
         comment = body.get("comment") if isinstance(body.get("comment"), str) else ""
         row = lti.feedback(session).add(rating, stored, comment[:MAX_COMMENT_CHARS])
+        keep_rating(open_questions, session.collection, rating, stored["question"])
         return {"id": row}
 
     # ------------------------------------------------------------------ instructors
@@ -278,4 +313,5 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
         return Response(lti.feedback(session).export_text(), media_type="text/csv; charset=utf-8",
                         headers={**no_store, "Content-Disposition": 'attachment; filename="feedback.csv"'})
 
+    open_questions = install_open_questions(api, lti, askers, session_of, no_store)
     return lti

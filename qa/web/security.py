@@ -75,8 +75,8 @@ PUBLIC_ROUTES: list[tuple[tuple[str, ...], re.Pattern]] = [
     (_GET, re.compile(r"/widget|/widget\.js|/widget/(widget-app|chat-core)\.js|/widget/widget\.css")),
     # LTI 1.3 (qa/web/lti_routes.py)
     (_GET + ("POST",), re.compile(r"/lti/login")),
-    (("POST",), re.compile(r"/lti/(launch|ask|feedback|documents|documents/remove)")),
-    (_GET, re.compile(r"/lti/(jwks|documents|feedback/summary|feedback\.csv|static/[\w.-]+)")),
+    (("POST",), re.compile(r"/lti/(launch|ask|feedback|documents|documents/remove|deep-link)|/widget/feedback")),
+    (_GET, re.compile(r"/lti/(jwks|documents|feedback/summary|feedback\.csv|static/[\w.-]+|course|session|open-questions(\.csv)?)")),
     (_GET, re.compile(r"/bron/(view|data|page|file|static/[\w.-]+)")),   # source view (qa/web/source_view.py)
 ]
 # The LMS posts the login initiation and the launch from its own site (a form in the user's
@@ -86,7 +86,7 @@ PUBLIC_ROUTES: list[tuple[tuple[str, ...], re.Pattern]] = [
 # issuer; some browsers send "null"). Every other LTI route is same-origin only.
 CROSS_SITE_POSTS = {"/lti/login", "/lti/launch"}
 # Pages made to be shown inside another site's frame: they set their own CSP frame-ancestors.
-FRAMED_PATHS = {"/widget", "/lti/launch"}
+FRAMED_PATHS = {"/widget", "/lti/launch", "/lti/course", "/lti/deep-link"}
 # Instructor uploads may be larger than other bodies (setting lti_max_upload_mb).
 UPLOAD_PATHS = {"/lti/documents"}
 LTI_COUNTED = ("/lti/ask", "/lti/feedback")    # LTI questions and ratings: limited per LTI user

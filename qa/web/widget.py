@@ -6,7 +6,10 @@ Gradio app is mounted at `/`. It adds
     `Content-Security-Policy: frame-ancestors 'self' <allowed origins>`;
   - `GET /widget.js`: the loader a host page includes (floating button + iframe, Shadow DOM);
   - `GET /widget/widget.css`, `GET /widget/widget-app.js`: the page's own assets;
-    `GET /widget/chat-core.js`: the compact chat it shares with the LTI course page.
+    `GET /widget/chat-core.js`: the compact chat it shares with the LTI course page;
+  - `POST /widget/feedback` (`install_widget_feedback`): 👍/👎 with an optional comment under an
+    answer, stored like the chat's feedback (`feedback_db`), rate-limited like a question; a 👎
+    keeps the question as an open question (`qa.web.open_questions`).
 
 Each page carries a widget session id signed by the server (`qa.web.security.SessionSigner`),
 which its script sends with every question (header, no cookies); CORS, the origin
@@ -22,6 +25,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode
 
+from fastapi import Request
+
 from qa.render import escape_html
 from qa.settings import Settings
 from qa.web.security import SessionSigner, parse_origins
@@ -32,6 +37,8 @@ WELCOME_MAX = 300              # characters of a welcome message
 DEFAULT_TITLE = "Vraagbaak"
 DEFAULT_COLOR = "#1d4ed8"
 DEFAULT_WELCOME = "Stel een vraag over de lesstof. Elk antwoord noemt zijn bronnen."
+PRIVACY = "Vragen zonder antwoord worden anoniem bewaard (zonder naam) om de lesstof te verbeteren."
+FEEDBACK_PATH = "/widget/feedback"
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -75,7 +82,8 @@ def question_form(max_chars: int) -> str:
 
 
 def widget_page(title: str | None = None, color: str | None = None, welcome: str | None = None,
-                max_chars: int = 2000, session: str = "", collection: str | None = None) -> str:
+                max_chars: int = 2000, session: str = "", collection: str | None = None,
+                notice: bool = True) -> str:
     """The widget's HTML. `title` and `welcome` are cleaned, limited and escaped; `color`
     is used only when it is a hex colour. `session` (a signed id from the server) is read
     by the page's script and sent with every question in a header (no cookies)."""
@@ -103,6 +111,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
 <div class="vbw-msg vbw-bot vbw-welcome"><p>{escape_html(welcome)}</p></div>
 </main>
 {question_form(max_chars)}<p class="vbw-foot">Antwoorden komen uit de bronnen; controleer belangrijke informatie.</p>
+{f'<p class="vbw-foot" id="vbw-privacy">{escape_html(PRIVACY)}</p>' if notice else ""}
 </body>
 </html>
 """
@@ -159,7 +168,7 @@ def install_widget(api, settings: Settings, signer: SessionSigner) -> None:
         # over-long or invalid values fall back / are cut, never an error page inside the LMS
         page = widget_page(title[:TITLE_MAX * 4], color[:8], welcome[:WELCOME_MAX * 4],
                            max_chars=settings.max_question_chars, session=signer.new(),
-                           collection=collection[:400])
+                           collection=collection[:400], notice=settings.open_questions)
         return HTMLResponse(page, headers={**common, "Content-Security-Policy": csp,
                                            "Cache-Control": "no-store"})
 
@@ -177,3 +186,44 @@ def install_widget(api, settings: Settings, signer: SessionSigner) -> None:
                       include_in_schema=False)
     api.add_api_route("/widget/widget.css", asset("widget.css", "text/css; charset=utf-8"), methods=["GET"],
                       include_in_schema=False)
+
+
+def install_widget_feedback(api, askers, signer: SessionSigner) -> None:
+    """`POST /widget/feedback`: {rating: "up"|"down", comment, answer: {question, answer, abstained,
+    citations: [{passage_id}]}, collection}. Needs the page's signed session (403 without); the
+    collection must be one the public API serves (404 otherwise, never an LTI course's)."""
+    from fastapi import HTTPException
+
+    from qa.errors import CorpusError
+    from qa.web.askers import UNKNOWN_COLLECTION
+    from qa.web.feedback import MAX_COMMENT_CHARS
+    from qa.web.open_questions import DOWN, OpenQuestions
+    from qa.web.security import COURSE_PREFIX, SESSION_HEADER
+
+    open_questions = OpenQuestions(askers.feedback.path, askers.settings.open_questions,
+                                   askers.settings.open_questions_retention_days)
+
+    @api.post(FEEDBACK_PATH, include_in_schema=False)
+    def widget_feedback(request: Request, body: dict):
+        if not signer.verify(request.headers.get(SESSION_HEADER)):
+            raise HTTPException(status_code=403, detail="Open de chat opnieuw om feedback te geven.")
+        answer, rating, name = body.get("answer"), body.get("rating"), body.get("collection")
+        if rating not in ("up", "down") or not isinstance(answer, dict) or not isinstance(answer.get("question"), str) \
+                or not isinstance(answer.get("answer"), str) or not isinstance(name, (str, type(None))):
+            raise HTTPException(status_code=422, detail="De feedback kon niet worden gelezen.")
+        try:
+            if name and name.startswith(COURSE_PREFIX):
+                raise CorpusError(UNKNOWN_COLLECTION)
+            collection = askers.get(name or None).engine.settings.collection
+        except CorpusError:
+            raise HTTPException(status_code=404, detail=UNKNOWN_COLLECTION) from None
+        citations = answer.get("citations") if isinstance(answer.get("citations"), list) else []
+        stored = {"question": answer["question"][:askers.settings.max_question_chars],
+                  "answer": answer["answer"][:5000], "abstained": bool(answer.get("abstained")),
+                  "citations": [{"passage_id": str(c.get("passage_id", ""))[:300]}
+                                for c in citations[:20] if isinstance(c, dict)]}
+        comment = body.get("comment") if isinstance(body.get("comment"), str) else ""
+        row = askers.feedback.add(rating, stored, comment[:MAX_COMMENT_CHARS])
+        if rating == DOWN:
+            open_questions.record(collection, stored["question"], DOWN)
+        return {"id": row}

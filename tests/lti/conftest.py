@@ -5,7 +5,8 @@ is created by the first instructor launch in the tests.
 
 `launch(server, platform, roles=…, context=…, **claims)` runs the whole flow over HTTP
 (login initiation -> redirect with state and nonce -> signed launch) and returns the launch
-response; `session_of(page_html)` reads the signed session from the course page.
+response (a 303 to the course page); `session_of(response)` reads the signed session from the
+redirect's URL fragment, `session_info(server, token)` asks the server who it is for.
 """
 
 from __future__ import annotations
@@ -109,14 +110,19 @@ def launch(server, platform: SimPlatform, roles=LEARNER, context=COURSE_1, sub="
         return post_launch(client, platform, token, params["state"])
 
 
-def session_of(page: str) -> str:
-    found = re.search(r'<meta name="vb-lti" content="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
+def session_of(response: httpx.Response) -> str:
+    """The signed session of a launch: the redirect to /lti/course carries it in the fragment."""
+    assert response.status_code == 303, response.text[:500]
+    location = response.headers["location"]
+    assert location.startswith("/lti/course#s="), location
+    return location.split("#s=", 1)[1]
 
 
-def csrf_of(page: str) -> str:
-    return re.search(r'<meta name="vb-csrf" content="([^"]*)"', page).group(1)
+def session_info(server, token: str) -> dict:
+    with server.client() as client:
+        response = client.get("/lti/session", headers={"X-Vraagbaak-LTI": token})
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def wait_for_build(server, token: str, name: str, timeout: float = 300) -> dict:
@@ -134,4 +140,4 @@ def wait_for_build(server, token: str, name: str, timeout: float = 300) -> dict:
             time.sleep(0.5)
 
 
-__all__ = ["INSTRUCTOR", "LEARNER", "COURSE_1", "COURSE_2", "launch", "session_of", "csrf_of"]
+__all__ = ["INSTRUCTOR", "LEARNER", "COURSE_1", "COURSE_2", "launch", "session_of", "session_info"]

@@ -31,6 +31,21 @@ LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
 INSTRUCTOR = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that answers with `reply` and logs nothing (both test platforms)."""
+
+    def reply(self, status, body, media):
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
 class SimPlatform:
     def __init__(self, client_id: str = "vraagbaak-test-client", deployment_id: str = "dep-1"):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -45,7 +60,7 @@ class SimPlatform:
                                   "context": {"id": "course-1", "title": "Jeugdzorg 1"}}
         platform = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -57,17 +72,6 @@ class SimPlatform:
                     self.reply(200, platform.course_page(), "text/html; charset=utf-8")
                 else:
                     self.reply(404, "niet gevonden", "text/plain")
-
-            def reply(self, status, body, media):
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", media)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -11,7 +11,7 @@ import time
 import pytest
 from fpdf import FPDF
 
-from tests.lti.conftest import (MAX_UPLOAD_MB, course_collection, csrf_of, launch, session_of,
+from tests.lti.conftest import (MAX_UPLOAD_MB, course_collection, launch, session_info, session_of,
                                 wait_for_build)
 from tests.lti.platform import INSTRUCTOR, LEARNER
 
@@ -33,8 +33,8 @@ def pdf_bytes(paragraphs: list[str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def instructor(lti_server, platform):
-    page = launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE, sub="teacher-docs").text
-    return {"token": session_of(page), "csrf": csrf_of(page)}
+    token = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=COURSE, sub="teacher-docs"))
+    return {"token": token, "csrf": session_info(lti_server, token)["csrf"]}
 
 
 def upload(server, who, name, content, csrf=None, token=None):
@@ -57,7 +57,7 @@ def test_upload_builds_in_the_background_and_learners_get_answers(lti_server, pl
     folder = lti_server.corpus / course_collection(platform, COURSE)
     assert sorted(p.name for p in folder.iterdir()) == ["Intake gezinsbegeleiding (2024).pdf"]
 
-    learner = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE, sub="student-docs").text)
+    learner = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE, sub="student-docs"))
     with lti_server.client() as client:
         for _ in range(40):                  # the server switches to the new build within seconds
             answer = client.post("/lti/ask", json={"question": QUESTION}, headers={"X-Vraagbaak-LTI": learner})
@@ -89,7 +89,7 @@ def test_upload_builds_in_the_background_and_learners_get_answers(lti_server, pl
         assert [r["rating"] for r in rows] == ["down", "up"] and rows[0]["comment"] == "'=1+1 te kort"
         # another course's instructor sees none of it
         other = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context={"id": "x-9", "title": "Ander"},
-                                  sub="teacher-other").text)
+                                  sub="teacher-other"))
         assert client.get("/lti/feedback/summary", headers={"X-Vraagbaak-LTI": other}).json()["up"] == 0
 
 

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.lti.conftest import (COURSE_1, COURSE_2, course_collection, launch, post_launch, redirect_params,
-                                session_of, start_login)
+                                session_info, session_of, start_login)
 from tests.lti.platform import INSTRUCTOR, LEARNER
 
 pytestmark = pytest.mark.slow
@@ -50,15 +50,19 @@ def test_login_redirects_to_the_platform_with_state_and_nonce(lti_server, platfo
 
 def test_learner_launch_shows_the_course_chat_and_answers_from_the_course(lti_server, platform):
     response = launch(lti_server, platform, roles=LEARNER, context=COURSE_1)
-    assert response.status_code == 200, response.text
-    page = response.text
-    assert "Jeugdzorg 1" in page and "Student" in page
-    assert "lti-docs.js" not in page and "lti-upload" not in page      # no instructor panel
     assert "set-cookie" not in response.headers
-    csp = response.headers["content-security-policy"]
+    token = session_of(response)                      # 303 to /lti/course#s=<session>: reload-safe
+    assert response.headers["cache-control"] == "no-store"
+    with lti_server.client() as client:
+        page = client.get("/lti/course")
+    assert page.status_code == 200 and "set-cookie" not in page.headers
+    assert token not in page.text and "lti-boot.js" in page.text      # the page is the same for everyone
+    csp = page.headers["content-security-policy"]
     assert f"frame-ancestors 'self' {platform.url}" in csp
-    assert "x-frame-options" not in response.headers
-    answer = ask(lti_server, session_of(page), COACHES)
+    assert "x-frame-options" not in page.headers
+    info = session_info(lti_server, token)
+    assert info["course"] == "Jeugdzorg 1" and info["instructor"] is False and info["ready"] is True
+    answer = ask(lti_server, token, COACHES)
     assert answer.status_code == 200, answer.text
     data = answer.json()
     assert not data["abstained"] and "twaalf" in data["answer"]
@@ -69,16 +73,16 @@ def test_instructor_launch_creates_the_course_and_shows_the_documents(lti_server
     course = {"id": "course-new", "title": "Methodiek: één/twee ../ <b>"}
     name = course_collection(platform, course)
     assert not (lti_server.corpus / name).exists()
-    learner = launch(lti_server, platform, roles=LEARNER, context=course, sub="early-student")
-    assert learner.status_code == 200 and "nog geen documenten" in learner.text
+    learner = session_of(launch(lti_server, platform, roles=LEARNER, context=course, sub="early-student"))
+    assert session_info(lti_server, learner)["ready"] is False      # the page says "nog geen documenten"
     assert not (lti_server.corpus / name).exists()                     # a learner creates nothing
-    response = launch(lti_server, platform, roles=INSTRUCTOR, context=course, sub="teacher-1")
-    assert response.status_code == 200, response.text
+    token = session_of(launch(lti_server, platform, roles=INSTRUCTOR, context=course, sub="teacher-1"))
     assert (lti_server.corpus / name).is_dir() and name.startswith("lti-methodiek-een-twee-b-")
-    assert "&lt;b&gt;" in response.text and "<b>" not in response.text.split("<body", 1)[1]
-    assert "lti-docs.js" in response.text and "Docent" in response.text
+    info = session_info(lti_server, token)
+    assert info["instructor"] is True and info["course"] == course["title"]   # text, set with textContent
     with lti_server.client() as client:
-        listing = client.get("/lti/documents", headers={"X-Vraagbaak-LTI": session_of(response.text)})
+        listing = client.get("/lti/documents", headers={"X-Vraagbaak-LTI": token})
+        assert client.get("/lti/session").status_code == 401
     assert listing.status_code == 200 and listing.json()["documents"] == []
 
 
@@ -146,7 +150,7 @@ def test_replayed_nonce_is_refused(lti_server, platform):
     with lti_server.client() as client:
         params = redirect_params(start_login(client, platform))
         token = platform.sign(platform.claims(params["nonce"]))
-        assert post_launch(client, platform, token, params["state"]).status_code == 200
+        assert post_launch(client, platform, token, params["state"]).status_code == 303
         replay = post_launch(client, platform, token, params["state"])
         assert replay.status_code == 401 and "al gebruikt" in replay.text
 
@@ -174,8 +178,7 @@ def test_wrong_message_type_or_version_is_refused(lti_server, platform):
 
 
 def test_learner_cannot_call_instructor_routes(lti_server, platform):
-    page = launch(lti_server, platform, roles=LEARNER).text
-    token = session_of(page)
+    token = session_of(launch(lti_server, platform, roles=LEARNER))
     headers = {"X-Vraagbaak-LTI": token}
     with lti_server.client() as client:
         assert client.get("/lti/documents", headers=headers).status_code == 403
@@ -191,9 +194,9 @@ def test_learner_cannot_call_instructor_routes(lti_server, platform):
 
 
 def test_a_course_cannot_reach_another_course(lti_server, platform):
-    token = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE_1).text)
+    token = session_of(launch(lti_server, platform, roles=LEARNER, context=COURSE_1))
     other = course_collection(platform, COURSE_2)
-    assert ask(lti_server, session_of(launch(lti_server, platform, context=COURSE_2).text), FALLS).json()[
+    assert ask(lti_server, session_of(launch(lti_server, platform, context=COURSE_2)), FALLS).json()[
         "citations"], "course 2 answers its own question"
     # a collection in the request is ignored: the session's course is asked
     data = ask(lti_server, token, FALLS, collection=other).json()
@@ -219,7 +222,7 @@ def test_a_course_cannot_reach_another_course(lti_server, platform):
 
 
 def test_only_login_and_launch_accept_cross_site_posts(lti_server, platform):
-    token = session_of(launch(lti_server, platform).text)
+    token = session_of(launch(lti_server, platform))
     with lti_server.client() as client:
         for path in ("/lti/ask", "/lti/feedback", "/lti/documents", "/lti/documents/remove"):
             response = client.post(path, json={"question": COACHES},

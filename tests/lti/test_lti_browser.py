@@ -1,13 +1,16 @@
 """The LTI launch in chromium, inside the LMS's iframe with third-party cookies blocked:
 the simulated platform's course page (http://localhost:<port>) frames the tool
 (http://127.0.0.1:<port>, another site); login -> platform -> form_post launch -> course page.
-A learner asks and rates an answer; an instructor uploads a real PDF, sees it indexed, and
-gets an answer from it with a citation."""
+A learner asks and rates an answer; reloading the framed course page shows the chat again
+(the session travels in the URL fragment) while the captured launch POST, sent again, is
+refused; an expired session shows the Dutch "open de cursus opnieuw"; an instructor uploads a
+real PDF, sees it indexed, and gets an answer from it with a citation."""
 
 from __future__ import annotations
 
 import pytest
 from fpdf import FPDF
+import httpx
 from playwright.sync_api import expect, sync_playwright
 
 from tests.lti.conftest import COURSE_1
@@ -54,6 +57,7 @@ def test_learner_chat_in_the_lms_iframe(page, lti_server, platform):
     expect(frame.locator("#lti-course")).to_have_text("Jeugdzorg 1")
     expect(frame.locator(".lti-role")).to_have_text("Student")
     expect(frame.locator("#lti-upload")).to_have_count(0)
+    expect(frame.locator("#lti-privacy")).to_contain_text("anoniem")
     reply = ask(frame, "Hoeveel gezinnen bezochten de jeugdcoaches per week?", 1)
     expect(reply.locator(".vbw-text")).to_contain_text("twaalf")
     expect(reply.locator(".vbw-where").first).to_contain_text("lesstof.txt")
@@ -97,3 +101,61 @@ def test_instructor_uploads_a_pdf_and_gets_an_answer_from_it(page, lti_server, p
     expect(where).to_contain_text("p. 2")
     expect(reply.locator(".vbw-quote").first).to_contain_text("dinsdagmiddag")
     expect(frame.locator("#lti-up")).to_have_text("0")
+
+
+def test_reload_in_the_lms_iframe_shows_the_chat_again(page, lti_server, platform):
+    launches = []
+    page.on("request", lambda r: launches.append(r.post_data) if r.url.endswith("/lti/launch") else None)
+    frame = open_tool(page, platform, {"sub": "reload-student", "roles": LEARNER, "context": COURSE_1})
+    tool = next(f for f in page.frames if f.url.startswith(lti_server.url))
+    assert "/lti/course#s=" in tool.url and tool.url.startswith(lti_server.url)   # another site than the LMS
+    assert not page.url.startswith(lti_server.url)
+    ask(frame, "Hoeveel gezinnen bezochten de jeugdcoaches per week?", 1)
+    tool.evaluate("location.reload()")                              # the learner reloads the frame
+    expect(frame.locator("#lti-course")).to_have_text("Jeugdzorg 1", timeout=30_000)
+    expect(frame.locator(".vbw-bot:not(.vbw-welcome)")).to_have_count(0)   # a fresh page, same course
+    reply = ask(frame, "Hoeveel jongeren had een jeugdcoach hoogstens tegelijk?", 1)
+    expect(reply.locator(".vbw-text")).to_contain_text("achttien")
+    assert page.context.cookies() == []
+    # the launch the browser posted, sent again, is refused (the nonce is used)
+    assert len(launches) == 1 and "id_token=" in launches[0]
+    replay = httpx.post(lti_server.url + "/lti/launch", content=launches[0],
+                        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": platform.url})
+    assert replay.status_code == 401 and "al gebruikt" in replay.text
+    # an expired or broken session: the Dutch way back, no chat
+    tool.evaluate("location.hash = 's=verlopen.token.x'; location.reload()")
+    expect(frame.locator("#lti-expired")).to_contain_text("Open de cursus opnieuw vanuit je leeromgeving",
+                                                          timeout=30_000)
+    expect(frame.locator("#vbw-form")).to_have_count(0)
+
+
+def test_widget_answers_can_be_rated(page, lti_server):
+    """The widget's 👍/👎 (chat-core.js rating, POST /widget/feedback) in a real browser."""
+    page.goto(lti_server.url + "/widget?title=Vraagbaak")
+    page.get_by_label("Je vraag").fill("Waarover beantwoordt deze server vragen?")
+    page.get_by_label("Je vraag").press("Enter")
+    reply = page.locator(".vbw-bot:not(.vbw-welcome)").first
+    expect(reply.locator(".vbw-text")).to_be_visible(timeout=60_000)
+    reply.locator(".vbw-comment").fill("graag meer uitleg")
+    reply.locator(".vbw-rate button.vbw-down").click()
+    expect(reply.locator(".vbw-rate-msg")).to_have_text("Bedankt voor je feedback.")
+    expect(reply.locator(".vbw-rate button.vbw-down")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#vbw-privacy")).to_contain_text("anoniem")
+
+
+def test_a_thumbs_down_in_the_web_chat_keeps_an_open_question(page, lti_server):
+    """The Gradio chat's 👎 keeps the question (with its collection) among the open questions."""
+    import sqlite3
+
+    from tests.web.test_browser import ask as ask_chat
+    from tests.web.test_browser import open_chat
+
+    question = "Waarover beantwoordt deze server vragen?"
+    open_chat(page, lti_server.url)
+    expect(page.locator("body")).to_contain_text("anoniem bewaard")
+    ask_chat(page, question, turn=1)
+    page.get_by_role("button", name="👎 Niet nuttig").click()
+    expect(page.locator("#vb-feedback-status")).to_contain_text("niet nuttig", timeout=10_000)
+    with sqlite3.connect(lti_server.folder / "feedback.sqlite3") as conn:
+        rows = conn.execute("SELECT collection, question, reason FROM open_questions WHERE reason = 'down'").fetchall()
+    assert ("", question, "down") in rows

@@ -140,7 +140,7 @@ def test_cli_add_list_remove_config(tmp_path, capsys, monkeypatch):
     assert main(["lti", "config", "--host-url", "https://vb.example.nl/"]) == 0
     out = capsys.readouterr().out
     for text in ("https://vb.example.nl/lti/login", "https://vb.example.nl/lti/launch", "https://vb.example.nl/lti/jwks",
-                 "Moodle 4.x", "Canvas", "Brightspace", "Redirect"):
+                 "Moodle 4.x", "Canvas", "Brightspace", "Redirect", "Deep Linking-URL", "Deep Linking Quicklink"):
         assert text in out
     assert main(["lti", "remove", "--issuer", "https://moodle.example.nl"]) == 0
     assert main(["lti", "remove", "--issuer", "https://moodle.example.nl"]) == 1

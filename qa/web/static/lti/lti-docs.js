@@ -1,9 +1,12 @@
 // Vraagbaak LTI instructor panel (qa/web/lti_pages.py): the course's documents (list with
 // index status and passages, upload, remove), the progress of the index build, and the
 // feedback overview with CSV export. Session and CSRF token come from the page's <meta>
-// tags and are sent in a header / form field: no cookies. Text goes in with textContent.
-(function () {
+// tags (filled by lti-boot.js from the session in the URL fragment) and are sent in a header /
+// form field: no cookies. Text goes in with textContent. Starts when lti-boot.js says the session
+// is valid and belongs to an instructor.
+document.addEventListener("vb-lti-ready", function (ready) {
   "use strict";
+  if (!ready.detail || !ready.detail.instructor) return;
   function metaValue(name) {
     var m = document.querySelector('meta[name="' + name + '"]');
     return m ? m.getAttribute("content") : "";
@@ -139,18 +142,9 @@
   });
 
   document.getElementById("lti-csv").addEventListener("click", function () {
-    fetch("/lti/feedback.csv", {credentials: "omit", headers: {"X-Vraagbaak-LTI": session}})
-      .then(function (resp) { return resp.blob(); })
-      .then(function (blob) {
-        var a = document.createElement("a");
-        a.href = URL.createObjectURL(blob);
-        a.download = "feedback.csv";
-        document.body.appendChild(a);
-        a.click();
-        a.remove();
-      });
+    window.VraagbaakLti.download("/lti/feedback.csv", "feedback.csv");
   });
 
   refresh();
   refreshFeedback();
-})();
+});

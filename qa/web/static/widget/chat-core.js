@@ -148,5 +148,39 @@
     });
   }
 
-  window.VraagbaakChat = {el: el, start: start};
+  // 👍/👎 with an optional comment under an answer (widget and LTI course page). `send(body)`
+  // posts {rating, comment, answer} where the page stores feedback and returns fetch's promise.
+  // Only what the feedback stores is sent: the full answer holds document metadata such as
+  // "url", which the server refuses in a request body as a possible file reference.
+  function rating(div, data, send) {
+    var rated = {question: data.question, answer: data.answer, abstained: !!data.abstained,
+                 citations: (data.citations || []).map(function (c) { return {passage_id: c.passage_id}; })};
+    var row = el("div", "vbw-rate");
+    var status = el("span", "vbw-rate-msg", "");
+    var comment = el("input", "vbw-comment");
+    comment.type = "text";
+    comment.maxLength = 2000;
+    comment.placeholder = "Opmerking (optioneel)";
+    comment.setAttribute("aria-label", "Opmerking bij je beoordeling");
+    [["up", "👍", "Goed antwoord"], ["down", "👎", "Slecht antwoord"]].forEach(function (r) {
+      var b = el("button", "vbw-" + r[0], r[1]);
+      b.type = "button";
+      b.title = r[2];
+      b.setAttribute("aria-label", r[2]);
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", function () {
+        row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        b.setAttribute("aria-pressed", "true");
+        send({rating: r[0], comment: comment.value, answer: rated}).then(function (resp) {
+          status.textContent = resp.ok ? "Bedankt voor je feedback." : "Feedback kon niet worden opgeslagen.";
+        }).catch(function () { status.textContent = "Feedback kon niet worden opgeslagen."; });
+      });
+      row.appendChild(b);
+    });
+    row.appendChild(comment);
+    row.appendChild(status);
+    div.appendChild(row);
+  }
+
+  window.VraagbaakChat = {el: el, start: start, rating: rating};
 })();
