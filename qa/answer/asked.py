@@ -187,6 +187,9 @@ _PARTICIPLE_START = ("ge", "opge", "inge", "aange", "uitge", "afge", "voorge", "
 _QUESTION_FORM = frozenset("hoeveel hoe lang oud wanneer jaar welk welke wie wat waar datum dag procent euro "
                            "per sinds".split())
 
+# The stems of the question-form words: what a question asks for, never what it is about.
+FORM_WORDS = frozenset(terms(" ".join(_QUESTION_FORM)))
+
 # Nouns too general to look for in the answer ("welk deel", "welke manier").
 _GENERIC_NOUNS = frozenset("deel delen soort soorten manier manieren vorm vormen rol rollen type typen aantal "
                            "kant kanten punt punten zaak zaken ding dingen".split())
