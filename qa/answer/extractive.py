@@ -212,7 +212,8 @@ class ExtractiveGenerator:
         asked = asked_for(question)
         noun = preferred_noun(question) if asked.kind is None else ()
         spec = self.binder.specifiers(question, FORM_WORDS)
-        self._bind(spec, cands, value=asked.kind is not None or bool(noun) or asks_value(question))
+        self._bind(spec, cands, value=asked.kind is not None or bool(noun) or asks_value(question),
+                   typed=asked.kind is not None)
         best = self._lead(asked, noun, cands)
         if best is None:
             if not cands[0].bound:       # the best unit misses a specifier (a value question's list lacks the item)
@@ -244,14 +245,15 @@ class ExtractiveGenerator:
                     return c
         return cands[0]
 
-    def _bind(self, spec: Specifiers, cands: list[_Candidate], value: bool) -> None:
+    def _bind(self, spec: Specifiers, cands: list[_Candidate], value: bool, typed: bool) -> None:
         """Mark the candidates that carry the question's specifiers (`qa.answer.binding`).
 
         Numbers must stand in the unit's local text. Words: siblings (the units of one list or
         table, or the sentences of one passage) compete on the share they carry; a list item or
         row that carries less than a sibling is not bound, nor one whose siblings carry none of
         them when the question asks for a value (then the list does not hold what is asked). A
-        sentence only competes with its siblings when the question asks for a value."""
+        sentence only competes with its siblings when the question asks for a typed value (a
+        number, date, amount …: a sentence next to it holds another one)."""
         if not spec:
             return
         groups: dict[tuple, list[tuple[_Candidate, float]]] = {}
@@ -266,7 +268,7 @@ class ExtractiveGenerator:
             key = (id(c.hit), structured, c.unit.context if structured else "")
             groups.setdefault(key, []).append((c, share))
         for (_, structured, _), members in groups.items():
-            if not structured and not value:
+            if not structured and not typed:
                 continue
             top = max(share for _, share in members)
             for c, share in members:
