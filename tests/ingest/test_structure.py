@@ -1,0 +1,177 @@
+"""Structure survives ingestion (issue 20, part 1): every loader keeps each list item, table
+row, definition and "Label: value" line as its own raw block with kind, context and group,
+a table row read as "header: cell" pairs, and spans that still point at the unit's text."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.ingest.load import load_document
+from qa.types import normalize_text
+
+LILYPOND = Path("/usr/share/doc/lilypond/html/Documentation/learning")   # lilypond-doc-html-nl
+
+
+def _units(path: Path):
+    """The raw non-heading blocks of a file, after checking every span (headings too)."""
+    document, raw = load_document(path, path.parent)
+    for block, _ in raw:
+        assert normalize_text(document.text[block.start:block.end]) == block.text
+    return [b for b, heading in raw if not heading]
+
+
+def _kind(units, kind):
+    return [b for b in units if b.kind == kind]
+
+
+HTML_PAGE = """<!DOCTYPE html><html><head><title>Vereisten</title></head><body><main>
+<h1>Installatie</h1>
+<p>Lees dit eerst. De minimale vereisten zijn:</p>
+<ul><li>Een <strong>server</strong> met 40 GB schijfruimte</li>
+<li><p>Een laptop met 30 GB</p><p>of meer</p>
+  <ol><li>met SSD</li><li>zonder SSD</li></ol></li></ul>
+<table><caption>Minimale schijfruimte</caption>
+<thead><tr><th>Machine</th><th>Schijfruimte</th><th>Geheugen</th></tr></thead>
+<tbody><tr><th scope="row">server</th><td>40 GB</td><td>8 GB</td></tr>
+<tr><th scope="row">laptop</th><td></td><td>4 GB</td></tr></tbody></table>
+<p>Per machine:</p>
+<table><tr><th>server</th><td>40 GB</td></tr><tr><th>laptop</th><td>30 GB</td></tr></table>
+<table><tr><td>los</td><td>zonder kop</td></tr></table>
+<h2>Opties</h2>
+<dl><dt>-y</dt><dd>Beantwoordt elke vraag met ja.</dd>
+<dt>-s</dt><dd><p>Simuleert de opdracht.</p><p>Handig om eerst te proberen.</p></dd></dl>
+<h2>Geheugen</h2>
+<p>Per soort machine:</p>
+<p>Server: 8 GB</p><p>Laptop: 4 GB</p>
+<p>Zie http://voorbeeld.nl voor meer.</p>
+</main></body></html>"""
+
+
+def test_html_list_table_definition_and_label_value_units(tmp_path):
+    path = tmp_path / "vereisten.html"
+    path.write_text(HTML_PAGE, encoding="utf-8")
+    units = _units(path)
+
+    items = _kind(units, "list_item")
+    assert [b.text for b in items] == ["• Een server met 40 GB schijfruimte", "• Een laptop met 30 GB of meer",
+                                       "• met SSD", "• zonder SSD"]
+    outer, nested = items[:2], items[2:]
+    assert {b.context for b in outer} == {"De minimale vereisten zijn:"}       # the lead-in sentence
+    assert len({b.group for b in outer}) == 1 and outer[0].group > 0
+    # a nested list: its own group, the parent item in its context
+    assert {b.context for b in nested} == {"De minimale vereisten zijn: › Een laptop met 30 GB of meer"}
+    assert len({b.group for b in nested}) == 1 and nested[0].group != outer[0].group
+
+    rows = _kind(units, "table_row")
+    assert [b.text for b in rows] == [
+        "Machine: server; Schijfruimte: 40 GB; Geheugen: 8 GB",   # header row (thead) and header column
+        "Machine: laptop; Geheugen: 4 GB",                         # an empty cell is left out
+        "server: 40 GB", "laptop: 30 GB",                          # header column only
+        "| los | zonder kop |",                                     # no header known: the row as it stands
+    ]
+    assert [b.context for b in rows[:2]] == ["Minimale schijfruimte"] * 2     # the caption
+    assert [b.context for b in rows[2:4]] == ["Per machine:"] * 2             # the lead-in
+    assert len({b.group for b in rows[:2]}) == 1 and rows[0].group != rows[2].group
+    assert all(b.header == () for b in rows)
+    assert not any("|" in b.text for b in rows[:4])
+
+    definitions = _kind(units, "definition")
+    assert [(b.text, b.context) for b in definitions] == [
+        ("-y: Beantwoordt elke vraag met ja.", ""), ("-s: Simuleert de opdracht.", ""),
+        ("Handig om eerst te proberen.", "-s")]                   # a further paragraph: its term
+    assert len({b.group for b in definitions}) == 1
+
+    pairs = _kind(units, "label_value")
+    assert [(b.text, b.context) for b in pairs] == [("Server: 8 GB", "Per soort machine:"),
+                                                   ("Laptop: 4 GB", "Per soort machine:")]
+    assert pairs[0].group == pairs[1].group and pairs[0].group not in {b.group for b in items + rows}
+    plain = next(b for b in units if "voorbeeld.nl" in b.text)
+    assert (plain.kind, plain.group, plain.context) == ("paragraph", 0, "")
+
+
+MARKDOWN = """---
+title: Vereisten
+---
+# Vereisten
+
+De minimale vereisten zijn:
+
+- Server: 40 GB
+  op een snelle schijf
+- Laptop: 30 GB
+    1. met scherm
+    2. zonder scherm
+
+Tabel met schijfruimte:
+
+| Machine | Schijfruimte |
+|---------|-------------:|
+| server  | 40 GB |
+| laptop  | 30 GB |
+
+## Geheugen
+
+Server: 8 GB
+Laptop: 4 GB
+Zie https://voorbeeld.nl
+"""
+
+
+def test_markdown_list_items_pipe_table_and_label_values(tmp_path):
+    path = tmp_path / "vereisten.md"
+    path.write_text(MARKDOWN, encoding="utf-8")
+    units = _units(path)
+
+    items = _kind(units, "list_item")
+    assert [b.text for b in items] == ["- Server: 40 GB op een snelle schijf", "- Laptop: 30 GB",
+                                       "1. met scherm", "2. zonder scherm"]   # a continuation line joins its item
+    assert [b.context for b in items] == ["De minimale vereisten zijn:"] * 2 + \
+        ["De minimale vereisten zijn: › Laptop: 30 GB"] * 2
+    assert items[0].group == items[1].group != items[2].group == items[3].group
+
+    rows = _kind(units, "table_row")
+    assert [b.text for b in rows] == ["| server | 40 GB |", "| laptop | 30 GB |"]   # the raw source row
+    assert all(b.header == ("Machine", "Schijfruimte") for b in rows)
+    assert all(b.context == "Tabel met schijfruimte:" for b in rows)
+    assert not any(b.text.startswith(("| Machine", "|---")) for b in units)        # header and separator
+
+    pairs = _kind(units, "label_value")
+    assert [b.text for b in pairs] == ["Server: 8 GB", "Laptop: 4 GB"]
+    assert pairs[0].group == pairs[1].group > 0
+    assert next(b for b in units if "voorbeeld.nl" in b.text).kind == "paragraph"
+
+
+def test_plain_text_label_value_lines_need_a_run_of_two(tmp_path):
+    path = tmp_path / "notities.txt"
+    path.write_text("Schijfruimte per machine:\nserver: 40 GB\nlaptop: 30 GB\n\n"
+                    "Let op: dit is een losse opmerking.\n\nWebsite: https://voorbeeld.nl\n"
+                    "Zie ook: http://voorbeeld.nl/a\n", encoding="utf-8")
+    units = _units(path)
+    pairs = _kind(units, "label_value")
+    assert [(b.text, b.context) for b in pairs[:2]] == [("server: 40 GB", "Schijfruimte per machine:"),
+                                                       ("laptop: 30 GB", "Schijfruimte per machine:")]
+    assert next(b for b in units if b.text.startswith("Let op")).kind == "paragraph"   # one line alone
+    assert [b.text for b in pairs[2:]] == ["Website: https://voorbeeld.nl", "Zie ook: http://voorbeeld.nl/a"]
+    assert pairs[2].group != pairs[0].group
+
+
+@pytest.mark.parametrize("name, row, context", [
+    ("engravers-explained.nl.html", "Engraver: Clef_engraver; Function: Engraves clefs", ""),
+    ("types-of-properties.nl.html", "Property type: Integer; Rules: A whole number; Examples: 3, -1",
+     "We only give examples for constants here: if you want to compute a value using Scheme, "
+     "see Calculations in Scheme."),
+])
+def test_lilypond_manual_tables_read_as_header_cell_pairs(name, row, context):
+    units = _units(LILYPOND / name)
+    rows = _kind(units, "table_row")
+    hit = next(b for b in rows if b.text == row)
+    assert hit.context.startswith(context)
+    assert len(rows) >= 10 and {b.group for b in rows} == {hit.group}
+    assert not any(b.text.startswith("|") for b in rows)
+
+
+def test_lilypond_manual_list_keeps_items_with_their_lead_in():
+    items = _kind(_units(LILYPOND / "working-on-input-files.nl.html"), "list_item")
+    assert [b.text.split(":")[0] for b in items] == ["• Versie-uitdrukking", "• Hoofdlettergevoelig",
+                                                     "• Witeruimteongevoelig", "• Uitdrukkingen", "• Commentaren"]
+    assert {b.context for b in items} == {"We leggen hieronder uit wat al deze termen betekenen:"}
