@@ -199,14 +199,12 @@ def _table_lines(table) -> list[str]:
     texts = [t for t in texts if any(t)]
     if not texts:
         return []
-    body = texts[1:]
     first_bold = all(_all_bold(c.paragraphs) for c, t in zip(rows[0], texts[0]) if t)
-    header = texts[0] if body and (first_bold or looks_like_header(texts[0], body)) else None
-    body_rows = rows[1:] if header else rows
+    column_bold = len(rows) > 1 and all(len(t) > 1 and t[0] and _all_bold(r[0].paragraphs) for r, t in zip(rows, texts))
+    header = texts[0] if len(texts) > 1 and (first_bold or (not column_bold and looks_like_header(texts[0], texts[1:]))) \
+        else None
     body = texts[1:] if header else texts
-    header_column = not header and len(body) > 1 and all(
-        r and t[0] and len(t) > 1 and _all_bold(r[0].paragraphs) for r, t in zip(body_rows, body))
-    return [row_text(t, header, header_column) for t in body]
+    return [row_text(t, header, column_bold and not header) for t in body]
 
 
 def _items(document):

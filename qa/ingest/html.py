@@ -146,7 +146,7 @@ def _table_lines(table) -> tuple[list[str], str]:
     caption = _text(caption) if caption is not None and caption.find_parent("table") is table else ""
     cells = [_cells(tr) for tr in rows]
     head_rows = [k for k, tr in enumerate(rows) if tr.find_parent("thead") is not None]
-    if not head_rows and cells and len(cells) > 1 and cells[0] and all(h for _, h, _ in cells[0]):
+    if not head_rows and len(cells) > 1 and any(h for _, h, _ in cells[0]) and all(h for t, h, _ in cells[0] if t):
         head_rows = [0]
     header = _spread(cells[head_rows[-1]]) if head_rows else None
     body = [c for k, c in enumerate(cells) if k not in head_rows and any(t for t, _, _ in c)]

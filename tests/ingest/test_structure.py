@@ -175,3 +175,55 @@ def test_lilypond_manual_list_keeps_items_with_their_lead_in():
     assert [b.text.split(":")[0] for b in items] == ["• Versie-uitdrukking", "• Hoofdlettergevoelig",
                                                      "• Witeruimteongevoelig", "• Uitdrukkingen", "• Commentaren"]
     assert {b.context for b in items} == {"We leggen hieronder uit wat al deze termen betekenen:"}
+
+
+def _docx(path: Path) -> Path:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Vereisten", level=1)
+    d.add_paragraph("Lees dit eerst. De minimale vereisten zijn:")
+    d.add_paragraph("Server met 40 GB", style="List Bullet")
+    d.add_paragraph("Laptop met 30 GB", style="List Bullet")
+    d.add_paragraph("met SSD", style="List Bullet 2")
+    d.add_paragraph("zonder SSD", style="List Bullet 2")
+    d.add_paragraph("Schijfruimte en geheugen per machine:")
+    table = d.add_table(rows=3, cols=3)
+    for r, values in enumerate([("Machine", "Schijfruimte", "Geheugen"), ("server", "40 GB", "8 GB"),
+                                ("laptop", "30 GB", "4 GB")]):
+        for c, value in enumerate(values):
+            run = table.cell(r, c).paragraphs[0].add_run(value)
+            run.bold = r == 0 or c == 0              # a bold header row and a bold header column
+    d.add_heading("Geheugen", level=2)
+    d.add_paragraph("Geheugen per machine:")
+    side = d.add_table(rows=2, cols=2)
+    for r, values in enumerate([("server", "8 GB"), ("laptop", "4 GB")]):
+        side.cell(r, 0).paragraphs[0].add_run(values[0]).bold = True        # header column only
+        side.cell(r, 1).text = values[1]
+    numbers = d.add_table(rows=2, cols=2)
+    numbers.cell(0, 0).text, numbers.cell(0, 1).text = "2024", "12"          # numbers: no header
+    numbers.cell(1, 0).text, numbers.cell(1, 1).text = "2025", "14"
+    d.add_paragraph("Server: 8 GB")
+    d.add_paragraph("Laptop: 4 GB")
+    d.save(path)
+    return path
+
+
+def test_docx_list_paragraphs_and_tables_as_units(tmp_path):
+    units = _units(_docx(tmp_path / "vereisten.docx"))
+    items = _kind(units, "list_item")
+    assert [b.text for b in items] == ["• Server met 40 GB", "• Laptop met 30 GB", "• met SSD", "• zonder SSD"]
+    assert [b.context for b in items] == ["De minimale vereisten zijn:"] * 2 + \
+        ["De minimale vereisten zijn: › Laptop met 30 GB"] * 2
+    assert items[0].group == items[1].group != items[2].group == items[3].group
+
+    rows = _kind(units, "table_row")
+    assert [b.text for b in rows] == [
+        "Machine: server; Schijfruimte: 40 GB; Geheugen: 8 GB", "Machine: laptop; Schijfruimte: 30 GB; Geheugen: 4 GB",
+        "server: 8 GB", "laptop: 4 GB",
+        "| 2024 | 12 |", "| 2025 | 14 |"]
+    assert [b.context for b in rows[:4]] == ["Schijfruimte en geheugen per machine:"] * 2 + ["Geheugen per machine:"] * 2
+    assert len({b.group for b in rows}) == 3
+
+    pairs = _kind(units, "label_value")
+    assert [b.text for b in pairs] == ["Server: 8 GB", "Laptop: 4 GB"] and pairs[0].group == pairs[1].group
