@@ -120,22 +120,50 @@ def _anchor(tag):
     return node.parent
 
 
-def _cells(row) -> list[tuple[str, bool, int]]:
-    """(text, is a header cell, columns spanned) of a table row's own cells."""
+def _span(cell, name: str) -> int:
+    try:
+        return max(1, min(int(cell.get(name) or 1), 50))
+    except ValueError:
+        return 1
+
+
+def _cells(row) -> list[tuple[str, bool, int, int]]:
+    """(text, is a header cell, columns spanned, rows spanned) of a table row's own cells."""
     out = []
     for cell in row.find_all(["td", "th"], recursive=False):
-        try:
-            span = max(1, min(int(cell.get("colspan") or 1), 50))
-        except ValueError:
-            span = 1
         head = cell.name == "th" or (cell.get("scope") or "").lower() in {"row", "rowgroup"}
-        out.append((_text(cell), head, span))
+        out.append((_text(cell), head, _span(cell, "colspan"), _span(cell, "rowspan")))
     return out
 
 
-def _spread(cells) -> list[str]:
-    """Cell texts per column: a header cell over two columns heads both."""
-    return [text for text, _, span in cells for _ in range(span)]
+def _grid(rows: list[list[tuple]]) -> list[list[str]]:
+    """The cell texts of each row by column: a cell over two columns or rows stands in each
+    (a row below a cell that spans rows starts to its right)."""
+    grid: list[list[str]] = []
+    above: dict[int, tuple[str, int]] = {}          # column -> (text, rows still to span)
+    for row in rows:
+        texts: list[str] = []
+        cells = iter(row)
+        cell = next(cells, None)
+        while cell is not None or any(k >= len(texts) for k in above):
+            col = len(texts)
+            if col in above:
+                text, left = above.pop(col)
+                texts.append(text)
+                if left > 1:
+                    above[col] = (text, left - 1)
+                continue
+            if cell is None:
+                texts.append("")
+                continue
+            text, _, colspan, rowspan = cell
+            for k in range(colspan):
+                texts.append(text)
+                if rowspan > 1:
+                    above[col + k] = (text, rowspan - 1)
+            cell = next(cells, None)
+        grid.append(texts)
+    return grid
 
 
 def _table_lines(table) -> tuple[list[str], str]:
@@ -145,29 +173,22 @@ def _table_lines(table) -> tuple[list[str], str]:
     caption = table.find("caption")
     caption = _text(caption) if caption is not None and caption.find_parent("table") is table else ""
     cells = [_cells(tr) for tr in rows]
+    grid = _grid(cells)
     head_rows = [k for k, tr in enumerate(rows) if tr.find_parent("thead") is not None]
-    if not head_rows and len(cells) > 1 and any(h for _, h, _ in cells[0]) and all(h for t, h, _ in cells[0] if t):
+    if not head_rows and len(cells) > 1 and any(c[1] for c in cells[0]) and all(c[1] for c in cells[0] if c[0]):
         head_rows = [0]
-    header = _spread(cells[head_rows[-1]]) if head_rows else None
-    body = [c for k, c in enumerate(cells) if k not in head_rows and any(t for t, _, _ in c)]
-    header_column = not header and body and sum(bool(c) and c[0][1] for c in body) * 2 >= len(body)
+    header = grid[head_rows[-1]] if head_rows else None
+    body = [k for k in range(len(rows)) if k not in head_rows and any(grid[k])]
+    header_column = not header and body and sum(bool(cells[k]) and cells[k][0][1] for k in body) * 2 >= len(body)
     lines = []
-    for row in body:
-        filled = [t for t, _, _ in row if t]
-        if header and len(filled) == 1 and len(header) > 1:
+    for k in body:
+        filled = [t for t in grid[k] if t]
+        if header and len(header) > 1 and len(cells[k]) == 1 and cells[k][0][2] >= len(header):
             lines.append(filled[0])                     # a row over the whole table: a sub-heading
-            continue
-        if header:
-            texts, at = [""] * len(header), 0           # cells placed under their columns
-            for text, _, span in row:
-                if at >= len(texts):
-                    texts.append(text)
-                else:
-                    texts[at] = text
-                at += span
-            lines.append(row_text(texts, header))
+        elif header:
+            lines.append(row_text(grid[k], header))
         else:
-            lines.append(row_text([t for t, _, _ in row], header_column=bool(header_column)))
+            lines.append(row_text([c[0] for c in cells[k]], header_column=bool(header_column)))
     if not body and header:
         lines.append(table_row(header))
     return [x for x in lines if x], caption
@@ -248,7 +269,7 @@ class _Walker:
                 self.structure(child, name, frame, parent)
             elif name == "tr":                           # a row outside a table element
                 self.flush(frame, node)
-                if line := row_text([t for t, _, _ in _cells(child)]):
+                if line := row_text([c[0] for c in _cells(child)]):
                     self.emit(line, owner=node)
             elif name == "br":
                 self.buffer.append(" ")

@@ -38,16 +38,21 @@ def table_row(cells: list[str]) -> str:
 
 def row_text(cells: list[str], header: list[str] | None = None, header_column: bool = False) -> str:
     """A table row as text: "header: cell" pairs joined by "; " under a header row (a cell
-    under an empty header, or beyond the last, stays plain); "label: cell; cell" when the first
+    under an empty header, or beyond the last, stays plain; the cells under one header over
+    two columns follow it together); "label: cell; cell" when the first
     cell heads the row; the `| a | b |` line when no header is known. Empty cells are left out."""
     cells = [normalize_text(c) for c in cells]
     if header:
-        parts = []
+        parts, names = [], []
         for k, cell in enumerate(cells):
             if not cell:
                 continue
             name = normalize_text(header[k]) if k < len(header) else ""
+            if name and names and names[-1] == name:      # columns under one header over both
+                parts[-1] += f" {cell}"
+                continue
             parts.append(f"{name}: {cell}" if name and name != cell else cell)
+            names.append(name)
         return "; ".join(parts)
     filled = [c for c in cells[1:] if c]
     if header_column and cells and cells[0] and filled:

@@ -227,3 +227,19 @@ def test_docx_list_paragraphs_and_tables_as_units(tmp_path):
 
     pairs = _kind(units, "label_value")
     assert [b.text for b in pairs] == ["Server: 8 GB", "Laptop: 4 GB"] and pairs[0].group == pairs[1].group
+
+
+def test_html_table_cells_over_rows_and_columns_stand_under_their_headers(tmp_path):
+    path = tmp_path / "releases.html"
+    path.write_text("""<html><body><p>De uitgaven:</p><table>
+<tr><th>Reeks</th><th>Versie</th><th colspan="2">Uitgebracht</th></tr>
+<tr><td rowspan="2">2.x</td><td>2.22</td><td>2020</td><td>maart</td></tr>
+<tr><td>2.24</td><td>2022</td><td>november</td></tr>
+<tr><td colspan="4">Oudere reeksen</td></tr>
+</table></body></html>""", encoding="utf-8")
+    rows = _kind(_units(path), "table_row")
+    assert [b.text for b in rows] == [
+        "Reeks: 2.x; Versie: 2.22; Uitgebracht: 2020 maart",                   # one header over two columns
+        "Reeks: 2.x; Versie: 2.24; Uitgebracht: 2022 november",                # 2.x spans both rows
+        "Oudere reeksen"]                                                        # a row over the whole table
+    assert {b.context for b in rows} == {"De uitgaven:"}
