@@ -63,11 +63,12 @@ def row_text(cells: list[str], header: list[str] | None = None, header_column: b
 def looks_like_header(cells: list[str], body: list[list[str]]) -> bool:
     """Whether a first row of plain cells (no bold, no header style) reads as column headers:
     a body follows, two or more filled cells, all short, none a number (or starting with one:
-    "40 GB"), no two the same."""
+    "40 GB") or cut off at a line end (an open bracket, a hyphen), no two the same."""
     cells = [normalize_text(c) for c in cells]
     if len([c for c in cells if c]) < 2 or not body:
         return False
     if any(_NUMERIC.match(c) or c[0].isdigit() or len(c) > _HEADER_MAX_CHARS or len(c.split()) > _HEADER_MAX_WORDS
+           or c.count("(") != c.count(")") or c.endswith(("-", ","))     # a cell cut off at a line end
            for c in cells if c):
         return False
     return len(set(cells)) == len(cells)

@@ -243,3 +243,76 @@ def test_html_table_cells_over_rows_and_columns_stand_under_their_headers(tmp_pa
         "Reeks: 2.x; Versie: 2.24; Uitgebracht: 2022 november",                # 2.x spans both rows
         "Oudere reeksen"]                                                        # a row over the whole table
     assert {b.context for b in rows} == {"De uitgaven:"}
+
+
+def _pdf(path: Path) -> Path:
+    """A page with a heading, a list (a bullet item wrapped over two lines, indented under its
+    text), a table (bold header row, three columns) and a paragraph after it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 12, "Vereisten", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "Voor de installatie gelden eisen. De minimale vereisten zijn:", new_x="LMARGIN", new_y="NEXT")
+    for text in ("Een server met 40 GB schijfruimte en een snelle processor die het hele team jaren "
+                 "zonder problemen kan bedienen, ook bij zware taken.", "Een laptop met 30 GB."):
+        pdf.set_x(14)
+        pdf.cell(6, 6, "-")
+        pdf.multi_cell(160, 6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.multi_cell(0, 6, "Schijfruimte en geheugen per machine:", new_x="LMARGIN", new_y="NEXT")
+    for k, row in enumerate([("Machine", "Schijfruimte", "Geheugen"), ("server", "40 GB", "8 GB"),
+                             ("laptop", "30 GB", "4 GB")]):
+        pdf.set_font("Helvetica", "B" if k == 0 else "", 11)
+        for cell in row:
+            pdf.cell(50, 6, cell)
+        pdf.ln(6)
+    pdf.ln(4)
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "Na de tabel volgt gewone tekst over de installatie, die over de hele breedte van "
+                   "de pagina loopt en met een punt eindigt.", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_bullets_and_an_aligned_table_from_the_layout(tmp_path):
+    units = _units(_pdf(tmp_path / "vereisten.pdf"))
+    items = _kind(units, "list_item")
+    assert [b.text for b in items] == [
+        "- Een server met 40 GB schijfruimte en een snelle processor die het hele team jaren zonder "
+        "problemen kan bedienen, ook bij zware taken.",                 # the wrapped line joins its item
+        "- Een laptop met 30 GB."]
+    assert {b.context for b in items} == {"De minimale vereisten zijn:"}
+    assert items[0].group == items[1].group > 0
+
+    rows = _kind(units, "table_row")
+    assert [b.text for b in rows] == ["Machine: server; Schijfruimte: 40 GB; Geheugen: 8 GB",
+                                      "Machine: laptop; Schijfruimte: 30 GB; Geheugen: 4 GB"]
+    assert {b.context for b in rows} == {"Schijfruimte en geheugen per machine:"}
+    assert rows[0].group == rows[1].group not in {0, items[0].group}
+    assert all(b.page == 1 for b in rows)
+    after = next(b for b in units if b.text.startswith("Na de tabel"))
+    assert after.kind == "paragraph" and after.text.endswith("met een punt eindigt.")
+    assert not any(b.text in {"Machine", "Schijfruimte"} for b in units)      # the header row is no unit
+
+
+def test_pdf_two_column_page_is_no_table(tmp_path):
+    from fpdf import FPDF
+
+    prose = ("Dit is gewone tekst in een kolom van een krant, met zinnen die doorlopen tot het "
+             "einde van de regel en dan verder gaan op de volgende regel van dezelfde kolom. ") * 6
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    top = pdf.get_y()
+    pdf.multi_cell(85, 6, prose)
+    pdf.set_xy(110, top)
+    pdf.multi_cell(85, 6, prose.replace("krant", "blad"))
+    path = tmp_path / "kolommen.pdf"
+    pdf.output(str(path))
+    units = _units(path)
+    assert not _kind(units, "table_row")
+    assert any(b.text.startswith("Dit is gewone tekst in een kolom van een krant") for b in units)
+    assert any(b.text.startswith("Dit is gewone tekst in een kolom van een blad") for b in units)
