@@ -51,13 +51,20 @@ class Block:
     para: int                      # 1-based paragraph number in the document
     section: str | None = None     # heading the paragraph falls under
     page: int | None = None
-    kind: str = "paragraph"      # "paragraph" | "list_item" | "table_row" | "definition" | "label_value"
-    context: str = ""            # the unit's own local context, not its heading: a list's lead-in sentence
-                                 # ("De minimale vereisten zijn:"), a table's caption or lead-in; "" when none
-    group: int = 0               # units of one list / table / definition list / run of label: value lines
-                                 # share a group number (> 0, unique within the document); 0 for a paragraph
-    header: tuple = ()           # table_row whose text is the raw source row (Markdown "| a | b |"): the
-                                 # header cells of its columns, in order; () otherwise
+    # Structure the loader found (qa.ingest.structure); a plain paragraph keeps the defaults.
+    # kind: "paragraph" | "list_item" | "table_row" | "definition" (a "term: description") |
+    # "label_value" (one line of a run of >= 2 "Label: value" lines)
+    kind: str = "paragraph"
+    # the unit's own local context, not its heading: a list's lead-in sentence ("De minimale
+    # vereisten zijn:"; for a nested list also the parent item's text), a table's caption or
+    # lead-in, a definition's term for its further paragraphs; "" when none
+    context: str = ""
+    # units of one list / table / definition list / run of label: value lines share a group
+    # number (> 0, unique within the document); 0 for a paragraph
+    group: int = 0
+    # a table_row whose text is the raw source row (Markdown "| a | b |"): the header cells of
+    # its columns, in order; () otherwise (HTML, DOCX and PDF rows are written as "header: cell")
+    header: tuple = ()
 
 
 @dataclass(frozen=True)
