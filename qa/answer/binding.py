@@ -10,26 +10,26 @@ somewhere else in its passage.
 
 One mechanism, no per-question rules:
 - **Numbers** in the question must stand in the unit's local text, as the same number.
-- **Words**: a question's content word is a specifier when it is not a topic word of the
-  corpus (it occurs in at most `topic_share` of the passages) and not already said by the
+- **Words**: a question's content word is a specifier when it is not the topic of the
+  retrieved passages (carried by `topic_share` of them or more) and not already said by the
   unit's shared context (the lead-in, caption, heading that all its siblings share). Siblings
   compete on them: the unit that carries the most (IDF-weighted) wins; a unit that carries less
   than a sibling does is not bound. When the question asks for a value (a typed or "welk(e) X",
   "wat is de X" question) and no sibling carries its specifiers, no unit of that list is bound:
   the answer is `missing_detail`, naming what is missing.
 - A word counts as carried through a compound ("tabelrand" carries "tabel") and with one typo
-  (edit distance 1 on words of 5+ letters), so a mistyped key term still binds.
+  (one letter wrong, missing, extra, or two swapped, on words of 5+ letters), so a mistyped
+  key term still binds.
 - A question that is mostly in words the corpus never uses (another language) binds on numbers
   only: its words cannot be compared with the sources' words, and the embedding model scores it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from qa.index.lexical import terms
 
@@ -48,6 +48,26 @@ def asks_value(question: str) -> bool:
     return bool(_VALUE_FORM.match(question))
 
 
+def label(unit_text: str) -> str:
+    """What names a list item or row among its siblings: its first field ("Versie 2" of
+    "Versie 2, uitgebracht op …", "Server" of "Machine: Server; Schijfruimte: 40 GB")."""
+    first = re.split(r"[;,]\s|\s[–—-]\s", unit_text, maxsplit=1)[0]
+    if ":" in first:
+        head, _, value = first.partition(":")
+        first = value if ";" in unit_text and value.strip() else head
+    return first.strip(" .:•")
+
+
+def missing_words(question: str, words: list[str]) -> str:
+    """The unbound specifiers as the question words them: a number with the word before it
+    ("versie 4"), words in question order."""
+    out = []
+    for word in words:
+        m = re.search(rf"(\w+\s+)?\b{re.escape(word)}\b", question)
+        out.append((m.group(0) if m and word[:1].isdigit() else word).strip())
+    return " ".join(dict.fromkeys(out))
+
+
 @dataclass(frozen=True)
 class Specifiers:
     numbers: frozenset = frozenset()
@@ -61,29 +81,29 @@ class Specifiers:
 class Binder:
     """Finds a question's specifiers and tells which candidate units carry them."""
 
-    def __init__(self, idf, default_idf: float, n_passages: int = 0, topic_share: float = 0.125,
-                 foreign_share: float = 0.5):
+    def __init__(self, idf, default_idf: float, topic_share: float = 0.75, foreign_share: float = 0.5):
         self.idf = idf
         self.default_idf = default_idf
-        # a term in more than `topic_share` of the passages is a topic word, never a specifier
-        self.topic_idf = math.log(1 + (1 - topic_share) / topic_share)
+        self.topic_share = topic_share
         self.foreign_share = foreign_share
 
-    def specifiers(self, question: str, form_words: frozenset = frozenset()) -> Specifiers:
-        words: dict[str, str] = {}
-        known = 0
-        content = [w for w in re.findall(r"[\w\-']+", question)]
-        for word in content:
+    def specifiers(self, question: str, passages: list[str], form_words: frozenset = frozenset()) -> Specifiers:
+        """The question's numbers and specifier words. `passages` are the retrieved passages'
+        texts (with section and document name): a word that at least `topic_share` of them
+        carry (of 3 or more) is what they are all about — the topic, not a specifier."""
+        stems: dict[str, str] = {}
+        for word in re.findall(r"[\w\-']+", question):
             for stem in terms(word):
-                if stem in form_words or stem.isdigit():
-                    continue
-                weight = self.idf.get(stem, None)
-                known += weight is not None
-                if weight is None or weight >= self.topic_idf:
-                    words.setdefault(stem, word)
-        n_terms = len({s for w in content for s in terms(w) if s not in form_words})
-        foreign = bool(n_terms) and known / n_terms < self.foreign_share
-        return Specifiers(frozenset(numbers(question)), {} if foreign else words, foreign)
+                if stem not in form_words and not stem.isdigit():
+                    stems.setdefault(stem, word)
+        known = sum(self.idf.get(stem, None) is not None for stem in stems)
+        if stems and known / len(stems) < self.foreign_share:
+            return Specifiers(frozenset(numbers(question)), {}, foreign=True)
+        if len(passages) >= 3:
+            texts = [set(terms(p)) for p in passages]
+            stems = {s: w for s, w in stems.items()
+                     if sum(carries(t, s) for t in texts) < self.topic_share * len(texts)}
+        return Specifiers(frozenset(numbers(question)), stems)
 
     def weight(self, stem: str) -> float:
         return self.idf.get(stem, self.default_idf)
@@ -92,22 +112,22 @@ class Binder:
         """(IDF-weighted share of the word specifiers that `local` carries, the words it does
         not carry); specifiers said by `shared` (what all siblings share) do not count."""
         shared_terms = set(terms(shared))
-        wanted = {s: w for s, w in spec.words.items() if not _has(shared_terms, s)}
+        wanted = {s: w for s, w in spec.words.items() if not carries(shared_terms, s)}
         if not wanted:
             return 1.0, []
         have = set(terms(local))
         total = sum(self.weight(s) for s in wanted)
-        got = sum(self.weight(s) for s in wanted if _has(have, s))
-        return got / total, [w for s, w in wanted.items() if not _has(have, s)]
+        got = sum(self.weight(s) for s in wanted if carries(have, s))
+        return got / total, [w for s, w in wanted.items() if not carries(have, s)]
 
 
-def _has(have: set[str], stem: str) -> bool:
+def carries(have: set[str], stem: str) -> bool:
     """`stem` is in `have`, as a word, as part of a compound, or with one typo (5+ letters)."""
     if stem in have:
         return True
     for word in have:
         if len(stem) >= 4 and (word.endswith(stem) or word.startswith(stem)):
             return True
-        if len(stem) >= 5 and abs(len(word) - len(stem)) <= 1 and Levenshtein.distance(word, stem, score_cutoff=1) <= 1:
+        if len(stem) >= 5 and abs(len(word) - len(stem)) <= 1 and OSA.distance(word, stem, score_cutoff=1) <= 1:
             return True
     return False

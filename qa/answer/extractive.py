@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
-from qa.answer.binding import Binder, Specifiers, asks_value, numbers
+from qa.answer.binding import Binder, Specifiers, asks_value, label, missing_words, numbers
 from qa.index.lexical import coverage, terms
 from qa.ingest.units import Unit, unit_at
 from qa.types import Answer, Citation, Hit
@@ -94,6 +94,7 @@ class _Candidate:
     unit: Unit | None = None   # the answer unit (a sentence, list item, table row, ...)
     bound: bool = True         # carries the question's specifiers (qa.answer.binding)
     unbound: tuple = ()        # the specifier words it does not carry
+    picked: bool = False       # a list item or row that carries more of the specifiers than a sibling
 
     @property
     def shared(self) -> str:
@@ -128,7 +129,7 @@ class ExtractiveGenerator:
                  max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
-                 about_text_penalty: float = 0.3, topic_share: float = 0.125):
+                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -142,6 +143,7 @@ class ExtractiveGenerator:
         self.noun_margin = noun_margin
         self.about_text_penalty = about_text_penalty
         self.binder = Binder(idf, default_idf, topic_share=topic_share)
+        self.max_list_items = max_list_items
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -211,7 +213,7 @@ class ExtractiveGenerator:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
         asked = asked_for(question)
         noun = preferred_noun(question) if asked.kind is None else ()
-        spec = self.binder.specifiers(question, FORM_WORDS)
+        spec = self.binder.specifiers(question, [_where(h) for h in hits[: self.passages_considered]], FORM_WORDS)
         self._bind(spec, cands, value=asked.kind is not None or bool(noun) or asks_value(question),
                    typed=asked.kind is not None)
         best = self._lead(asked, noun, cands)
@@ -222,9 +224,11 @@ class ExtractiveGenerator:
         # the lead gives the value asked for, or names the "welk(e) X" noun, or is the one item
         # of a list that carries what a value question specifies: it answers, stop there
         structured = bool(best.unit and best.unit.structured)
-        answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
-                                                  and best.echo < self.echo_threshold) \
-            or (structured and (bool(noun) or asks_value(question)))
+        if structured:       # one item answers when it was picked among its siblings; else the list does
+            answered = best.picked
+        else:
+            answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
+                                                      and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered), retrieved)
 
     def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[_Candidate]) -> _Candidate | None:
@@ -271,19 +275,27 @@ class ExtractiveGenerator:
             if not structured and not typed:
                 continue
             top = max(share for _, share in members)
+            low = min(share for _, share in members)
             for c, share in members:
                 if share < top - 1e-9 or (structured and value and top == 0.0 and c.unbound):
                     c.bound = False
+                c.picked = structured and c.bound and share > low + 1e-9
 
     def _missing_specifier(self, question: str, unbound: _Candidate, cands: list[_Candidate],
                            retrieved: list[dict]) -> Answer:
         """Abstain: the sources hold a list (or sentences) about the subject, but no item that
         carries what the question specifies. Names what they do cover, with the nearest unit."""
-        what = " ".join(unbound.unbound) or "dit"
-        topic = (unbound.unit.context if unbound.unit and unbound.unit.context else unbound.hit.passage.section) or ""
-        topic = topic.rstrip(" :.").strip()
-        covered = f"wel iets over {topic[:1].lower() + topic[1:]}" if topic else "dit onderwerp"
-        text = f"De bronnen noemen {covered}, maar niet voor {what}. Het dichtstbijzijnde in de bronnen: {unbound.text}"
+        what = missing_words(question, list(unbound.unbound)) or "wat de vraag noemt"
+        siblings = [c for c in cands if c.hit is unbound.hit and c.unit and c.unit.structured
+                    and c.unit.context == unbound.unit.context] if unbound.unit and unbound.unit.structured else []
+        labels = list(dict.fromkeys(label(c.unit.shown(c.hit.passage.text)) for c in
+                                    sorted(siblings, key=lambda c: c.start)))
+        labels = [x for x in labels if x][:4]
+        if len(labels) > 1:
+            covered = ", ".join(labels[:-1]) + f" en {labels[-1]}"
+        else:
+            covered = (unbound.hit.passage.section or "dit onderwerp").rstrip(" :.")
+        text = f"De bronnen noemen {covered}, maar niet {what}. Het dichtstbijzijnde in de bronnen: {unbound.text}"
         answer = compose(question, [unbound], retrieved, lead=text)
         answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", what
         return answer
@@ -304,12 +316,14 @@ class ExtractiveGenerator:
                 c.belongs = True
                 chosen.append(c)
                 words += len(c.text.split())
+        # a list question reads on through the list's items (up to `max_list_items`)
+        limit = max(self.max_sentences, self.max_list_items) if structured else self.max_sentences
         for c in cands:
-            if answered or len(chosen) >= self.max_sentences:
+            if answered or len(chosen) >= limit:
                 break
-            if c in chosen:
+            if c in chosen or (structured and not _sibling(c, best)):
                 continue
-            n_words = len(c.text.split())
+            n_words = len(_shown(c).split()) if structured else len(c.text.split())
             if words + n_words > self.max_words:
                 continue
             margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
@@ -383,8 +397,23 @@ def _last_of_previous_passage(best: _Candidate, cands: list[_Candidate]) -> _Can
     return max(before, key=lambda c: (c.hit.passage.end, c.start), default=None)
 
 
+def _sibling(a: _Candidate, b: _Candidate) -> bool:
+    """Two units of the same list or table (same passage, same lead-in or caption)."""
+    return bool(a.hit is b.hit and a.unit and b.unit and a.unit.structured and b.unit.structured
+                and a.unit.context == b.unit.context)
+
+
+def _shown(c: _Candidate) -> str:
+    """A list item or row without its context (shown after a sibling that gave it)."""
+    return c.unit.shown(c.hit.passage.text) if c.unit and c.unit.structured else c.text
+
+
 def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
     for c in chosen:
+        if cand.unit and c.unit and cand.unit.structured and c.unit.structured and cand.hit is c.hit:
+            if cand.start == c.start:
+                return True
+            continue                 # siblings share their context, not their content
         union = cand.terms | c.terms
         if union and len(cand.terms & c.terms) / len(union) > 0.6:
             return True
@@ -404,11 +433,15 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict], lead
     numbers: dict[str, int] = {}
     quotes: dict[str, list[_Candidate]] = {}
     parts = []
+    previous = None
     for c in chosen:
         pid = c.hit.passage.id
         n = numbers.setdefault(pid, len(numbers) + 1)
         quotes.setdefault(pid, []).append(c)
-        parts.append(f"{lead if lead is not None and c is best else c.text} [{n}]")
+        # the items of one list: the lead-in once, then each item
+        text = _shown(c) if previous is not None and _sibling(c, previous) else c.text
+        parts.append(f"{lead if lead is not None and c is best else text} [{n}]")
+        previous = c
     citations = []
     for pid, n in numbers.items():
         used = quotes[pid]
