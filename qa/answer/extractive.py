@@ -221,6 +221,9 @@ class ExtractiveGenerator:
             if not cands[0].bound:       # the best unit misses a specifier (a value question's list lacks the item)
                 return self._missing_specifier(question, cands[0], cands, retrieved)
             return self._missing(question, asked, cands, retrieved)
+        if best.text.endswith(":"):     # a lead-in: the list it introduces answers (it shows the lead-in)
+            best = next((c for c in cands if c.bound and c.unit and c.unit.structured
+                         and c.unit.context.endswith(best.text)), best)
         # the lead gives the value asked for, or names the "welk(e) X" noun, or is the one item
         # of a list that carries what a value question specifies: it answers, stop there
         structured = bool(best.unit and best.unit.structured)
@@ -325,6 +328,11 @@ class ExtractiveGenerator:
                 continue
             n_words = len(_shown(c).split()) if structured else len(c.text.split())
             if words + n_words > self.max_words:
+                continue
+            if structured:               # the list's items, in their order
+                c.belongs = True
+                chosen.append(c)
+                words += n_words
                 continue
             margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
             if c.score < best.score - margin or _near_duplicate(c, chosen):
