@@ -110,9 +110,13 @@ def _lilypond_pdf() -> bytes:
     out.import_pages(src, list(range(first - 1, last)))
     buf = io.BytesIO()
     out.save(buf)
-    # PDFium writes a random file /ID into the trailer; a fixed one of the same length (taken
-    # from the bytes before it) makes the file the same on every run.
+    # PDFium writes the time of saving as /CreationDate and a random file /ID into the
+    # trailer. The source PDF's creation time and an /ID taken from the bytes before it, both
+    # of the same length (so the cross-reference offsets stay right), make the file the same
+    # on every run.
     data = buf.getvalue()
+    source_date = re.sub(r"\D", "", src.get_metadata_dict().get("CreationDate", ""))[:14].ljust(14, "0")
+    data = re.sub(rb"/CreationDate\(D:\d{14}", b"/CreationDate(D:" + source_date.encode(), data, count=1)
     match = re.search(rb"/ID\s*\[<([0-9A-Fa-f]+)><([0-9A-Fa-f]+)>\]", data)
     if match:
         digest = hashlib.sha256(data[:match.start()]).hexdigest().upper().encode()
