@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.answer.binding import carries
+from qa.answer.binding import Words, carries
 from qa.index.lexical import terms
 
 from qa.answer.values import (WORDS, word_list, INSTANCE, LABEL, NAME, NUMBER, DATE, REFERENCE,
@@ -146,7 +146,8 @@ class Asked:
             return False
         if self.kind in ("date", "day") and _other_event(bare, self.forms):
             return False
-        if self.context and not any(carries(set(terms(about)), t) for t in self.context):
+        have = Words(about)
+        if self.context and not any(carries(have, t) for t in self.context):
             return False
         if not self.attribute:
             return True

@@ -31,7 +31,10 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
 
-from qa.index.lexical import terms
+from qa.index.lexical import TermCache
+
+_TERMS = TermCache(max_chunks=1 << 16)     # the same texts (sections, lead-ins, passages) recur
+terms = _TERMS.terms
 
 # numbers and version numbers ("4", "2.24", "3.5.1", "v2") in a question or a unit
 _NUMBER = re.compile(r"(?<![\w.,])v?(\d+(?:[.,]\d+)*)(?![\w]|[.,]\d)")
@@ -100,34 +103,52 @@ class Binder:
         if stems and known / len(stems) < self.foreign_share:
             return Specifiers(frozenset(numbers(question)), {}, foreign=True)
         if len(passages) >= 3:
-            texts = [set(terms(p)) for p in passages]
+            texts = [Words(p) for p in passages]
             stems = {s: w for s, w in stems.items()
-                     if sum(carries(t, s) for t in texts) < self.topic_share * len(texts)}
+                     if sum(carries(t, s, self.fuzzy(s)) for t in texts) < self.topic_share * len(texts)}
         return Specifiers(frozenset(numbers(question)), stems)
 
     def weight(self, stem: str) -> float:
         return self.idf.get(stem, self.default_idf)
 
+    def fuzzy(self, stem: str) -> bool:
+        """Only a word the corpus does not know can be a typo of one it does."""
+        return self.idf.get(stem, None) is None
+
     def carried(self, spec: Specifiers, local: str, shared: str = "") -> tuple[float, list[str]]:
         """(IDF-weighted share of the word specifiers that `local` carries, the words it does
         not carry); specifiers said by `shared` (what all siblings share) do not count."""
-        shared_terms = set(terms(shared))
-        wanted = {s: w for s, w in spec.words.items() if not carries(shared_terms, s)}
+        shared_words = Words(shared)
+        wanted = {s: w for s, w in spec.words.items() if not carries(shared_words, s, self.fuzzy(s))}
         if not wanted:
             return 1.0, []
-        have = set(terms(local))
+        have = Words(local)
+        found = {s for s in wanted if carries(have, s, self.fuzzy(s))}
         total = sum(self.weight(s) for s in wanted)
-        got = sum(self.weight(s) for s in wanted if carries(have, s))
-        return got / total, [w for s, w in wanted.items() if not carries(have, s)]
+        return sum(self.weight(s) for s in found) / total, [w for s, w in wanted.items() if s not in found]
 
 
-def carries(have: set[str], stem: str) -> bool:
-    """`stem` is in `have`, as a word, as part of a compound, or with one typo (5+ letters)."""
-    if stem in have:
+class Words:
+    """A text's stems, for `carries` checks without a loop over them per stem."""
+
+    def __init__(self, text: str):
+        self.set = set(terms(text))
+        self.joined = "\x00" + "\x00".join(self.set) + "\x00"
+
+
+def carries(have: "Words | set[str]", stem: str, fuzzy: bool = True) -> bool:
+    """`stem` is among the words `have`, as a word, as the head or start of a compound (4+
+    letters), or — with `fuzzy`, for a word the corpus does not know — with one typo (5+
+    letters: one letter wrong, missing, extra, or two swapped)."""
+    if not isinstance(have, Words):
+        words = Words("")
+        words.set, words.joined = set(have), "\x00" + "\x00".join(have) + "\x00"
+        have = words
+    if stem in have.set:
         return True
-    for word in have:
-        if len(stem) >= 4 and (word.endswith(stem) or word.startswith(stem)):
-            return True
-        if len(stem) >= 5 and abs(len(word) - len(stem)) <= 1 and OSA.distance(word, stem, score_cutoff=1) <= 1:
-            return True
+    if len(stem) >= 4 and (stem + "\x00" in have.joined or "\x00" + stem in have.joined):
+        return True
+    if fuzzy and len(stem) >= 5:
+        return any(abs(len(word) - len(stem)) <= 1 and OSA.distance(word, stem, score_cutoff=1) <= 1
+                   for word in have.set)
     return False
