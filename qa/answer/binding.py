@@ -36,15 +36,15 @@ from qa.index.lexical import TermCache
 _TERMS = TermCache(max_chunks=1 << 16)     # the same texts (sections, lead-ins, passages) recur
 terms = _TERMS.terms
 
-# numbers and version numbers ("4", "2.24", "3.5.1", "v2") in a question or a unit
-_NUMBER = re.compile(r"(?<![\w.,])v?(\d+(?:[.,]\d+)*)(?![\w]|[.,]\d)")
+# numbers, version numbers and codes with digits ("4", "2.24", "v2", "F12" of "Ctrl+F12", "mp3")
+_NUMBER = re.compile(r"(?<![\w.,])([a-z]{0,4}\d+(?:[.,]\d+)*[a-z]?)(?![\w]|[.,]\d)", re.IGNORECASE)
 # a question that asks for one value of a named attribute: "wat is de sneltoets …", "wat zijn de …"
 _VALUE_FORM = re.compile(r"^\W*(?:en\s+)?(?:wat|welke?)\s+(?:is|zijn|was|waren)\s+(?:de|het)\s+\w+", re.IGNORECASE)
 
 
 def numbers(text: str) -> set[str]:
     """The numbers in `text`, normalised ("2,5" -> "2.5")."""
-    return {m.group(1).replace(",", ".") for m in _NUMBER.finditer(text)}
+    return {m.group(1).replace(",", ".").lower() for m in _NUMBER.finditer(text)}
 
 
 def asks_value(question: str) -> bool:
@@ -75,6 +75,7 @@ def missing_words(question: str, words: list[str]) -> str:
 class Specifiers:
     numbers: frozenset = frozenset()
     words: dict = field(default_factory=dict)   # stem -> the question's word for it
+    content: frozenset = frozenset()            # all the question's content stems, the topic's too
     foreign: bool = False       # mostly words the corpus never uses: bind on numbers only
 
     def __bool__(self) -> bool:
@@ -102,11 +103,18 @@ class Binder:
         known = sum(self.idf.get(stem, None) is not None for stem in stems)
         if stems and known / len(stems) < self.foreign_share:
             return Specifiers(frozenset(numbers(question)), {}, foreign=True)
+        content = frozenset(stems)
         if len(passages) >= 3:
             texts = [Words(p) for p in passages]
             stems = {s: w for s, w in stems.items()
                      if sum(carries(t, s, self.fuzzy(s)) for t in texts) < self.topic_share * len(texts)}
-        return Specifiers(frozenset(numbers(question)), stems)
+        return Specifiers(frozenset(numbers(question)), stems, content=content)
+
+    def about(self, spec: Specifiers, local: str) -> bool:
+        """True when `local` carries at least one of the question's content words (its topic's
+        included): a sentence that carries none is about something else."""
+        have = Words(local)
+        return not spec.content or any(carries(have, s, self.fuzzy(s)) for s in spec.content)
 
     def weight(self, stem: str) -> float:
         return self.idf.get(stem, self.default_idf)
@@ -132,7 +140,10 @@ class Words:
     """A text's stems, for `carries` checks without a loop over them per stem."""
 
     def __init__(self, text: str):
-        self.set = set(terms(text))
+        found = terms(text)
+        # a compound written apart or with a hyphen at a line end ("HuisHoud- Boekje") is
+        # also the word it makes
+        self.set = set(found) | {a + b for a, b in zip(found, found[1:])}
         self.joined = "\x00" + "\x00".join(self.set) + "\x00"
 
 

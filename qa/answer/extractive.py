@@ -213,7 +213,9 @@ class ExtractiveGenerator:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
         asked = asked_for(question)
         noun = preferred_noun(question) if asked.kind is None else ()
-        spec = self.binder.specifiers(question, [_where(h) for h in hits[: self.passages_considered]], FORM_WORDS)
+        # the noun a "welk(e) X" question asks for is the category of the answer, not a word it repeats
+        form = FORM_WORDS | frozenset(noun) | frozenset(asked.attribute if asked.kind == "name" else ())
+        spec = self.binder.specifiers(question, [_where(h) for h in hits[: self.passages_considered]], form)
         self._bind(spec, cands, value=asked.kind is not None or bool(noun) or asks_value(question),
                    typed=asked.kind is not None)
         best = self._lead(asked, noun, cands)
@@ -276,11 +278,15 @@ class ExtractiveGenerator:
             groups.setdefault(key, []).append((c, share))
         for (_, structured, _), members in groups.items():
             if not structured and not typed:
+                # a sentence that answers a value question carries at least one of its words
+                for c, _ in members:
+                    if value and not self.binder.about(spec, c.local):
+                        c.bound = False
                 continue
             top = max(share for _, share in members)
             low = min(share for _, share in members)
             for c, share in members:
-                if share < top - 1e-9 or (structured and value and top == 0.0 and c.unbound):
+                if share < top - 1e-9 or (value and share == 0.0 and c.unbound):
                     c.bound = False
                 c.picked = structured and c.bound and share > low + 1e-9
 
@@ -296,9 +302,10 @@ class ExtractiveGenerator:
         labels = [x for x in labels if x][:4]
         if len(labels) > 1:
             covered = ", ".join(labels[:-1]) + f" en {labels[-1]}"
+            text = f"De bronnen noemen {covered}, maar niet {what}."
         else:
-            covered = (unbound.hit.passage.section or "dit onderwerp").rstrip(" :.")
-        text = f"De bronnen noemen {covered}, maar niet {what}. Het dichtstbijzijnde in de bronnen: {unbound.text}"
+            text = f"Ik vind in de bronnen geen passage die dit over {what} zegt."
+        text += f" Het dichtstbijzijnde in de bronnen: {unbound.text}"
         answer = compose(question, [unbound], retrieved, lead=text)
         answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", what
         return answer
@@ -308,9 +315,9 @@ class ExtractiveGenerator:
         it gives the value or names the thing asked for) further sentences that score close."""
         chosen = [best]
         words = len(best.text.split())
-        cands = [c for c in cands if c.bound]
-        # the best sentence together with its continuation (or what it continues); a list item
-        # or table row stands on its own (its context is in its text)
+        # the best sentence together with its continuation (or what it continues), bound or not
+        # (they are its context); a list item or table row stands on its own (its context is in
+        # its text); further sentences only when they are bound themselves
         structured = bool(best.unit and best.unit.structured)
         for c in ([] if structured else _neighbours(best, cands, self.echo_threshold)):
             if answered and c.hit is best.hit and c.start > best.start and not _CONTINUATION.match(c.text):
@@ -319,6 +326,7 @@ class ExtractiveGenerator:
                 c.belongs = True
                 chosen.append(c)
                 words += len(c.text.split())
+        cands = [c for c in cands if c.bound]
         # a list question reads on through the list's items (up to `max_list_items`)
         limit = max(self.max_sentences, self.max_list_items) if structured else self.max_sentences
         for c in cands:
