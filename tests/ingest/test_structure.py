@@ -316,3 +316,40 @@ def test_pdf_two_column_page_is_no_table(tmp_path):
     assert not _kind(units, "table_row")
     assert any(b.text.startswith("Dit is gewone tekst in een kolom van een krant") for b in units)
     assert any(b.text.startswith("Dit is gewone tekst in een kolom van een blad") for b in units)
+
+
+@pytest.fixture(scope="module")
+def lilypond_pdf(tmp_path_factory):
+    """The LilyPond learning manual as PDF (lilypond-doc-pdf-nl), the same content as the HTML."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("lilypond")
+    shutil.copy(LILYPOND.parent / "learning.nl.pdf", folder / "learning.nl.pdf")
+    return _units(folder / "learning.nl.pdf")
+
+
+def test_lilypond_pdf_tables_read_like_the_html_manual(lilypond_pdf):
+    rows = _kind(lilypond_pdf, "table_row")
+    clef = next(b for b in rows if b.text == "Engraver: Clef engraver; Function: Engraves clefs")
+    pdf_table = [b for b in rows if b.group == clef.group]
+    html_table = _kind(_units(LILYPOND / "engravers-explained.nl.html"), "table_row")
+    assert len(pdf_table) == len(html_table) == 13
+    assert clef.page == 69
+    # a cell wrapped over two lines is one cell; the header row is no unit of its own
+    assert "Object/property type: Engravers; Naming convention: Aaaa aaa engraver; Examples: Clef engraver, " \
+           "Note heads engraver" in {b.text for b in rows}
+    assert not any(b.text.startswith(("Engraver Function", "| Engraver |", "Property type Rules", "| Property type"))
+                   for b in lilypond_pdf)
+    # the table of property types runs over a page break: one table, one header
+    types = [b for b in rows if b.text.startswith("Property type: ")]
+    assert len(types) == 12 and len({b.group for b in types}) == 1 and {b.page for b in types} == {105, 106}
+
+
+def test_lilypond_pdf_list_items_keep_their_lead_in(lilypond_pdf):
+    items = [b for b in _kind(lilypond_pdf, "list_item")
+             if b.context == "We leggen hieronder uit wat al deze termen betekenen:"]
+    assert [b.text.split(":")[0] for b in items] == ["• Versie-uitdrukking", "• Hoofdlettergevoelig",
+                                                     "• Witeruimteongevoelig", "• Uitdrukkingen", "• Commentaren"]
+    assert len({b.group for b in items}) == 1
+    # the example under the first item (indented under its text) belongs to it, as in the HTML
+    assert '\\version "2.24.1"' in items[0].text and items[0].text.endswith("tijdens het compileren van het bestand.")
