@@ -6,11 +6,18 @@ the navigation header and footer and the tables of contents of DocBook pages: `d
 `div.navfooter`, `div.toc`, `div.list-of-figures`, ...); when the page has a `<main>` or
 `<article>`, only that is read.
 Every block element (`p`, `li`, `td`, `blockquote`, `pre`, ...) becomes a line of
-`Document.text`, `h1`–`h6` become headings; spans refer to that extracted text. A list's
-items are kept as paragraphs ("• item"), a table row is one line ("| cell | cell |"), and
-a definition list's term (`dt`) leads the first paragraph of its description (`dd`):
-"term: description". The loader knows its headings and paragraphs, so the chunker repairs
-no PDF noise in them (`qa.ingest.load.LOADERS`).
+`Document.text`, `h1`–`h6` become headings; spans refer to that extracted text. Lists,
+tables and definition lists become units (`Block.kind`, `context`, `group`;
+`qa.ingest.structure`): each list item is one `list_item` line ("• item", its paragraphs and
+code joined; a nested list is its own group with the parent item in its context); a table
+row is one `table_row` line of "header: cell" pairs under a header row (`thead`, or a first
+row of `th`) or beside a header column (`th`/`scope=row` first cells), cells over rows and
+columns placed under their headers, "| cell | cell |" when no header is known; a definition
+list's term (`dt`) leads the first paragraph of its description (`dd`): "term: description",
+a `definition` unit. A list's or table's context is the table's caption, else the paragraph
+right before it when it ends with ":" or is the only text before it in the same parent.
+The loader knows its headings and paragraphs, so the chunker repairs no PDF noise in them
+(`qa.ingest.load.LOADERS`).
 Metadata: `<title>`/`og:title`, `author`, publication date and the canonical URL.
 """
 

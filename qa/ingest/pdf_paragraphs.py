@@ -7,7 +7,9 @@ column or page goes on with the paragraph before it when that paragraph ends mid
 and the next line does not start a new one (the sentence runs over the break). Lines set
 clearly larger than the body text are headings; so is a short bold paragraph. A word
 hyphenated at a line end is joined again (the hyphen stays when the document writes the
-word with one elsewhere, or the part before it is an abbreviation: "IP-adres").
+word with one elsewhere, or the part before it is an abbreviation: "IP-adres"). "Label: value"
+lines one under the other stay apart; a table row (`Line.kind`) is a paragraph of its own; list
+items, what is indented under them, and lead-ins are marked by `mark_structure`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from qa.ingest.pdf_layout import Line
+from qa.ingest.structure import LIST_ITEM, is_label_value, lead_before, nested_context
 
 HEADING_SIZE_RATIO = 1.15          # a line this much larger than the body font is a heading
 _HEADING_MAX_WORDS = 40         # a longer text in a large font is body text (a pull quote)
@@ -163,6 +166,8 @@ def _breaks(prev: Line, line: Line, nxt: Line | None, spacing: float, left: floa
         return True                                    # a first-line indent (not a hanging one)
     if _SENTENCE_END.search(prev.text.rstrip()) and prev.x1 < right - max(0.15 * width, 5 * size):
         return True                                    # a short line that ends a sentence
+    if prev.x1 < right - max(0.15 * width, 5 * size) and is_label_value(prev.text) and is_label_value(line.text):
+        return True                                    # "Label: value" lines, one under the other
     return False
 
 
@@ -275,7 +280,6 @@ def mark_structure(paragraphs: list[Paragraph], body: float, first_group: int) -
     group); an item indented further starts a nested list whose context holds its parent item.
     A list or table gets the paragraph before it as context when it ends with ":" or is the
     only one since the heading (`qa.ingest.structure.lead_before`)."""
-    from qa.ingest.structure import LIST_ITEM, lead_before, nested_context
 
     out: list[Paragraph] = []
     group = first_group

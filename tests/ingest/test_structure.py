@@ -247,7 +247,7 @@ def test_html_table_cells_over_rows_and_columns_stand_under_their_headers(tmp_pa
 
 def _pdf(path: Path) -> Path:
     """A page with a heading, a list (a bullet item wrapped over two lines, indented under its
-    text), a table (bold header row, three columns) and a paragraph after it."""
+    text), a table (bold header row, three columns), two "Label: value" lines and a paragraph."""
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -271,6 +271,10 @@ def _pdf(path: Path) -> Path:
         pdf.ln(6)
     pdf.ln(4)
     pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "Geheugen per machine:", new_x="LMARGIN", new_y="NEXT")
+    for line in ("Server: 8 GB", "Laptop: 4 GB"):
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
     pdf.multi_cell(0, 6, "Na de tabel volgt gewone tekst over de installatie, die over de hele breedte van "
                    "de pagina loopt en met een punt eindigt.", new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
@@ -296,6 +300,9 @@ def test_pdf_bullets_and_an_aligned_table_from_the_layout(tmp_path):
     after = next(b for b in units if b.text.startswith("Na de tabel"))
     assert after.kind == "paragraph" and after.text.endswith("met een punt eindigt.")
     assert not any(b.text in {"Machine", "Schijfruimte"} for b in units)      # the header row is no unit
+    pairs = _kind(units, "label_value")                                         # lines, not one paragraph
+    assert [(b.text, b.context) for b in pairs] == [("Server: 8 GB", "Geheugen per machine:"),
+                                                   ("Laptop: 4 GB", "Geheugen per machine:")]
 
 
 def test_pdf_two_column_page_is_no_table(tmp_path):
