@@ -20,6 +20,12 @@ def _units(path: Path):
     return [b for b, heading in raw if not heading]
 
 
+def _written(path: Path, text: str):
+    """`_units` of a file written with `text`."""
+    path.write_text(text, encoding="utf-8")
+    return _units(path)
+
+
 def _kind(units, kind):
     return [b for b in units if b.kind == kind]
 
@@ -48,9 +54,7 @@ HTML_PAGE = """<!DOCTYPE html><html><head><title>Vereisten</title></head><body><
 
 
 def test_html_list_table_definition_and_label_value_units(tmp_path):
-    path = tmp_path / "vereisten.html"
-    path.write_text(HTML_PAGE, encoding="utf-8")
-    units = _units(path)
+    units = _written(tmp_path / "vereisten.html", HTML_PAGE)
 
     items = _kind(units, "list_item")
     assert [b.text for b in items] == ["• Een server met 40 GB schijfruimte", "• Een laptop met 30 GB of meer",
@@ -118,9 +122,7 @@ Zie https://voorbeeld.nl
 
 
 def test_markdown_list_items_pipe_table_and_label_values(tmp_path):
-    path = tmp_path / "vereisten.md"
-    path.write_text(MARKDOWN, encoding="utf-8")
-    units = _units(path)
+    units = _written(tmp_path / "vereisten.md", MARKDOWN)
 
     items = _kind(units, "list_item")
     assert [b.text for b in items] == ["- Server: 40 GB op een snelle schijf", "- Laptop: 30 GB",
