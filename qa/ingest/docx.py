@@ -30,8 +30,8 @@ from pathlib import Path
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, lead_before, looks_like_header, nested_context,
-                                 row_text)
+from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, labels_rows, lead_before, looks_like_header,
+                                 nested_context, row_text)
 from qa.types import Block, normalize_text
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,10 @@ def _table_lines(table) -> list[str]:
     header = texts[0] if len(texts) > 1 and (first_bold or (not column_bold and looks_like_header(texts[0], texts[1:]))) \
         else None
     body = texts[1:] if header else texts
-    return [row_text(t, header, column_bold and not header) for t in body]
+    labelled = not header and not column_bold and labels_rows(body)
+    if labelled:                                  # "label | text" rows: the filled cells
+        body = [[c for c in t if c] for t in body]
+    return [row_text(t, header, (column_bold or labelled) and not header) for t in body]
 
 
 def _items(document):

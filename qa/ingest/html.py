@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, is_lead_in, lead_in, nested_context,
-                                 row_text, table_row)
+from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, is_lead_in, labels_rows, lead_in,
+                                 nested_context, row_text, table_row)
 from qa.types import Block, normalize_text
 
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form",
@@ -187,6 +187,7 @@ def _table_lines(table) -> tuple[list[str], str]:
     header = grid[head_rows[-1]] if head_rows else None
     body = [k for k in range(len(rows)) if k not in head_rows and any(grid[k])]
     header_column = not header and body and sum(bool(cells[k]) and cells[k][0][1] for k in body) * 2 >= len(body)
+    labelled = not header and not header_column and labels_rows([grid[k] for k in body])
     lines = []
     for k in body:
         filled = [t for t in grid[k] if t]
@@ -195,7 +196,10 @@ def _table_lines(table) -> tuple[list[str], str]:
         elif header:
             lines.append(row_text(grid[k], header))
         else:
-            lines.append(row_text([c[0] for c in cells[k]], header_column=bool(header_column)))
+            texts = [c[0] for c in cells[k]]
+            if labelled:                                # "label | text" rows: the filled cells
+                texts = [t for t in texts if t]
+            lines.append(row_text(texts, header_column=bool(header_column or labelled)))
     if not body and header:
         lines.append(table_row(header))
     return [x for x in lines if x], caption
@@ -303,8 +307,7 @@ class _Walker:
         """A list, definition list or table met while walking under `frame`; `parent` is the
         text of the list item it stands in, if any (part of a nested list's context)."""
         lead = self.lead(tag) if not parent else ""
-        outer = (frame.unit or {}).get("context", "") if frame.unit else ""
-        context = nested_context(outer, parent) if parent else lead
+        context = nested_context((frame.unit or {}).get("context", ""), parent) if parent else lead
         if name == "table":
             lines, caption = _table_lines(tag)
             if caption:

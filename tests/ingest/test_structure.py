@@ -238,13 +238,21 @@ def test_html_table_cells_over_rows_and_columns_stand_under_their_headers(tmp_pa
 <tr><td rowspan="2">2.x</td><td>2.22</td><td>2020</td><td>maart</td></tr>
 <tr><td>2.24</td><td>2022</td><td>november</td></tr>
 <tr><td colspan="4">Oudere reeksen</td></tr>
-</table></body></html>""", encoding="utf-8")
+</table>
+<table><tr><td></td><td>Beveiliging inschakelen</td><td>Kies Bestand - Opslaan als en zet een wachtwoord.</td></tr>
+<tr><td></td><td>Beveiliging uitschakelen</td><td>Open het document en wis het wachtwoord.</td></tr></table>
+<table><tr><td>2024</td><td>12</td></tr><tr><td>2025</td><td>14</td></tr></table>
+</body></html>""", encoding="utf-8")
     rows = _kind(_units(path), "table_row")
     assert [b.text for b in rows] == [
         "Reeks: 2.x; Versie: 2.22; Uitgebracht: 2020 maart",                   # one header over two columns
         "Reeks: 2.x; Versie: 2.24; Uitgebracht: 2022 november",                # 2.x spans both rows
-        "Oudere reeksen"]                                                        # a row over the whole table
-    assert {b.context for b in rows} == {"De uitgaven:"}
+        "Oudere reeksen",                                                        # a row over the whole table
+        # no header markup, but a short label and a longer text in each row (an empty icon cell)
+        "Beveiliging inschakelen: Kies Bestand - Opslaan als en zet een wachtwoord.",
+        "Beveiliging uitschakelen: Open het document en wis het wachtwoord.",
+        "| 2024 | 12 |", "| 2025 | 14 |"]                                      # no header to be found
+    assert {b.context for b in rows[:3]} == {"De uitgaven:"}
 
 
 def _pdf(path: Path) -> Path:
