@@ -190,6 +190,7 @@ def _docx(path: Path) -> Path:
     d.add_paragraph("met SSD", style="List Bullet 2")
     d.add_paragraph("zonder SSD", style="List Bullet 2")
     d.add_paragraph("Schijfruimte en geheugen per machine:")
+    d.add_paragraph("Tabel 1. Minimale eisen", style="Caption")
     table = d.add_table(rows=3, cols=3)
     for r, values in enumerate([("Machine", "Schijfruimte", "Geheugen"), ("server", "40 GB", "8 GB"),
                                 ("laptop", "30 GB", "4 GB")]):
@@ -224,7 +225,7 @@ def test_docx_list_paragraphs_and_tables_as_units(tmp_path):
         "Machine: server; Schijfruimte: 40 GB; Geheugen: 8 GB", "Machine: laptop; Schijfruimte: 30 GB; Geheugen: 4 GB",
         "server: 8 GB", "laptop: 4 GB",
         "| 2024 | 12 |", "| 2025 | 14 |"]
-    assert [b.context for b in rows[:4]] == ["Schijfruimte en geheugen per machine:"] * 2 + ["Geheugen per machine:"] * 2
+    assert [b.context for b in rows[:4]] == ["Tabel 1. Minimale eisen"] * 2 + ["Geheugen per machine:"] * 2
     assert len({b.group for b in rows}) == 3
 
     pairs = _kind(units, "label_value")
