@@ -8,7 +8,8 @@ chunker guesses no headings in a .docx, `qa.ingest.load.LOADERS`). List paragrap
 a "• " in front and are `list_item` units (one group per list, a nested list its own with
 the parent item in its context), and a table row is one `table_row` line read as "header:
 cell" pairs (header row: bold, or short non-numeric cells; header column: bold first
-cells), `| cell | cell |` when no header is known; neither is mistaken for a heading. Word has no fixed pages, so `page` is None and
+cells; context: a "Caption" paragraph right before it, else the lead-in), `| cell | cell |`
+when no header is known; neither is mistaken for a heading. Word has no fixed pages, so `page` is None and
 the locator is the paragraph number. Title, author and date come from the core
 properties.
 
@@ -30,8 +31,8 @@ from pathlib import Path
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, lead_before, looks_like_header, nested_context,
-                                 row_text)
+from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, labels_rows, lead_before, looks_like_header,
+                                 nested_context, row_text)
 from qa.types import Block, normalize_text
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,10 @@ def _table_lines(table) -> list[str]:
     header = texts[0] if len(texts) > 1 and (first_bold or (not column_bold and looks_like_header(texts[0], texts[1:]))) \
         else None
     body = texts[1:] if header else texts
-    return [row_text(t, header, column_bold and not header) for t in body]
+    labelled = not header and not column_bold and labels_rows(body)
+    if labelled:                                  # "label | text" rows: the filled cells
+        body = [[c for c in t if c] for t in body]
+    return [row_text(t, header, (column_bold or labelled) and not header) for t in body]
 
 
 def _items(document):
@@ -215,6 +219,8 @@ def _items(document):
     groups = 0
     levels: list[tuple[int, int, str, str]] = []   # open lists: (level, group, context, last item)
 
+    caption = ""                                    # the text of a "Caption" paragraph right before
+
     def lead() -> str:
         return lead_before([(t, h, f.get("kind", PARAGRAPH)) for t, h, f in previous[-2:]])
 
@@ -222,7 +228,8 @@ def _items(document):
         if isinstance(item, Table):
             levels.clear()
             groups += 1
-            fields = {"kind": TABLE_ROW, "context": lead(), "group": groups}
+            fields = {"kind": TABLE_ROW, "context": caption or lead(), "group": groups}
+            caption = ""
             for line in _table_lines(item):
                 previous.append((line, False, fields))
                 yield line, False, fields
@@ -230,6 +237,8 @@ def _items(document):
         text = normalize_text(item.text)
         if not text:
             continue
+        style = (item.style.name if item.style is not None else "") or ""
+        caption = text if style.lower().startswith(("caption", "bijschrift")) else ""
         list_item = _is_list_item(item)
         heading = _is_heading(item) or (not list_item and _is_bold_heading(item, text))
         fields = {}

@@ -6,11 +6,18 @@ the navigation header and footer and the tables of contents of DocBook pages: `d
 `div.navfooter`, `div.toc`, `div.list-of-figures`, ...); when the page has a `<main>` or
 `<article>`, only that is read.
 Every block element (`p`, `li`, `td`, `blockquote`, `pre`, ...) becomes a line of
-`Document.text`, `h1`–`h6` become headings; spans refer to that extracted text. A list's
-items are kept as paragraphs ("• item"), a table row is one line ("| cell | cell |"), and
-a definition list's term (`dt`) leads the first paragraph of its description (`dd`):
-"term: description". The loader knows its headings and paragraphs, so the chunker repairs
-no PDF noise in them (`qa.ingest.load.LOADERS`).
+`Document.text`, `h1`–`h6` become headings; spans refer to that extracted text. Lists,
+tables and definition lists become units (`Block.kind`, `context`, `group`;
+`qa.ingest.structure`): each list item is one `list_item` line ("• item", its paragraphs and
+code joined; a nested list is its own group with the parent item in its context); a table
+row is one `table_row` line of "header: cell" pairs under a header row (`thead`, or a first
+row of `th`) or beside a header column (`th`/`scope=row` first cells), cells over rows and
+columns placed under their headers, "| cell | cell |" when no header is known; a definition
+list's term (`dt`) leads the first paragraph of its description (`dd`): "term: description",
+a `definition` unit. A list's or table's context is the table's caption, else the paragraph
+right before it when it ends with ":" or is the only text before it in the same parent.
+The loader knows its headings and paragraphs, so the chunker repairs no PDF noise in them
+(`qa.ingest.load.LOADERS`).
 Metadata: `<title>`/`og:title`, `author`, publication date and the canonical URL.
 """
 
@@ -22,8 +29,8 @@ from typing import NamedTuple
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, is_lead_in, lead_in, nested_context,
-                                 row_text, table_row)
+from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, is_lead_in, labels_rows, lead_in,
+                                 nested_context, row_text, table_row)
 from qa.types import Block, normalize_text
 
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form",
@@ -180,6 +187,7 @@ def _table_lines(table) -> tuple[list[str], str]:
     header = grid[head_rows[-1]] if head_rows else None
     body = [k for k in range(len(rows)) if k not in head_rows and any(grid[k])]
     header_column = not header and body and sum(bool(cells[k]) and cells[k][0][1] for k in body) * 2 >= len(body)
+    labelled = not header and not header_column and labels_rows([grid[k] for k in body])
     lines = []
     for k in body:
         filled = [t for t in grid[k] if t]
@@ -188,7 +196,10 @@ def _table_lines(table) -> tuple[list[str], str]:
         elif header:
             lines.append(row_text(grid[k], header))
         else:
-            lines.append(row_text([c[0] for c in cells[k]], header_column=bool(header_column)))
+            texts = [c[0] for c in cells[k]]
+            if labelled:                                # "label | text" rows: the filled cells
+                texts = [t for t in texts if t]
+            lines.append(row_text(texts, header_column=bool(header_column or labelled)))
     if not body and header:
         lines.append(table_row(header))
     return [x for x in lines if x], caption
@@ -296,8 +307,7 @@ class _Walker:
         """A list, definition list or table met while walking under `frame`; `parent` is the
         text of the list item it stands in, if any (part of a nested list's context)."""
         lead = self.lead(tag) if not parent else ""
-        outer = (frame.unit or {}).get("context", "") if frame.unit else ""
-        context = nested_context(outer, parent) if parent else lead
+        context = nested_context((frame.unit or {}).get("context", ""), parent) if parent else lead
         if name == "table":
             lines, caption = _table_lines(tag)
             if caption:

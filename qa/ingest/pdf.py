@@ -6,6 +6,10 @@ reading order over columns) and `qa.ingest.pdf_paragraphs` (paragraphs, headings
 size, hyphenation at line ends, quotes). Chosen on measurement over pypdf and pdfminer.six:
 `benchmarks/pdf_extract.py`.
 
+Tables (rows of aligned columns) become one "header: cell" line per row before the reading
+order is worked out (`qa.ingest.pdf_tables`); list items and the lead-ins of lists and tables
+are marked after the paragraphs are made (`qa.ingest.pdf_paragraphs.mark_structure`).
+
 `Document.text` is the extracted paragraphs, one per line, page after page joined by a form
 feed (`\\f`); a paragraph that runs over a page break has its form feed inside it. Every
 block carries the 1-based page number where it starts (the physical page, as a PDF viewer

@@ -7,7 +7,9 @@ column or page goes on with the paragraph before it when that paragraph ends mid
 and the next line does not start a new one (the sentence runs over the break). Lines set
 clearly larger than the body text are headings; so is a short bold paragraph. A word
 hyphenated at a line end is joined again (the hyphen stays when the document writes the
-word with one elsewhere, or the part before it is an abbreviation: "IP-adres").
+word with one elsewhere, or the part before it is an abbreviation: "IP-adres"). "Label: value"
+lines one under the other stay apart; a table row (`Line.kind`) is a paragraph of its own; list
+items, what is indented under them, and lead-ins are marked by `mark_structure`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from qa.ingest.pdf_layout import Line
+from qa.ingest.structure import LIST_ITEM, is_label_value, lead_before, nested_context
 
 HEADING_SIZE_RATIO = 1.15          # a line this much larger than the body font is a heading
 _HEADING_MAX_WORDS = 40         # a longer text in a large font is body text (a pull quote)
@@ -46,6 +49,7 @@ class Paragraph:
     group: int = 0
     x0: float = 0.0              # where its first line starts
     context: str = ""            # a list's or table's lead-in (`mark_structure`)
+    hang: float = 0.0            # where its second line starts (a list item's text after the bullet)
 
     @property
     def text(self) -> str:
@@ -162,6 +166,8 @@ def _breaks(prev: Line, line: Line, nxt: Line | None, spacing: float, left: floa
         return True                                    # a first-line indent (not a hanging one)
     if _SENTENCE_END.search(prev.text.rstrip()) and prev.x1 < right - max(0.15 * width, 5 * size):
         return True                                    # a short line that ends a sentence
+    if prev.x1 < right - max(0.15 * width, 5 * size) and is_label_value(prev.text) and is_label_value(line.text):
+        return True                                    # "Label: value" lines, one under the other
     return False
 
 
@@ -211,6 +217,8 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
                     par.pieces.append([page, text])
         else:
             par.pieces.append([page, text])
+        if par.last is not None and not par.hang and line.bottom - par.last.bottom > 0.3 * line.size:
+            par.hang = line.x0
         par.last = line
         par.bold = par.bold and line.bold
 
@@ -266,13 +274,12 @@ ITEM_INDENT_MAX = 6              # a paragraph indented up to this many font siz
 def mark_structure(paragraphs: list[Paragraph], body: float, first_group: int) -> list[Paragraph]:
     """List items and their groups, and the lead-in of each list and table.
 
-    A paragraph that starts with a bullet or a list number is a list item; the paragraphs
-    after it that are indented under it (code, a second paragraph) are joined to it, up to the
-    next item or a line back at the margin. Consecutive items at one indent form a list (a
+    A paragraph that starts with a bullet or a list number after a sentence end (or a heading)
+    is a list item; the paragraphs after it that are indented under its text (code, a second
+    paragraph) are joined to it, up to the next item or a line back at the margin. Consecutive items at one indent form a list (a
     group); an item indented further starts a nested list whose context holds its parent item.
     A list or table gets the paragraph before it as context when it ends with ":" or is the
     only one since the heading (`qa.ingest.structure.lead_before`)."""
-    from qa.ingest.structure import LIST_ITEM, lead_before, nested_context
 
     out: list[Paragraph] = []
     group = first_group
@@ -290,11 +297,12 @@ def mark_structure(paragraphs: list[Paragraph], body: float, first_group: int) -
             par.context = tables[par.group]
             out.append(par)
             continue
-        item = not par.heading and _is_list_item(par.text)
+        after_sentence = not out or out[-1].heading or out[-1].kind or _SENTENCE_END.search(out[-1].text)
+        item = not par.heading and _is_list_item(par.text) and after_sentence
         if not item:
             last = out[-1] if out and levels else None
             if (last is not None and not par.heading and last.kind == LIST_ITEM
-                    and last.x0 + 0.5 * body < par.x0 < last.x0 + ITEM_INDENT_MAX * body
+                    and (last.hang or last.x0 + body) - 0.3 * body <= par.x0 < last.x0 + ITEM_INDENT_MAX * body
                     and par.pieces[0][0] - last.pieces[-1][0] <= 1):
                 last.pieces.extend(par.pieces)         # a paragraph indented under the item
                 continue

@@ -80,6 +80,12 @@ def _place(row: list[Line], columns: list[float], tolerance: float) -> list[str]
     return cells
 
 
+def _fits(row: list[Line], columns: list[float], tolerance: float) -> bool:
+    """Whether each piece ends before the next column starts (no line over the whole table)."""
+    return all(x.x1 <= columns[c + 1] + tolerance for x in row
+               if (c := _inside(x.x0, columns, tolerance)) + 1 < len(columns))
+
+
 def _is_row(row: list[Line], columns: list[float], tolerance: float) -> bool:
     """A new row: its first piece in the first column, two or more pieces in columns."""
     hits = [_column(x.x0, columns, tolerance) for x in row]
@@ -117,7 +123,7 @@ def _table_at(rows: list[list[Line]], k: int, width: float, body: float, spacing
         cells = _place(row, columns, tolerance)
         if _is_row(row, columns, tolerance) and not _wraps(cells, table[-1][0]):
             table.append((cells, list(row)))
-        elif hits[0] is not None and (hits[0] > 0 or _wraps(cells, table[-1][0])):
+        elif hits[0] is not None and (hits[0] > 0 or _wraps(cells, table[-1][0])) and _fits(row, columns, tolerance):
             above = table[-1][0]                 # a cell wrapped onto the next line
             for c, text in enumerate(cells):
                 above[c] = _joined(above[c], text) if text else above[c]

@@ -74,6 +74,19 @@ def looks_like_header(cells: list[str], body: list[list[str]]) -> bool:
     return len(set(cells)) == len(cells)
 
 
+def labels_rows(rows: list[list[str]]) -> bool:
+    """Whether a table without header markup reads as "label: text" rows: two or more rows of
+    two filled cells each, every first one a short label (no number, no sentence end) and the
+    second longer than the first in most rows ("Beveiliging inschakelen | Kies Bestand - ...")."""
+    filled = [[c for c in (normalize_text(x) for x in row) if c] for row in rows]
+    if len(filled) < 2 or any(len(row) != 2 for row in filled):
+        return False
+    if any(len(a) > _HEADER_MAX_CHARS or len(a.split()) > _HEADER_MAX_WORDS or a[0].isdigit()
+           or a.endswith((".", "!", "?")) for a, _ in filled):
+        return False
+    return sum(len(b) > len(a) for a, b in filled) * 2 > len(filled)
+
+
 def lead_in(text: str) -> str:
     """The last sentence of a paragraph: the one that introduces what follows it."""
     text = normalize_text(text)

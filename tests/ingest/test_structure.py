@@ -20,6 +20,12 @@ def _units(path: Path):
     return [b for b, heading in raw if not heading]
 
 
+def _written(path: Path, text: str):
+    """`_units` of a file written with `text`."""
+    path.write_text(text, encoding="utf-8")
+    return _units(path)
+
+
 def _kind(units, kind):
     return [b for b in units if b.kind == kind]
 
@@ -48,9 +54,7 @@ HTML_PAGE = """<!DOCTYPE html><html><head><title>Vereisten</title></head><body><
 
 
 def test_html_list_table_definition_and_label_value_units(tmp_path):
-    path = tmp_path / "vereisten.html"
-    path.write_text(HTML_PAGE, encoding="utf-8")
-    units = _units(path)
+    units = _written(tmp_path / "vereisten.html", HTML_PAGE)
 
     items = _kind(units, "list_item")
     assert [b.text for b in items] == ["• Een server met 40 GB schijfruimte", "• Een laptop met 30 GB of meer",
@@ -118,9 +122,7 @@ Zie https://voorbeeld.nl
 
 
 def test_markdown_list_items_pipe_table_and_label_values(tmp_path):
-    path = tmp_path / "vereisten.md"
-    path.write_text(MARKDOWN, encoding="utf-8")
-    units = _units(path)
+    units = _written(tmp_path / "vereisten.md", MARKDOWN)
 
     items = _kind(units, "list_item")
     assert [b.text for b in items] == ["- Server: 40 GB op een snelle schijf", "- Laptop: 30 GB",
@@ -188,6 +190,7 @@ def _docx(path: Path) -> Path:
     d.add_paragraph("met SSD", style="List Bullet 2")
     d.add_paragraph("zonder SSD", style="List Bullet 2")
     d.add_paragraph("Schijfruimte en geheugen per machine:")
+    d.add_paragraph("Tabel 1. Minimale eisen", style="Caption")
     table = d.add_table(rows=3, cols=3)
     for r, values in enumerate([("Machine", "Schijfruimte", "Geheugen"), ("server", "40 GB", "8 GB"),
                                 ("laptop", "30 GB", "4 GB")]):
@@ -222,7 +225,7 @@ def test_docx_list_paragraphs_and_tables_as_units(tmp_path):
         "Machine: server; Schijfruimte: 40 GB; Geheugen: 8 GB", "Machine: laptop; Schijfruimte: 30 GB; Geheugen: 4 GB",
         "server: 8 GB", "laptop: 4 GB",
         "| 2024 | 12 |", "| 2025 | 14 |"]
-    assert [b.context for b in rows[:4]] == ["Schijfruimte en geheugen per machine:"] * 2 + ["Geheugen per machine:"] * 2
+    assert [b.context for b in rows[:4]] == ["Tabel 1. Minimale eisen"] * 2 + ["Geheugen per machine:"] * 2
     assert len({b.group for b in rows}) == 3
 
     pairs = _kind(units, "label_value")
@@ -236,18 +239,26 @@ def test_html_table_cells_over_rows_and_columns_stand_under_their_headers(tmp_pa
 <tr><td rowspan="2">2.x</td><td>2.22</td><td>2020</td><td>maart</td></tr>
 <tr><td>2.24</td><td>2022</td><td>november</td></tr>
 <tr><td colspan="4">Oudere reeksen</td></tr>
-</table></body></html>""", encoding="utf-8")
+</table>
+<table><tr><td></td><td>Beveiliging inschakelen</td><td>Kies Bestand - Opslaan als en zet een wachtwoord.</td></tr>
+<tr><td></td><td>Beveiliging uitschakelen</td><td>Open het document en wis het wachtwoord.</td></tr></table>
+<table><tr><td>2024</td><td>12</td></tr><tr><td>2025</td><td>14</td></tr></table>
+</body></html>""", encoding="utf-8")
     rows = _kind(_units(path), "table_row")
     assert [b.text for b in rows] == [
         "Reeks: 2.x; Versie: 2.22; Uitgebracht: 2020 maart",                   # one header over two columns
         "Reeks: 2.x; Versie: 2.24; Uitgebracht: 2022 november",                # 2.x spans both rows
-        "Oudere reeksen"]                                                        # a row over the whole table
-    assert {b.context for b in rows} == {"De uitgaven:"}
+        "Oudere reeksen",                                                        # a row over the whole table
+        # no header markup, but a short label and a longer text in each row (an empty icon cell)
+        "Beveiliging inschakelen: Kies Bestand - Opslaan als en zet een wachtwoord.",
+        "Beveiliging uitschakelen: Open het document en wis het wachtwoord.",
+        "| 2024 | 12 |", "| 2025 | 14 |"]                                      # no header to be found
+    assert {b.context for b in rows[:3]} == {"De uitgaven:"}
 
 
 def _pdf(path: Path) -> Path:
     """A page with a heading, a list (a bullet item wrapped over two lines, indented under its
-    text), a table (bold header row, three columns) and a paragraph after it."""
+    text), a table (bold header row, three columns), two "Label: value" lines and a paragraph."""
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -271,6 +282,10 @@ def _pdf(path: Path) -> Path:
         pdf.ln(6)
     pdf.ln(4)
     pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "Geheugen per machine:", new_x="LMARGIN", new_y="NEXT")
+    for line in ("Server: 8 GB", "Laptop: 4 GB"):
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
     pdf.multi_cell(0, 6, "Na de tabel volgt gewone tekst over de installatie, die over de hele breedte van "
                    "de pagina loopt en met een punt eindigt.", new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
@@ -296,6 +311,9 @@ def test_pdf_bullets_and_an_aligned_table_from_the_layout(tmp_path):
     after = next(b for b in units if b.text.startswith("Na de tabel"))
     assert after.kind == "paragraph" and after.text.endswith("met een punt eindigt.")
     assert not any(b.text in {"Machine", "Schijfruimte"} for b in units)      # the header row is no unit
+    pairs = _kind(units, "label_value")                                         # lines, not one paragraph
+    assert [(b.text, b.context) for b in pairs] == [("Server: 8 GB", "Geheugen per machine:"),
+                                                   ("Laptop: 4 GB", "Geheugen per machine:")]
 
 
 def test_pdf_two_column_page_is_no_table(tmp_path):
@@ -316,3 +334,40 @@ def test_pdf_two_column_page_is_no_table(tmp_path):
     assert not _kind(units, "table_row")
     assert any(b.text.startswith("Dit is gewone tekst in een kolom van een krant") for b in units)
     assert any(b.text.startswith("Dit is gewone tekst in een kolom van een blad") for b in units)
+
+
+@pytest.fixture(scope="module")
+def lilypond_pdf(tmp_path_factory):
+    """The LilyPond learning manual as PDF (lilypond-doc-pdf-nl), the same content as the HTML."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("lilypond")
+    shutil.copy(LILYPOND.parent / "learning.nl.pdf", folder / "learning.nl.pdf")
+    return _units(folder / "learning.nl.pdf")
+
+
+def test_lilypond_pdf_tables_read_like_the_html_manual(lilypond_pdf):
+    rows = _kind(lilypond_pdf, "table_row")
+    clef = next(b for b in rows if b.text == "Engraver: Clef engraver; Function: Engraves clefs")
+    pdf_table = [b for b in rows if b.group == clef.group]
+    html_table = _kind(_units(LILYPOND / "engravers-explained.nl.html"), "table_row")
+    assert len(pdf_table) == len(html_table) == 13
+    assert clef.page == 69
+    # a cell wrapped over two lines is one cell; the header row is no unit of its own
+    assert "Object/property type: Engravers; Naming convention: Aaaa aaa engraver; Examples: Clef engraver, " \
+           "Note heads engraver" in {b.text for b in rows}
+    assert not any(b.text.startswith(("Engraver Function", "| Engraver |", "Property type Rules", "| Property type"))
+                   for b in lilypond_pdf)
+    # the table of property types runs over a page break: one table, one header
+    types = [b for b in rows if b.text.startswith("Property type: ")]
+    assert len(types) == 12 and len({b.group for b in types}) == 1 and {b.page for b in types} == {105, 106}
+
+
+def test_lilypond_pdf_list_items_keep_their_lead_in(lilypond_pdf):
+    items = [b for b in _kind(lilypond_pdf, "list_item")
+             if b.context == "We leggen hieronder uit wat al deze termen betekenen:"]
+    assert [b.text.split(":")[0] for b in items] == ["• Versie-uitdrukking", "• Hoofdlettergevoelig",
+                                                     "• Witeruimteongevoelig", "• Uitdrukkingen", "• Commentaren"]
+    assert len({b.group for b in items}) == 1
+    # the example under the first item (indented under its text) belongs to it, as in the HTML
+    assert '\\version "2.24.1"' in items[0].text and items[0].text.endswith("tijdens het compileren van het bestand.")
