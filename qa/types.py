@@ -51,6 +51,20 @@ class Block:
     para: int                      # 1-based paragraph number in the document
     section: str | None = None     # heading the paragraph falls under
     page: int | None = None
+    # Structure the loader found (qa.ingest.structure); a plain paragraph keeps the defaults.
+    # kind: "paragraph" | "list_item" | "table_row" | "definition" (a "term: description") |
+    # "label_value" (one line of a run of >= 2 "Label: value" lines)
+    kind: str = "paragraph"
+    # the unit's own local context, not its heading: a list's lead-in sentence ("De minimale
+    # vereisten zijn:"; for a nested list also the parent item's text), a table's caption or
+    # lead-in, a definition's term for its further paragraphs; "" when none
+    context: str = ""
+    # units of one list / table / definition list / run of label: value lines share a group
+    # number (> 0, unique within the document); 0 for a paragraph
+    group: int = 0
+    # a table_row whose text is the raw source row (Markdown "| a | b |"): the header cells of
+    # its columns, in order; () otherwise (HTML, DOCX and PDF rows are written as "header: cell")
+    header: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -81,11 +95,16 @@ class Passage:
     # empty when all of it is on `page` (a PDF paragraph that runs over a page break, or
     # merged neighbours on two pages, have one entry per page after the first)
     page_breaks: tuple = ()
+    # the answer units of a list, table, definition list or run of "label: value" lines, one
+    # per item or row: ((start, end, kind, context, header), ...) with offsets in `text`;
+    # empty for a plain paragraph, whose units are its sentences (see `Unit`)
+    units: tuple = ()
 
     @property
     def hash(self) -> str:
-        """Content hash over everything that changes the passage's embedding."""
-        return content_hash(f"{self.section or ''}\n{self.text}")
+        """Content hash over everything that changes the passage's embedding (and its units')."""
+        extra = f"\n{self.units!r}" if self.units else ""
+        return content_hash(f"{self.section or ''}\n{self.text}{extra}")
 
     def page_at(self, offset: int) -> int | None:
         """The page of character `offset` of `text` (None when the source has no pages)."""
@@ -135,6 +154,7 @@ class Passage:
             id=f"{self.id}+{'+'.join(split_passage_id(nxt.id)[1])}", doc_id=self.doc_id, text=f"{self.text} {nxt.text}",
             section=self.section, para=self.para, start=self.start, end=nxt.end, page=self.page,
             part=self.part, para_end=nxt.para_end or nxt.para, page_breaks=tuple(breaks),
+            units=self.units + tuple((a + shift, b + shift, *rest) for a, b, *rest in nxt.units),
         )
 
     def embedding_text(self) -> str:
@@ -148,7 +168,9 @@ class Passage:
     def from_dict(cls, data: dict) -> "Passage":
         """The passage `to_dict` wrote (after a JSON round trip: lists back to tuples)."""
         breaks = tuple((int(at), int(number)) for at, number in data.get("page_breaks") or ())
-        return cls(**{**data, "page_breaks": breaks})
+        units = tuple((int(a), int(b), kind, context, tuple(header))
+                      for a, b, kind, context, header in data.get("units") or ())
+        return cls(**{**data, "page_breaks": breaks, "units": units})
 
 
 @dataclass(frozen=True)

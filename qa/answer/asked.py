@@ -22,184 +22,46 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from qa.answer.binding import Words, carries
 from qa.index.lexical import terms
 
-# -- kinds of values a sentence can hold --------------------------------------------------
-
-_NUMBER_WORDS = (
-    "één twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien zestien "
-    "zeventien achttien negentien twintig dertig veertig vijftig zestig zeventig tachtig negentig "
-    "honderd duizend miljoen miljard tientallen honderden duizenden miljoenen enkele helft "
-    "derde kwart procent meerderheid minderheid merendeel"
-).split()
-# A count: digits that are not a year, or a number word (also compounds: "vijfentwintig").
-_NUMBER = re.compile(
-    r"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*|%|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b"
-    r"|\b(?:twee|drie|vier|vijf|zes|zeven|acht|negen)?(?:en)?(?:twintig|dertig|veertig|vijftig|zestig"
-    r"|zeventig|tachtig|negentig|honderd|duizend)\w*",
-    re.IGNORECASE,
-)
-_PERCENT = re.compile(r"%|\bprocent\b|\bpercentage\b|\bhelft\b|\bderde\b|\bkwart\b", re.IGNORECASE)
-_MONTHS = "januari februari maart april mei juni juli augustus september oktober november december".split()
-_DATE = re.compile(
-    r"\b(?:1[5-9]\d\d|20\d\d)\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|\bjaren\s+(?:\d0|zestig|zeventig|tachtig|negentig)\b"
-    r"|\b(?:" + "|".join(_MONTHS) + r")\b|\b(?:vorig|volgend|dit)\s+jaar\b|\beeuw\b"
-    # times and days also answer "wanneer": "elke dinsdagochtend", "om 9.30 uur", "'s avonds"
-    r"|\b(?:maan|dins|woens|donder|vrij|zater|zon)dag\w*|\b\d{1,2}[.:]\d{2}\b|\b\w+\s+uur\b"
-    r"|\b(?:ochtend|middag|avond|weekend)\w*|'s\s+(?:ochtends|middags|avonds|nachts)",
-    re.IGNORECASE,
-)
-_DAY = re.compile(r"\b\d{1,2}\s+(?:" + "|".join(_MONTHS) + r")\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
-                  r"|\b(?:maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag)\b", re.IGNORECASE)
-_UNITS = (r"(?:jaar|jaren|maand|maanden|week|weken|dag|dagen|uur|uren|minuut|minuten|seconden|decennium|"
-          r"decennia|eeuw|eeuwen|schooljaar|schooljaren|semester)")
-_DURATION = re.compile(
-    r"(?:\d+(?:[.,]\d+)?|\b(?:een|enkele|paar|ruim|bijna|half|anderhalf|"
-    + "|".join(_NUMBER_WORDS[:30]) + r"))\s+(?:\w+\s+)?" + _UNITS + r"\b"
-    r"|\b" + _UNITS + r"\s+of\s+\w+|\b\w+jarige?\b|\b\w+lang\b|\bgeleden\b|\bsinds\b|\bvanaf\b"
-    r"|\btot\s+(?:en\s+met\s+)?\d",
-    re.IGNORECASE,
-)
-_AGE = re.compile(r"\b\d+\s*(?:jaar|-jarige?|jarige?)\b|\bleeftijd\b|\b\w+jarige?\b", re.IGNORECASE)
-_MONEY = re.compile(r"€|\beuro\b|\beur\b", re.IGNORECASE)
-_FREE = re.compile(r"\bgratis\b|\bkosteloos\b|\bkosten\s+niets\b", re.IGNORECASE)
-_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-_PHONE = re.compile(r"(?:\+31|\b0)[\d\s\-()]{8,14}\d\b|\b0[89]00[\s\-]?\d{4}(?:[\s\-]?\d{3})?\b")
-
-
-def _phone(sentence: str) -> bool:
-    """A Dutch phone number: 0 and nine digits, +31 and nine, or an 0800/0900 number."""
-    for m in _PHONE.finditer(sentence):
-        digits = re.sub(r"\D", "", m.group())
-        if (digits.startswith("0") and len(digits) == 10) or (digits.startswith("31") and len(digits) == 11) \
-                or re.match(r"0[89]00", digits):
-            return True
-    return False
-_WEBSITE = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+|\bwww\.\S+|\b[\w\-]+\.(?:nl|com|org|net|eu|be|info)\b", re.IGNORECASE)
-_ADDRESS = re.compile(
-    r"\b\w+(?:straat|weg|laan|plein|gracht|kade|singel|dijk|dreef|steeg|markt|hof|park|pad)\s+\d+"
-    r"|\b\d{4}\s?[A-Z]{2}\b|\bpostbus\s+\d+",
-    re.IGNORECASE,
-)
-# Units a "hoeveel <unit> …" question names: the value must be given in that unit.
-_UNITS_OF = {
-    "kilobyte": r"kb|kilobytes?", "megabyte": r"mb|megabytes?", "gigabyte": r"gb|gigabytes?",
-    "terabyte": r"tb|terabytes?", "kilometer": r"km|kilometers?", "meter": r"m|meters?",
-    "centimeter": r"cm|centimeters?", "kilo": r"kg|kilo'?s?|kilogram", "kilogram": r"kg|kilo'?s?|kilogram",
-    "gram": r"g|gram", "liter": r"l|liters?",
-}
-# "maximaal" / "minimaal": the question asks for a bound, which the sentence must state as one.
-_BOUNDS = {
-    "max": (re.compile(r"\b(?:maximaal|hoogstens|ten\s+hoogste|maximum|maximale)\b"),
-            re.compile(r"\b(?:maximaal|maximum|maximale|max\.?|hoogstens|ten\s+hoogste|niet\s+meer\s+dan|"
-                       r"limiet|grens|tot\s+(?:wel\s+)?\d)", re.IGNORECASE)),
-    "min": (re.compile(r"\b(?:minimaal|minstens|ten\s+minste|minimum|minimale)\b"),
-            re.compile(r"\b(?:minimaal|minimum|minimale|min\.?|minstens|ten\s+minste|niet\s+minder\s+dan|"
-                       r"vanaf)\b", re.IGNORECASE)),
-}
-
-
-def _in_unit(sentence: str, unit: str) -> bool:
-    """True when a number in the sentence is followed by `unit` or its abbreviation ("2 MB")."""
-    return bool(re.search(rf"\d[\d.,]*\s*(?:{_UNITS_OF[unit]})\b", sentence, re.IGNORECASE))
-
-
-_RATE_ADVERB = {"dag": "dagelijks", "week": "wekelijks", "maand": "maandelijks", "jaar": "jaarlijks"}
-
-
-def _rate(sentence: str, unit: str) -> bool:
-    """True when the sentence gives a value per `unit` ("per week", "elke week", "wekelijks")."""
-    pattern = rf"\b(?:per|elke|iedere|elk|ieder|in\s+de|een|het)\s+{re.escape(unit)}\b"
-    adverb = _RATE_ADVERB.get(unit)
-    return bool(re.search(pattern, sentence, re.IGNORECASE) or (adverb and adverb in sentence.lower()))
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[a-z][\w'’\-]*")
-# A name: capitalised words, with the particles of Dutch names between them ("Sjoek de Vries").
-_NAME = re.compile(r"\b[A-Z][\w'’\-]*(?:\s+(?:(?:van|de|der|den|ten|ter|het|'t)\s+)*[A-Z][\w'’\-]*)*")
-# References and notes are not values: "(Draijer, 1988)", "(BPSW, 20224)", "[RIVM]".
-_REFERENCE = re.compile(r"\([^()]*\d{4}[^()]*\)|\[[^\[\]]*\]")
-
-
-def _names(sentence: str, question: str) -> bool:
-    """True when the sentence holds a name the question does not: a capitalised word that is
-    not the sentence's first word (or is followed by another capitalised word)."""
-    asked = {w.casefold() for w in _CAPITALISED.findall(question)}
-    matches = list(_CAPITALISED.finditer(sentence))
-    for i, m in enumerate(matches):
-        if m.group().casefold() in asked:
-            continue
-        first = not sentence[: m.start()].strip(" \"'‘“(") or re.search(r"[‘“:.!?]\s*$", sentence[: m.start()])
-        if not first or (i + 1 < len(matches) and matches[i + 1].start() - m.end() <= 1):
-            return True
-    return False
-
-
-# Each kind: how a sentence shows a value of it.
-_INSTANCE = {
-    "number": lambda s, q: bool(_NUMBER.search(s)),
-    "percent": lambda s, q: bool(_PERCENT.search(s)),
-    "amount": lambda s, q: (bool(_MONEY.search(s)) and bool(_NUMBER.search(s))) or bool(_FREE.search(s)),
-    "date": lambda s, q: bool(_DATE.search(s)),
-    "day": lambda s, q: bool(_DAY.search(s)),
-    "duration": lambda s, q: bool(_DURATION.search(s)),
-    "age": lambda s, q: bool(_AGE.search(s)),
-    "email": lambda s, q: bool(_EMAIL.search(s)),
-    "phone": lambda s, q: _phone(s),
-    "website": lambda s, q: bool(_WEBSITE.search(s)),
-    "address": lambda s, q: bool(_ADDRESS.search(s)),
-    "name": _names,
-    "surname": lambda s, q: any(re.search(rf"\b{re.escape(n)}\s+(?:(?:van|de|der|den)\s+)*[A-Z]\w+", s)
-                                for n in _CAPITALISED.findall(q)),
-}
-
-# What the Dutch message calls a missing value of each kind ("… maar niet het aantal inwoners").
-_LABEL = {
-    "number": "het aantal", "percent": "het percentage", "amount": "het bedrag", "date": "wanneer",
-    "day": "de datum", "duration": "hoe lang", "age": "de leeftijd", "email": "het e-mailadres",
-    "phone": "het telefoonnummer", "website": "de website", "address": "het adres", "name": "de naam",
-    "surname": "de achternaam",
-}
+from qa.answer.values import (WORDS, word_list, INSTANCE, LABEL, NAME, NUMBER, DATE, REFERENCE,
+                              BOUNDS, UNITS_OF, in_unit, rate)
 
 # -- reading the question ----------------------------------------------------------------
 
+def _words(key: str) -> frozenset:
+    return frozenset(word_list("question", key))
+
+
 # Words after "hoeveel" that are verbs or function words, not the counted noun.
-_NOT_NOUN = frozenset(
-    "is zijn was waren wordt worden werd werden heeft hebben had hadden kan kunnen kon konden moet moeten "
-    "mag mogen zal zullen zou zouden gaat gaan ging gingen komt komen krijgt krijgen kreeg kregen doet doen "
-    "deed deden staat staan stond de het een er van in op aan voor met bij over uit tot die dat deze dit "
-    "je jij u we wij ze zij hij men ik nog al ook ongeveer precies gemiddeld".split()
-)
-_PAST = frozenset("was waren werd werden had hadden verscheen verschenen begon begonnen kwam kwamen ging gingen "
-                  "stierf overleed ontstond ontstonden vond vonden kreeg kregen won wonnen schreef schreven "
-                  "bleek verliep vertrok".split())
-_PARTICLES = frozenset("van de der den het ten ter".split())
-_AUXILIARIES = frozenset("is zijn was waren wordt worden werd werden heeft hebben had hadden".split())
-# Verbs after "hoeveel" that ask for money, and nouns whose value is money.
-_MONEY_VERBS = re.compile(r"^(kost|kosten|kostte|kostten|betaal\w*|verdien\w*|bespaar\w*|levert|oplever\w*)$")
-_MONEY_NOUNS = frozenset("salaris loon prijs kosten kostprijs tarief bedrag budget vergoeding subsidie uurloon "
-                         "inkomen bijdrage boete".split())
-# Nouns of "welk(e) X" whose answer is a name ("In welke regio …" -> "Midden-Nederland").
-_NAMED = frozenset("gemeente stad plaats dorp provincie land regio wijk organisatie instantie instelling bedrijf "
-                   "vereniging stichting school universiteit hogeschool ministerie partij tijdschrift krant blad "
-                   "uitgever uitgeverij boek film".split())
-_NEUTER = frozenset("salaris loon bedrag budget tarief land dorp inkomen bedrijf ministerie tijdschrift blad "
-                    "boek programma".split())
-_PARTICIPLE_START = ("ge", "opge", "inge", "aange", "uitge", "afge", "voorge", "be", "ver", "ont", "her")
-_QUESTION_FORM = frozenset("hoeveel hoe lang oud wanneer jaar welk welke wie wat waar datum dag procent euro "
-                           "per sinds".split())
+_NOT_NOUN = _words("not_noun")
+_PAST = _words("past")
+_PARTICLES = _words("particles")
+_AUXILIARIES = _words("auxiliaries")
+# Verbs after "hoeveel" that ask for money ("betaal*": any ending), and nouns whose value is money.
+_MONEY_VERBS = re.compile("^(?:" + "|".join(w.replace("*", r"\w*") for w in word_list("question", "money_verbs"))
+                          + ")$")
+_MONEY_NOUNS = _words("money_nouns")
+# Nouns of "welk(e) X" whose answer is a name ("In welke regio …" -> "Midden-Nederland"); a
+# city or a country is checked as a place of that size
+_NAMED = _words("named")
+_CITY_NOUNS = frozenset(word_list("places", "city_nouns"))
+_COUNTRY_NOUNS = frozenset(word_list("places", "country_nouns"))
+_NEUTER = _words("neuter")
+_PARTICIPLE_START = tuple(word_list("question", "participle_start"))
+_QUESTION_FORM = _words("form")
+
+# The stems of the question-form words: what a question asks for, never what it is about.
+FORM_WORDS = frozenset(terms(" ".join(_QUESTION_FORM)))
 
 # Nouns too general to look for in the answer ("welk deel", "welke manier").
-_GENERIC_NOUNS = frozenset("deel delen soort soorten manier manieren vorm vormen rol rollen type typen aantal "
-                           "kant kanten punt punten zaak zaken ding dingen".split())
+_GENERIC_NOUNS = _words("generic_nouns")
 # A deliberately small table of words that name the same attribute (by stem).
-_SYNONYMS = [
-    {"medewerker", "werknemer", "personeel", "personeelslid", "fte"},
-    {"leerl", "scholier"},
-    {"kost", "prijs", "tarief", "bedrag", "euro"},
-    {"salaris", "loon", "verdien", "inkom"},
-    {"opricht", "opzet", "gesticht", "ontstan", "start", "begonn", "oprichter"},
-    {"overleed", "stierf", "overlijd"},
-    {"inwoner", "inwonertal", "inwonersaantal"},
-]
+_SYNONYMS = [set(group["stems"].split()) for group in WORDS["synonyms"]]
+# Question forms in other languages, read as the Dutch form they stand for.
+_FOREIGN_FORMS = [(re.compile(f["pattern"]), f["dutch"]) for f in WORDS["foreign_forms"]]
+_VERSION_FORM = re.compile(r"\b(?:welke?|in\s+welke?|sinds\s+welke?)\s+(?:versie|versienummer|release|uitgave)\b")
 _WORD = re.compile(r"[\w\-']+")
 
 
@@ -228,7 +90,7 @@ def _other_event(sentence: str, forms) -> bool:
     """True when every date in the sentence belongs to an event other than the asked one: a
     past participle right next to it ("ontwikkeld in 1995") that is not a form of `forms`."""
     words = sentence.split()
-    dates = [i for i, w in enumerate(words) if _DATE.search(w)]
+    dates = [i for i, w in enumerate(words) if DATE.search(w)]
     if not dates:
         return False
 
@@ -270,26 +132,27 @@ class Asked:
             return True
         about = f"{before} {sentence}" if points_back else sentence
         label = len(sentence.split()) <= 5
-        bare = _REFERENCE.sub(" ", f"{before.rstrip('.')}. {sentence}" if label else sentence)
-        if not _INSTANCE[self.kind](bare, self.question):
+        bare = REFERENCE.sub(" ", f"{before.rstrip('.')}. {sentence}" if label else sentence)
+        if not INSTANCE[self.kind](bare, self.question):
             return False
-        if self.rate and not _rate(bare, self.rate):
+        if self.rate and not rate(bare, self.rate):
             return False
-        if self.unit and not _in_unit(bare, self.unit):
+        if self.unit and not in_unit(bare, self.unit):
             return False
-        if self.bound and not _BOUNDS[self.bound][1].search(bare):
+        if self.bound and not BOUNDS[self.bound][1].search(bare):
             return False
         if passage and self.names and not any(re.search(rf"\b{re.escape(n)}\b", passage.casefold())
                                                for n in self.names):
             return False
         if self.kind in ("date", "day") and _other_event(bare, self.forms):
             return False
-        if self.context and not (self.context & set(terms(about))):
+        have = Words(about)
+        if self.context and not any(carries(have, t) for t in self.context):
             return False
         if not self.attribute:
             return True
         if self.kind == "number":
-            return _near(bare, self.forms, _NUMBER)
+            return _near(bare, self.forms, NUMBER)
         return names_any(about if not label else bare, self.forms)
 
     @property
@@ -304,7 +167,7 @@ class Asked:
             article = "het" if noun in _NEUTER else "de"
             return f"wie {article} {noun} is" if self.kind == "name" and noun not in _NAMED \
                 else f"{article} {noun}"
-        return _LABEL[self.kind] if self.kind else ""
+        return LABEL[self.kind] if self.kind else ""
 
     def message(self, covered: str) -> str:
         """The Dutch abstention: "De bronnen noemen X, maar niet Y." (`covered`: what the
@@ -359,7 +222,7 @@ def _subject(question: str, owner: str | None) -> str:
 
 def _question_names(question: str) -> list[str]:
     """The names in a question: capitalised words that do not open one of its sentences."""
-    return [m.group() for m in _NAME.finditer(question)
+    return [m.group() for m in NAME.finditer(question)
             if m.start() > 0 and not re.search(r"[.?!]\s*$", question[: m.start()])]
 
 
@@ -387,7 +250,7 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
             return "duration", "", None
         if nxt == "procent":
             return "percent", "", None
-        if nxt in _UNITS_OF:
+        if nxt in UNITS_OF:
             return "number", _noun_after(after[1:]), None
         noun = _noun_after(after)
         owner = None
@@ -426,6 +289,12 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         return "amount", role.group(1), owner_after(role.group(1))
     if which and which.group(1) in _MONEY_NOUNS:
         return "amount", which.group(1), None
+    if _VERSION_FORM.search(low):
+        return "version", "", None
+    if which and which.group(1) in _CITY_NOUNS:
+        return "city", "", None
+    if which and which.group(1) in _COUNTRY_NOUNS:
+        return "country", "", None
     if which and which.group(1) in _NAMED:
         return "name", which.group(1), None
     return None, "", None
@@ -437,7 +306,13 @@ def asked_for(question: str) -> Asked:
     low = q.lower()
     kind, attribute, owner = _read(q, low)
     if kind is None:
-        return Asked(question=q)
+        # a question in another language: its form read as the Dutch one; its words are not
+        # the sources' words, so only the kind of value is checked (and its names)
+        dutch = next((pattern.sub(form, low, count=1) for pattern, form in _FOREIGN_FORMS if pattern.search(low)), "")
+        kind = _read(dutch, dutch)[0] if dutch else None
+        if kind is None:
+            return Asked(question=q)
+        return Asked(kind=kind, question=q, names=_name_words(q))
     # a "welk(e) X" category ("welke regio") is not a word the answer repeats
     stems = terms(attribute) if attribute and not (kind == "name" and attribute in _NAMED) else []
     forms = _forms(stems)
@@ -448,14 +323,19 @@ def asked_for(question: str) -> Asked:
         #              still tell the asked event from another one next to a date
     rate = re.search(r"\bper\s+(\w+)", low)
     unit = re.search(r"\bhoe\s*veel\s+(\w+)", low)
-    bound = next((name for name, (asks, _) in _BOUNDS.items() if asks.search(low)), "")
-    names = tuple(dict.fromkeys(w.casefold() for name in _question_names(q)
-                                for w in re.split(r"[\s\-]+", name)
-                                if len(w) >= 3 and w[0].isupper() and not w.isupper() and w.lower() not in _PARTICLES))
+    bound = next((name for name, (asks, _) in BOUNDS.items() if asks.search(low)), "")
+    names = _name_words(q)
     return Asked(kind=kind, attribute=tuple(stems), attribute_text=attribute, question=q,
                  subject=_subject(q, owner), forms=forms, context=context,
                  rate=rate.group(1) if rate else "", names=names,
-                 unit=unit.group(1) if unit and unit.group(1) in _UNITS_OF else "", bound=bound)
+                 unit=unit.group(1) if unit and unit.group(1) in UNITS_OF else "", bound=bound)
+
+
+def _name_words(q: str) -> tuple[str, ...]:
+    """The words of the question's names, not acronyms, casefolded (the passage names one)."""
+    return tuple(dict.fromkeys(w.casefold() for name in _question_names(q)
+                               for w in re.split(r"[\s\-]+", name)
+                               if len(w) >= 3 and w[0].isupper() and not w.isupper() and w.lower() not in _PARTICLES))
 
 
 def preferred_noun(question: str) -> tuple[str, ...]:
@@ -466,7 +346,7 @@ def preferred_noun(question: str) -> tuple[str, ...]:
     if not m:
         return ()
     rest = _WORD.findall(low[m.start(1):])
-    while rest and (rest[0] in _NOT_NOUN or _NUMBER.fullmatch(rest[0])):
+    while rest and (rest[0] in _NOT_NOUN or NUMBER.fullmatch(rest[0])):
         rest = rest[1:]
     if not rest or rest[0] in _GENERIC_NOUNS:
         return ()

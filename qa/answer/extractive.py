@@ -23,9 +23,11 @@ from typing import Iterator
 
 import numpy as np
 
-from qa.answer.asked import Asked, asked_for, names_any, preferred_noun
+from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
+from qa.answer.binding import Binder, Specifiers, asks_value, label, missing_words, numbers
 from qa.index.lexical import coverage, terms
+from qa.ingest.units import Unit, unit_at
 from qa.types import Answer, Citation, Hit
 
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -89,6 +91,23 @@ class _Candidate:
     echo: float = 0.0          # share of the sentence's words that the question already has
     before: str = ""           # the sentence before it in the passage
     belongs: bool = False      # chosen as part of the answering sentence (what it continues, or its sequel)
+    unit: Unit | None = None   # the answer unit (a sentence, list item, table row, ...)
+    bound: bool = True         # carries the question's specifiers (qa.answer.binding)
+    unbound: tuple = ()        # the specifier words it does not carry
+    picked: bool = False       # a list item or row that carries more of the specifiers than a sibling
+
+    @property
+    def shared(self) -> str:
+        """What this unit's siblings share: its lead-in or caption and its section heading."""
+        return f"{self.unit.context if self.unit else ''} {self.hit.passage.section or ''}"
+
+    @property
+    def local(self) -> str:
+        """The unit with its local context: itself (with lead-in and header), its section, its
+        document's name, and the sentence before it when it points back to that one."""
+        p = self.hit.passage
+        back = self.before if _POINTS_BACK.match(self.text) else ""
+        return f"{self.text} {back} {p.section or ''} {p.doc_id}"
 
 
 class ExtractiveGenerator:
@@ -110,7 +129,7 @@ class ExtractiveGenerator:
                  max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
-                 about_text_penalty: float = 0.3):
+                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -123,6 +142,8 @@ class ExtractiveGenerator:
         self.novelty_weight = novelty_weight
         self.noun_margin = noun_margin
         self.about_text_penalty = about_text_penalty
+        self.binder = Binder(idf, default_idf, topic_share=topic_share)
+        self.max_list_items = max_list_items
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -153,13 +174,17 @@ class ExtractiveGenerator:
             previous: frozenset = frozenset()
             before = ""
             for (a, b), sim in zip(hit.sentences, hit.sentence_scores):
-                sentence = text[a:b].strip()
+                unit = unit_at(hit.passage, a, b)
+                # a list item or table row reads with its lead-in or caption ("Minimale
+                # schijfruimte · server: 40 GB"); a sentence as it stands
+                sentence = unit.reading(text) if unit.structured else text[a:b].strip()
                 own = frozenset(terms(sentence))
                 context, previous = previous, own
                 last, before = before, sentence
-                if len(sentence.split()) < 3 or _QUESTION.match(sentence):
+                if not unit.structured and (len(sentence.split()) < 3 or _QUESTION.match(sentence)):
                     continue             # a fragment, or a question the text asks (it answers nothing)
-                c = _Candidate(rank, hit, a, a + len(sentence), sentence, terms=own, before=last)
+                end = a + len(text[a:b].strip()) if unit.structured else a + len(sentence)
+                c = _Candidate(rank, hit, a, end, sentence, terms=own, before=last, unit=unit)
                 # a sentence that points back ("Deze nieuwe wet ...") is about what the
                 # sentence before it names: count those words as present too
                 about = own | context if _CONTINUATION.match(sentence) else own
@@ -188,12 +213,27 @@ class ExtractiveGenerator:
             return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
         asked = asked_for(question)
         noun = preferred_noun(question) if asked.kind is None else ()
+        # the noun a "welk(e) X" question asks for is the category of the answer, not a word it repeats
+        form = FORM_WORDS | frozenset(noun) | frozenset(asked.attribute if asked.kind == "name" else ())
+        spec = self.binder.specifiers(question, [_where(h) for h in hits[: self.passages_considered]], form)
+        self._bind(spec, cands, value=asked.kind is not None or bool(noun) or asks_value(question),
+                   typed=asked.kind is not None)
         best = self._lead(asked, noun, cands)
         if best is None:
+            if not cands[0].bound:       # the best unit misses a specifier (a value question's list lacks the item)
+                return self._missing_specifier(question, cands[0], cands, retrieved)
             return self._missing(question, asked, cands, retrieved)
-        # the lead gives the value asked for, or names the "welk(e) X" noun: it answers, stop there
-        answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
-                                                  and best.echo < self.echo_threshold)
+        if best.text.endswith(":"):     # a lead-in: the list it introduces answers (it shows the lead-in)
+            best = next((c for c in cands if c.bound and c.unit and c.unit.structured
+                         and c.unit.context.endswith(best.text)), best)
+        # the lead gives the value asked for, or names the "welk(e) X" noun, or is the one item
+        # of a list that carries what a value question specifies: it answers, stop there
+        structured = bool(best.unit and best.unit.structured)
+        if structured:       # one item answers when it was picked among its siblings; else the list does
+            answered = best.picked
+        else:
+            answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
+                                                      and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered), retrieved)
 
     def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[_Candidate]) -> _Candidate | None:
@@ -201,8 +241,11 @@ class ExtractiveGenerator:
         asks for (None when none does); for a question whose form names no type, the best
         one, or a close one that names `noun` (of "welk(e) X") when the best does not."""
         if asked.kind is not None:
-            return next((c for c in cands if asked.given_by(c.text, c.before, bool(_POINTS_BACK.match(c.text)),
-                                                            _where(c.hit))), None)
+            return next((c for c in cands if c.bound and asked.given_by(
+                c.text, c.before, bool(_POINTS_BACK.match(c.text)), _where(c.hit))), None)
+        cands = [c for c in cands if c.bound]
+        if not cands:
+            return None
         if noun and not names_any(cands[0].text, noun, heads_only=True):
             for c in cands[1:]:
                 if c.score < cands[0].score - self.noun_margin:
@@ -211,26 +254,93 @@ class ExtractiveGenerator:
                     return c
         return cands[0]
 
+    def _bind(self, spec: Specifiers, cands: list[_Candidate], value: bool, typed: bool) -> None:
+        """Mark the candidates that carry the question's specifiers (`qa.answer.binding`).
+
+        Numbers must stand in the unit's local text. Words: siblings (the units of one list or
+        table, or the sentences of one passage) compete on the share they carry; a list item or
+        row that carries less than a sibling is not bound, nor one whose siblings carry none of
+        them when the question asks for a value (then the list does not hold what is asked). A
+        sentence only competes with its siblings when the question asks for a typed value (a
+        number, date, amount …: a sentence next to it holds another one)."""
+        if not spec:
+            return
+        groups: dict[tuple, list[tuple[_Candidate, float]]] = {}
+        for c in cands:
+            local = c.local
+            share, missing = self.binder.carried(spec, local, c.shared)
+            c.unbound = tuple(missing)
+            if spec.numbers and not spec.numbers <= numbers(local):
+                c.bound = False
+                c.unbound = tuple(sorted(spec.numbers - numbers(local))) + c.unbound
+            structured = bool(c.unit and c.unit.structured)
+            key = (id(c.hit), structured, c.unit.context if structured else "")
+            groups.setdefault(key, []).append((c, share))
+        for (_, structured, _), members in groups.items():
+            if not structured and not typed:
+                # a sentence that answers a value question carries at least one of its words
+                for c, _ in members:
+                    if value and not self.binder.about(spec, c.local):
+                        c.bound = False
+                continue
+            top = max(share for _, share in members)
+            low = min(share for _, share in members)
+            for c, share in members:
+                if share < top - 1e-9 or (value and share == 0.0 and c.unbound):
+                    c.bound = False
+                c.picked = structured and c.bound and share > low + 1e-9
+
+    def _missing_specifier(self, question: str, unbound: _Candidate, cands: list[_Candidate],
+                           retrieved: list[dict]) -> Answer:
+        """Abstain: the sources hold a list (or sentences) about the subject, but no item that
+        carries what the question specifies. Names what they do cover, with the nearest unit."""
+        what = missing_words(question, list(unbound.unbound)) or "wat de vraag noemt"
+        siblings = [c for c in cands if c.hit is unbound.hit and c.unit and c.unit.structured
+                    and c.unit.context == unbound.unit.context] if unbound.unit and unbound.unit.structured else []
+        labels = list(dict.fromkeys(label(c.unit.shown(c.hit.passage.text)) for c in
+                                    sorted(siblings, key=lambda c: c.start)))
+        labels = [x for x in labels if x][:4]
+        if len(labels) > 1:
+            covered = ", ".join(labels[:-1]) + f" en {labels[-1]}"
+            text = f"De bronnen noemen {covered}, maar niet {what}."
+        else:
+            text = f"Ik vind in de bronnen geen passage die dit over {what} zegt."
+        text += f" Het dichtstbijzijnde in de bronnen: {unbound.text}"
+        answer = compose(question, [unbound], retrieved, lead=text)
+        answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", what
+        return answer
+
     def _choose(self, best: _Candidate, cands: list[_Candidate], answered: bool) -> list[_Candidate]:
         """`best`, the sentences that belong with it, then (unless `best` already answers:
         it gives the value or names the thing asked for) further sentences that score close."""
         chosen = [best]
         words = len(best.text.split())
-        # the best sentence together with its continuation (or what it continues)
-        for c in _neighbours(best, cands, self.echo_threshold):
+        # the best sentence together with its continuation (or what it continues), bound or not
+        # (they are its context); a list item or table row stands on its own (its context is in
+        # its text); further sentences only when they are bound themselves
+        structured = bool(best.unit and best.unit.structured)
+        for c in ([] if structured else _neighbours(best, cands, self.echo_threshold)):
             if answered and c.hit is best.hit and c.start > best.start and not _CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
                 c.belongs = True
                 chosen.append(c)
                 words += len(c.text.split())
+        cands = [c for c in cands if c.bound]
+        # a list question reads on through the list's items (up to `max_list_items`)
+        limit = max(self.max_sentences, self.max_list_items) if structured else self.max_sentences
         for c in cands:
-            if answered or len(chosen) >= self.max_sentences:
+            if answered or len(chosen) >= limit:
                 break
-            if c in chosen:
+            if c in chosen or (structured and not _sibling(c, best)):
                 continue
-            n_words = len(c.text.split())
+            n_words = len(_shown(c).split()) if structured else len(c.text.split())
             if words + n_words > self.max_words:
+                continue
+            if structured:               # the list's items, in their order
+                c.belongs = True
+                chosen.append(c)
+                words += n_words
                 continue
             margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
             if c.score < best.score - margin or _near_duplicate(c, chosen):
@@ -303,8 +413,23 @@ def _last_of_previous_passage(best: _Candidate, cands: list[_Candidate]) -> _Can
     return max(before, key=lambda c: (c.hit.passage.end, c.start), default=None)
 
 
+def _sibling(a: _Candidate, b: _Candidate) -> bool:
+    """Two units of the same list or table (same passage, same lead-in or caption)."""
+    return bool(a.hit is b.hit and a.unit and b.unit and a.unit.structured and b.unit.structured
+                and a.unit.context == b.unit.context)
+
+
+def _shown(c: _Candidate) -> str:
+    """A list item or row without its context (shown after a sibling that gave it)."""
+    return c.unit.shown(c.hit.passage.text) if c.unit and c.unit.structured else c.text
+
+
 def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
     for c in chosen:
+        if cand.unit and c.unit and cand.unit.structured and c.unit.structured and cand.hit is c.hit:
+            if cand.start == c.start:
+                return True
+            continue                 # siblings share their context, not their content
         union = cand.terms | c.terms
         if union and len(cand.terms & c.terms) / len(union) > 0.6:
             return True
@@ -324,11 +449,15 @@ def compose(question: str, chosen: list[_Candidate], retrieved: list[dict], lead
     numbers: dict[str, int] = {}
     quotes: dict[str, list[_Candidate]] = {}
     parts = []
+    previous = None
     for c in chosen:
         pid = c.hit.passage.id
         n = numbers.setdefault(pid, len(numbers) + 1)
         quotes.setdefault(pid, []).append(c)
-        parts.append(f"{lead if lead is not None and c is best else c.text} [{n}]")
+        # the items of one list: the lead-in once, then each item
+        text = _shown(c) if previous is not None and _sibling(c, previous) else c.text
+        parts.append(f"{lead if lead is not None and c is best else text} [{n}]")
+        previous = c
     citations = []
     for pid, n in numbers.items():
         used = quotes[pid]

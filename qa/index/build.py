@@ -23,7 +23,7 @@ from qa.index.loaded import Index, load_index
 from qa.index.paths import corpus_dir, index_dir
 from qa.index.scan import IndexReport, scan_corpus
 from qa.index.storage import expected_manifest_keys, load_previous, write_build
-from qa.ingest.chunking import sentence_spans
+from qa.ingest.units import passage_units
 from qa.settings import Settings
 
 
@@ -68,8 +68,11 @@ def build_index(settings: Settings, embedder, progress: bool = True,
                          collection=settings.collection, statuses=scan.statuses)
 
     # sentences of every passage: (passage row, start, end)
+    # answer units of every passage: (passage row, start, end); a paragraph's are its sentences,
+    # a list's or table's its items and rows (qa.ingest.units)
+    units = [passage_units(p) for p in passages]
     sentences = np.array(
-        [(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p.text)] or np.zeros((0, 3)),
+        [(row, u.start, u.end) for row, us in enumerate(units) for u in us] or np.zeros((0, 3)),
         dtype=np.int32,
     ).reshape(-1, 3)
 
@@ -103,7 +106,9 @@ def build_index(settings: Settings, embedder, progress: bool = True,
         for rows in embedding_chunks(todo, offsets, settings.embed_chunk_texts):
             srows = [k for i in rows for k in range(offsets[i], offsets[i + 1])]
             texts = [passages[i].embedding_text() for i in rows]
-            texts += [passages[sentences[k, 0]].text[sentences[k, 1]:sentences[k, 2]] for k in srows]
+            # each unit with its context (a table row as "header: cell" pairs after its caption)
+            texts += [units[i][k - offsets[i]].reading(passages[i].text) for i in rows
+                      for k in range(offsets[i], offsets[i + 1])]
             encoded = embedder.encode_passages(texts)
             vectors.put(rows, encoded[:len(rows)])
             sentence_vectors.put(srows, encoded[len(rows):])

@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 # 3: collections, per-file statuses and document metadata; 4: vocab.json; 5: passages.sqlite3
 # (read per hit) and int8 vectors with a scale per vector (4 + dim bytes instead of 4 × dim)
 FORMAT_VERSION = 5
-CHUNKER_VERSION = 2            # 2: PDF passages record the page of their start and their page breaks
+CHUNKER_VERSION = 3            # 2: PDF passages record the page of their start and their page breaks;
+#                               3: lists, tables and label: value runs are passages with units
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 CHECKSUMS = "build_files"      # manifest key: relative path -> {size, sha256} of every other file

@@ -24,7 +24,7 @@ from pathlib import Path
 from qa.types import Passage
 
 PASSAGES_FILE = "passages.sqlite3"
-FIELDS = ("id", "doc_id", "text", "section", "para", "start", "end", "page", "part", "para_end", "page_breaks")
+FIELDS = ("id", "doc_id", "text", "section", "para", "start", "end", "page", "part", "para_end", "page_breaks", "units")
 ITER_BLOCK = 4096            # rows read per query while iterating
 
 

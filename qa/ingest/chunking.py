@@ -160,7 +160,8 @@ def repair(document: Document, raw: list[tuple[Block, bool]], *, join_lines: boo
     # 1. join lines split mid-sentence
     joined: list[tuple[Block, bool]] = []
     for block, heading in raw:
-        if join_lines and joined and not heading and not joined[-1][1]:
+        if join_lines and joined and not heading and not joined[-1][1] and not block.group \
+                and not joined[-1][0].group:
             prev = joined[-1][0]
             if not prev.text.endswith(_END_OF_SENTENCE) and _starts_lower(block.text):
                 merged_end = block.end
@@ -172,7 +173,7 @@ def repair(document: Document, raw: list[tuple[Block, bool]], *, join_lines: boo
     # 2. headings: explicit, title-like lines, and headings glued to paragraphs
     items: list[tuple[Block, bool]] = []
     for i, (block, heading) in enumerate(joined):
-        if heading or not guess_headings:
+        if heading or not guess_headings or block.group:    # a list item or table row is no heading
             items.append((block, heading))
             continue
         next_text = joined[i + 1][0].text if i + 1 < len(joined) else ""
@@ -241,7 +242,11 @@ def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int, *, 
                     join_lines=not knows_paragraphs if join_lines is None else join_lines,
                     guess_headings=not knows_headings if guess_headings is None else guess_headings)
     passages: list[Passage] = []
-    for block in blocks:
+    for run in _runs(document.text, blocks, max_chars):
+        if run[0].group:
+            passages.append(_structured_passage(document.id, run))
+            continue
+        block = run[0]
         parts = split_block(document.text, block, max_chars)
         for k, part in enumerate(parts, start=1 if len(parts) > 1 else 0):
             pid = passage_id(document.id, block.para, k)
@@ -250,3 +255,33 @@ def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int, *, 
                 para=block.para, start=part.start, end=part.end, page=part.page, part=k,
             ))
     return replace(document, blocks=blocks), passages
+
+
+def _runs(source: str, blocks: list[Block], max_chars: int) -> list[list[Block]]:
+    """The blocks in passage-sized runs: a paragraph alone; the units of one list, table or
+    run of label: value lines (same `group` and section, next to each other in the source with
+    only whitespace between them) together, up to `max_chars` (a unit is never split)."""
+    runs: list[list[Block]] = []
+    for block in blocks:
+        last = runs[-1] if runs else None
+        if (last and block.group and last[0].group == block.group and last[0].section == block.section
+                and block.para == last[-1].para + 1 and not source[last[-1].end:block.start].strip()
+                and sum(len(b.text) + 1 for b in last) + len(block.text) <= max_chars):
+            last.append(block)
+        else:
+            runs.append([block])
+    return runs
+
+
+def _structured_passage(doc_id: str, run: list[Block]) -> Passage:
+    """One passage of a run of units (see `_runs`), with a unit per block. The blocks are
+    next to each other in the source (only whitespace between them), so the passage text is
+    their texts joined by one space and its span runs from the first to the last."""
+    units, at = [], 0
+    for block in run:
+        units.append((at, at + len(block.text), block.kind, block.context, tuple(block.header)))
+        at += len(block.text) + 1
+    first, last = run[0], run[-1]
+    return Passage(id=passage_id(doc_id, first.para), doc_id=doc_id, text=" ".join(b.text for b in run),
+                   section=first.section, para=first.para, start=first.start, end=last.end, page=first.page,
+                   para_end=last.para if len(run) > 1 else None, units=tuple(units))

@@ -5,8 +5,11 @@ order, one line each); spans refer to it. A paragraph with a heading or title st
 ("Heading 1", "Kop 1", "Title", or an outline level) is a heading, and so is a short
 paragraph set in bold throughout without a full stop (a heading made by hand; the
 chunker guesses no headings in a .docx, `qa.ingest.load.LOADERS`). List paragraphs get
-a "• " in front, and a table row is one line "| cell | cell |", so neither is mistaken
-for a heading. Word has no fixed pages, so `page` is None and
+a "• " in front and are `list_item` units (one group per list, a nested list its own with
+the parent item in its context), and a table row is one `table_row` line read as "header:
+cell" pairs (header row: bold, or short non-numeric cells; header column: bold first
+cells; context: a "Caption" paragraph right before it, else the lead-in), `| cell | cell |`
+when no header is known; neither is mistaken for a heading. Word has no fixed pages, so `page` is None and
 the locator is the paragraph number. Title, author and date come from the core
 properties.
 
@@ -26,8 +29,10 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from qa.ingest.layout import blocks_from_lines, table_row
+from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
+from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, labels_rows, lead_before, looks_like_header,
+                                 nested_context, row_text)
 from qa.types import Block, normalize_text
 
 log = logging.getLogger(__name__)
@@ -131,26 +136,35 @@ def _bold_in_style(style) -> bool:
     return False
 
 
+def _run_bold(run, paragraph_bold: bool) -> bool:
+    """A run is bold by itself, by its character style ("Strong") or by the paragraph's style."""
+    if run.bold is not None:
+        return bool(run.bold)
+    if run.style is not None and run.style.font.bold is not None:
+        return bool(run.style.font.bold)
+    return paragraph_bold
+
+
+def _all_bold(paragraphs) -> bool:
+    """Whether the text of these paragraphs is bold throughout (and there is text)."""
+    seen = False
+    for paragraph in paragraphs:
+        paragraph_bold = _bold_in_style(paragraph.style)
+        for run in paragraph.runs:
+            if run.text.strip():
+                seen = True
+                if not _run_bold(run, paragraph_bold):
+                    return False
+    return seen
+
+
 def _is_bold_heading(paragraph, text: str) -> bool:
-    """A heading made by hand: short, bold throughout, without a sentence end. A run is bold
-    by itself, by its character style ("Strong") or by the paragraph's style."""
+    """A heading made by hand: short, bold throughout, without a sentence end."""
     if len(text) > _BOLD_HEADING_MAX_CHARS or len(text.split()) > _BOLD_HEADING_MAX_WORDS:
         return False
     if text.endswith((".", ",", ";", ":")) or text.startswith("•"):
         return False
-    runs = [r for r in paragraph.runs if r.text.strip()]
-    if not runs:
-        return False
-    paragraph_bold = _bold_in_style(paragraph.style)
-
-    def bold(run) -> bool:
-        if run.bold is not None:
-            return bool(run.bold)
-        if run.style is not None and run.style.font.bold is not None:
-            return bool(run.style.font.bold)
-        return paragraph_bold
-
-    return all(bold(r) for r in runs)
+    return _all_bold([paragraph])
 
 
 def _is_list_item(paragraph) -> bool:
@@ -159,30 +173,91 @@ def _is_list_item(paragraph) -> bool:
     return (ppr is not None and ppr.numPr is not None) or style.lower().startswith(("list", "lijst"))
 
 
+def _list_level(paragraph) -> int:
+    """The nesting level of a list paragraph (numbering level, else "List Bullet 2" -> 1)."""
+    ppr = paragraph._p.pPr
+    if ppr is not None and ppr.numPr is not None and ppr.numPr.ilvl is not None:
+        return int(ppr.numPr.ilvl.val or 0)
+    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    last = style.rsplit(" ", 1)[-1]
+    return int(last) - 1 if last.isdigit() else 0
+
+
+def _table_lines(table) -> list[str]:
+    """A table's rows as lines: "header: cell" pairs under a header row (bold, or short
+    non-numeric cells), "label: cell" beside a bold first column, else `| a | b |`."""
+    rows = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:          # merged cells repeat
+                continue
+            seen.add(id(cell._tc))
+            cells.append(cell)
+        rows.append(cells)
+    texts = [[normalize_text(c.text) for c in row] for row in rows]
+    rows = [r for r, t in zip(rows, texts) if any(t)]
+    texts = [t for t in texts if any(t)]
+    if not texts:
+        return []
+    first_bold = all(_all_bold(c.paragraphs) for c, t in zip(rows[0], texts[0]) if t)
+    column_bold = len(rows) > 1 and all(len(t) > 1 and t[0] and _all_bold(r[0].paragraphs) for r, t in zip(rows, texts))
+    header = texts[0] if len(texts) > 1 and (first_bold or (not column_bold and looks_like_header(texts[0], texts[1:]))) \
+        else None
+    body = texts[1:] if header else texts
+    labelled = not header and not column_bold and labels_rows(body)
+    if labelled:                                  # "label | text" rows: the filled cells
+        body = [[c for c in t if c] for t in body]
+    return [row_text(t, header, (column_bold or labelled) and not header) for t in body]
+
+
 def _items(document):
-    """(text, is_heading) for every paragraph and table cell, in reading order."""
+    """(text, is_heading, fields) for every paragraph and table row, in reading order."""
     from docx.table import Table
+
+    previous: list[tuple] = []              # what came before, for lead-ins: (text, heading, fields)
+    groups = 0
+    levels: list[tuple[int, int, str, str]] = []   # open lists: (level, group, context, last item)
+
+    caption = ""                                    # the text of a "Caption" paragraph right before
+
+    def lead() -> str:
+        return lead_before([(t, h, f.get("kind", PARAGRAPH)) for t, h, f in previous[-2:]])
 
     for item in document.iter_inner_content():
         if isinstance(item, Table):
-            for row in item.rows:
-                cells, seen = [], set()
-                for cell in row.cells:
-                    if id(cell._tc) in seen:          # merged cells repeat
-                        continue
-                    seen.add(id(cell._tc))
-                    cells.append(normalize_text(cell.text))
-                if any(cells):
-                    yield normalize_text(table_row(cells)), False   # no double space for an empty cell
+            levels.clear()
+            groups += 1
+            fields = {"kind": TABLE_ROW, "context": caption or lead(), "group": groups}
+            caption = ""
+            for line in _table_lines(item):
+                previous.append((line, False, fields))
+                yield line, False, fields
             continue
         text = normalize_text(item.text)
         if not text:
             continue
+        style = (item.style.name if item.style is not None else "") or ""
+        caption = text if style.lower().startswith(("caption", "bijschrift")) else ""
         list_item = _is_list_item(item)
         heading = _is_heading(item) or (not list_item and _is_bold_heading(item, text))
+        fields = {}
         if not heading and list_item:
+            level = _list_level(item)
+            while levels and level < levels[-1][0]:
+                levels.pop()
+            if not levels or level > levels[-1][0]:
+                groups += 1
+                context = nested_context(*levels[-1][2:]) if levels else lead()
+                levels.append((level, groups, context, ""))
+            level, group, context, _ = levels[-1]
+            levels[-1] = (level, group, context, text)
+            fields = {"kind": LIST_ITEM, "context": context, "group": group}
             text = f"• {text}"
-        yield text, heading
+        else:
+            levels.clear()
+        previous.append((text, heading, fields))
+        yield text, heading, fields
 
 
 def load_docx(path: Path, rel: str, max_unpacked_mb: float | None = None,

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from qa.errors import LoadError
 from qa.ingest.layout import RawBlocks
+from qa.ingest.structure import mark_label_values
 from qa.types import Document
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 #    dropped, a definition term leads its description
 # 4: PDF through pypdfium2 and a layout analysis (qa.ingest.pdf_layout, pdf_paragraphs): whole
 #    paragraphs and headings, no headers/footers/contents, hyphenation joined; no noise repairs
-LOADER_VERSION = 4
+# 5: structure units (qa.ingest.structure): list items, table rows as "header: cell" pairs,
+#    definitions and runs of "Label: value" lines carry kind, context and group
+LOADER_VERSION = 5
 
 
 def known_structure(path: str | Path) -> tuple[bool, bool]:
@@ -115,6 +118,7 @@ def load_document(path: Path, root: Path, *, max_unpacked_mb: float | None = Non
     except Exception as exc:   # a damaged file can make any parser fail in its own way
         log.debug("loader failed on %s", rel, exc_info=True)
         raise LoadError(f"{rel}: kan niet gelezen worden ({type(exc).__name__}: {exc})") from None
+    raw = mark_label_values(text, raw)          # every format: runs of "Label: value" lines are units
     title = meta.get("title") or _title_from_name(path)
     doc = Document(id=rel, path=str(path.resolve()), title=title, blocks=[], text=text, meta=meta)
     return doc, raw

@@ -6,6 +6,10 @@ reading order over columns) and `qa.ingest.pdf_paragraphs` (paragraphs, headings
 size, hyphenation at line ends, quotes). Chosen on measurement over pypdf and pdfminer.six:
 `benchmarks/pdf_extract.py`.
 
+Tables (rows of aligned columns) become one "header: cell" line per row before the reading
+order is worked out (`qa.ingest.pdf_tables`); list items and the lead-ins of lists and tables
+are marked after the paragraphs are made (`qa.ingest.pdf_paragraphs.mark_structure`).
+
 `Document.text` is the extracted paragraphs, one per line, page after page joined by a form
 feed (`\\f`); a paragraph that runs over a page break has its form feed inside it. Every
 block carries the 1-based page number where it starts (the physical page, as a PDF viewer
@@ -26,7 +30,8 @@ from pathlib import Path
 from qa.ingest.metadata import clean
 from qa.ingest.pdf_layout import (Line, body_size, contents_pages, is_contents_entry, line_spacing,
                                   reading_order, running_lines)
-from qa.ingest.pdf_paragraphs import Paragraph, build_paragraphs, vocabulary
+from qa.ingest.pdf_paragraphs import Paragraph, build_paragraphs, mark_structure, vocabulary
+from qa.ingest.pdf_tables import find_tables
 from qa.types import Block, Passage, normalize_text
 
 log = logging.getLogger(__name__)
@@ -187,7 +192,8 @@ def _lay_out(paragraphs: list[Paragraph], n_pages: int) -> tuple[str, list[tuple
             parts.append(text)
             pos += len(text)
         text = normalize_text(" ".join(t for _, t in par.pieces))
-        raw.append((Block(text=text, start=start, end=pos, para=0, page=par.pieces[0][0]), par.heading))
+        fields = {"kind": par.kind, "group": par.group, "context": par.context} if par.kind else {}
+        raw.append((Block(text=text, start=start, end=pos, para=0, page=par.pieces[0][0], **fields), par.heading))
     parts.extend(PAGE_SEPARATOR * max(0, n_pages - page))
     return "".join(parts), raw
 
@@ -225,8 +231,11 @@ def load_pdf(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict]
     contents = contents_pages(pages)
     pages = [[] if i in contents else [x for x in lines if not is_contents_entry(x.text)]
              for i, lines in enumerate(pages)]
+    group, carry = 1, None
+    for k, lines in enumerate(pages):             # tables first: their rows are never read by column
+        pages[k], group, carry = find_tables(lines, size, spacing, group, carry)
     runs = [reading_order(lines, size) for lines in pages]
-    paragraphs = build_paragraphs(runs, size, spacing, vocabulary(pages))
+    paragraphs = mark_structure(build_paragraphs(runs, size, spacing, vocabulary(pages)), size, group)
     text, raw = _lay_out(paragraphs, n_pages)
     return text, raw, {**meta, "pages": n_pages}
 

@@ -46,6 +46,8 @@ class Line:
     size: float
     bold: bool = False
     page: int = 1
+    kind: str = ""               # "table_row" for a table's row made one line (qa.ingest.pdf_tables)
+    group: int = 0               # the table it belongs to
 
     @property
     def words(self) -> int:

@@ -7,7 +7,9 @@ column or page goes on with the paragraph before it when that paragraph ends mid
 and the next line does not start a new one (the sentence runs over the break). Lines set
 clearly larger than the body text are headings; so is a short bold paragraph. A word
 hyphenated at a line end is joined again (the hyphen stays when the document writes the
-word with one elsewhere, or the part before it is an abbreviation: "IP-adres").
+word with one elsewhere, or the part before it is an abbreviation: "IP-adres"). "Label: value"
+lines one under the other stay apart; a table row (`Line.kind`) is a paragraph of its own; list
+items, what is indented under them, and lead-ins are marked by `mark_structure`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from qa.ingest.pdf_layout import Line
+from qa.ingest.structure import LIST_ITEM, is_label_value, lead_before, nested_context
 
 HEADING_SIZE_RATIO = 1.15          # a line this much larger than the body font is a heading
 _HEADING_MAX_WORDS = 40         # a longer text in a large font is body text (a pull quote)
@@ -42,6 +45,11 @@ class Paragraph:
     last: Line | None = None
     bold: bool = True
     footnote: bool = False
+    kind: str = ""               # "table_row" (from its line) or "list_item" (`mark_structure`)
+    group: int = 0
+    x0: float = 0.0              # where its first line starts
+    context: str = ""            # a list's or table's lead-in (`mark_structure`)
+    hang: float = 0.0            # where its second line starts (a list item's text after the bullet)
 
     @property
     def text(self) -> str:
@@ -132,6 +140,8 @@ def _starts_sentence(text: str) -> bool:
 def _breaks(prev: Line, line: Line, nxt: Line | None, spacing: float, left: float, right: float,
             heading: bool, prev_heading: bool) -> bool:
     """Whether `line` starts a new paragraph after `prev` in the same column."""
+    if line.kind or prev.kind:                         # a table row is a paragraph of its own
+        return True
     step = line.bottom - prev.bottom
     if abs(step) < 0.3 * line.size:                    # another piece of the same row
         return False
@@ -156,12 +166,14 @@ def _breaks(prev: Line, line: Line, nxt: Line | None, spacing: float, left: floa
         return True                                    # a first-line indent (not a hanging one)
     if _SENTENCE_END.search(prev.text.rstrip()) and prev.x1 < right - max(0.15 * width, 5 * size):
         return True                                    # a short line that ends a sentence
+    if prev.x1 < right - max(0.15 * width, 5 * size) and is_label_value(prev.text) and is_label_value(line.text):
+        return True                                    # "Label: value" lines, one under the other
     return False
 
 
 def _goes_on(par: Paragraph, line: Line, heading: bool) -> bool:
     """Whether `line`, first in a new column or page, goes on with the paragraph `par`."""
-    if par.heading or heading or abs(par.size - line.size) >= 0.5 or par.last is None:
+    if par.heading or heading or abs(par.size - line.size) >= 0.5 or par.last is None or par.kind or line.kind:
         return False
     text = par.pieces[-1][1].rstrip()
     return not _SENTENCE_END.search(text) and not _starts_sentence(line.text)
@@ -205,6 +217,8 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
                     par.pieces.append([page, text])
         else:
             par.pieces.append([page, text])
+        if par.last is not None and not par.hang and line.bottom - par.last.bottom > 0.3 * line.size:
+            par.hang = line.x0
         par.last = line
         par.bold = par.bold and line.bold
 
@@ -229,7 +243,8 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
                     new = _breaks(run[i - 1], line, nxt, spacing, left, right, heading,
                                   is_heading(run[i - 1]))
                 if new:
-                    out.append(Paragraph(heading=heading, size=line.size, footnote=footnote))
+                    out.append(Paragraph(heading=heading, size=line.size, footnote=footnote, kind=line.kind,
+                                         group=line.group, x0=line.x0))
                 add(out[-1], line, page)
     for par in out:
         for piece in par.pieces:
@@ -239,7 +254,7 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
         titled = not _CODE.search(par.text) and re.search(r"[^\W\d_]{2}", par.text)
         if par.heading and (words > _HEADING_MAX_WORDS or not titled):
             par.heading = False
-        elif (not par.heading and par.bold and titled and 0 < words <= _BOLD_HEADING_MAX_WORDS
+        elif (not par.heading and par.bold and titled and not par.kind and 0 < words <= _BOLD_HEADING_MAX_WORDS
               and not par.text.endswith((".", ",", ";", ":"))):
             par.heading = True
     # a stray mark on a line of its own (a footnote number, a full stop) is no paragraph, and
@@ -251,3 +266,56 @@ def build_paragraphs(pages: list[list[list[Line]]], body: float, spacing: float,
 def _symbols(text: str) -> bool:
     tokens = text.split()
     return len(tokens) >= 2 and sum(len(t) >= 2 for t in tokens) < 0.3 * len(tokens)
+
+
+ITEM_INDENT_MAX = 6              # a paragraph indented up to this many font sizes under an item is part of it
+
+
+def mark_structure(paragraphs: list[Paragraph], body: float, first_group: int) -> list[Paragraph]:
+    """List items and their groups, and the lead-in of each list and table.
+
+    A paragraph that starts with a bullet or a list number after a sentence end (or a heading)
+    is a list item; the paragraphs after it that are indented under its text (code, a second
+    paragraph) are joined to it, up to the next item or a line back at the margin. Consecutive items at one indent form a list (a
+    group); an item indented further starts a nested list whose context holds its parent item.
+    A list or table gets the paragraph before it as context when it ends with ":" or is the
+    only one since the heading (`qa.ingest.structure.lead_before`)."""
+
+    out: list[Paragraph] = []
+    group = first_group
+    levels: list[list] = []          # open lists: [x0, group, context, last item text]
+    tables: dict[int, str] = {}
+
+    def before() -> list[tuple[str, bool, str]]:
+        return [(p.text, p.heading, p.kind or "paragraph") for p in out[-2:]]
+
+    for par in paragraphs:
+        if par.kind:                                   # a table row
+            levels.clear()
+            if par.group not in tables:
+                tables[par.group] = lead_before(before())
+            par.context = tables[par.group]
+            out.append(par)
+            continue
+        after_sentence = not out or out[-1].heading or out[-1].kind or _SENTENCE_END.search(out[-1].text)
+        item = not par.heading and _is_list_item(par.text) and after_sentence
+        if not item:
+            last = out[-1] if out and levels else None
+            if (last is not None and not par.heading and last.kind == LIST_ITEM
+                    and (last.hang or last.x0 + body) - 0.3 * body <= par.x0 < last.x0 + ITEM_INDENT_MAX * body
+                    and par.pieces[0][0] - last.pieces[-1][0] <= 1):
+                last.pieces.extend(par.pieces)         # a paragraph indented under the item
+                continue
+            levels.clear()
+            out.append(par)
+            continue
+        while levels and par.x0 < levels[-1][0] - 0.5 * body:
+            levels.pop()
+        if not levels or par.x0 > levels[-1][0] + 0.5 * body:
+            context = nested_context(levels[-1][2], levels[-1][3]) if levels else lead_before(before())
+            levels.append([par.x0, group, context, ""])
+            group += 1
+        par.kind, par.group, par.context = LIST_ITEM, levels[-1][1], levels[-1][2]
+        levels[-1][3] = _LIST_ITEM.sub("", par.text, count=1)
+        out.append(par)
+    return out

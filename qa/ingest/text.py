@@ -1,5 +1,6 @@
 """Plain text and Markdown: decoding (UTF-8, else the detected encoding), one block per
-line group, Markdown headings and front matter."""
+line group, Markdown headings and front matter, Markdown lists and pipe tables as units
+(`qa.ingest.markdown`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from charset_normalizer import from_bytes
 
 from qa.errors import LoadError
 from qa.ingest.layout import RawBlocks
+from qa.ingest.markdown import markdown_units
 from qa.ingest.metadata import front_matter
 from qa.types import Block, normalize_text
 
@@ -75,6 +77,8 @@ def load_text(path: Path, rel: str) -> tuple[str, RawBlocks, dict]:
     if encoding != "utf-8":
         meta["encoding"] = encoding
     raw = line_blocks(text, markdown=markdown, start=body_start)
+    if markdown:
+        raw = markdown_units(text, raw)
     if markdown and "title" not in meta:
         first_h1 = re.search(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", text[body_start:], re.MULTILINE)
         if first_h1:

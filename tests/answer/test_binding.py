@@ -1,0 +1,144 @@
+"""Answers bound to what was asked (issue 20 §1-4), end to end: a small manual with a table,
+a release list, label: value lines and a definition list, loaded by the real loaders, chunked
+into passages with units, indexed and answered. Siblings that differ in one specifier: the
+matching one answers alone; when none carries it, `missing_detail` names what is missing."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.engine import Engine
+from qa.index.build import build_index
+from qa.ingest.load import load_document
+from qa.ingest.units import Unit, passage_units, row_as_pairs
+from qa.types import normalize_text
+from tests.answer.test_llm import assert_invariants
+
+MANUAL = """<html><head><title>Handleiding Regelbeheer</title></head><body><main>
+<h1>Handleiding Regelbeheer</h1>
+<h2>Installatie</h2>
+<p>Regelbeheer draait op elke computer met een recente versie van Linux. Voor de installatie is een
+internetverbinding niet nodig.</p>
+<table><caption>Minimale schijfruimte</caption>
+<thead><tr><th>Machine</th><th>Schijfruimte</th></tr></thead>
+<tbody><tr><td>Server</td><td>40 GB</td></tr><tr><td>Laptop</td><td>30 GB</td></tr>
+<tr><td>Desktop</td><td>35 GB</td></tr></tbody></table>
+<h2>Uitgaven</h2>
+<p>De volgende versies zijn uitgebracht:</p>
+<ul><li>Versie 1, uitgebracht op 3 maart 2019.</li><li>Versie 2, uitgebracht op 12 juni 2020.</li>
+<li>Versie 3, uitgebracht op 1 februari 2022.</li></ul>
+<h2>Geheugen</h2>
+<p>Het benodigde werkgeheugen hangt af van het soort machine:</p>
+<p>Server: 16 GB werkgeheugen</p><p>Laptop: 8 GB werkgeheugen</p><p>Desktop: 12 GB werkgeheugen</p>
+<h2>Sneltoetsen</h2>
+<p>Met deze sneltoetsen werkt u sneller:</p>
+<dl><dt>Ctrl+S</dt><dd>Document opslaan</dd><dt>Ctrl+P</dt><dd>Document afdrukken</dd>
+<dt>Ctrl+F</dt><dd>Tekst zoeken</dd></dl>
+<h2>Contact</h2>
+<p>De helpdesk van Regelbeheer zit in Utrecht en is bereikbaar via +47 22 31 31 31. Het team werkt
+vanuit Nederland en Noorwegen.</p>
+</main></body></html>
+"""
+
+
+def _engine(settings, embedder, tmp_path) -> Engine:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "handleiding.html").write_text(MANUAL, encoding="utf-8")
+    settings = settings.replace(corpus=corpus, index=tmp_path / "index")
+    index, _ = build_index(settings, embedder, progress=False)
+    return Engine(settings, index, embedder)
+
+
+@pytest.fixture
+def manual(base_settings, fake_embedder, tmp_path) -> Engine:
+    # min_support 0: the FakeEmbedder's similarities say little about support; these tests
+    # are about binding, which comes after that gate
+    return _engine(base_settings.replace(min_support=0.0), fake_embedder, tmp_path)
+
+
+def test_a_list_or_table_is_one_passage_whose_units_are_its_items_with_their_context(manual):
+    passages = {p.section: p for p in manual.index.passages if p.units}
+    table = passages["Installatie"]
+    units = passage_units(table)
+    assert [u.kind for u in units] == ["table_row"] * 3
+    assert [u.shown(table.text) for u in units] == [
+        "Machine: Server; Schijfruimte: 40 GB", "Machine: Laptop; Schijfruimte: 30 GB",
+        "Machine: Desktop; Schijfruimte: 35 GB"]
+    assert units[1].reading(table.text) == "Minimale schijfruimte · Machine: Laptop; Schijfruimte: 30 GB"
+    releases = passage_units(passages["Uitgaven"])
+    assert [u.kind for u in releases] == ["list_item"] * 3
+    assert releases[0].context == "De volgende versies zijn uitgebracht:"
+    assert [u.kind for u in passage_units(passages["Geheugen"])] == ["label_value"] * 3
+    assert [u.kind for u in passage_units(passages["Sneltoetsen"])] == ["definition"] * 3
+    # the span still round-trips: the passage is its source text
+    document = load_document(manual.settings.corpus / "handleiding.html", manual.settings.corpus)[0]
+    for p in passages.values():
+        assert normalize_text(document.text[p.start:p.end]) == p.text
+
+
+def test_a_raw_markdown_row_reads_as_header_cell_pairs():
+    assert row_as_pairs("| server | 40 GB |", ("Machine", "Schijfruimte")) == "Machine: server; Schijfruimte: 40 GB"
+    assert row_as_pairs("| server |  | 2 |", ("Machine", "Leeg", "")) == "Machine: server; 2"
+    unit = Unit(0, 18, "table_row", "Minimale schijfruimte", ("Machine", "Schijfruimte"))
+    assert unit.reading("| server | 40 GB |") == "Minimale schijfruimte · Machine: server; Schijfruimte: 40 GB"
+
+
+@pytest.mark.parametrize("question, expected, wrong", [
+    ("Hoeveel schijfruimte heeft een laptop nodig?", "30 GB", ("40 GB", "35 GB")),
+    ("Hoeveel schijfruimte heeft een server nodig?", "40 GB", ("30 GB", "35 GB")),
+    ("Wanneer is versie 2 uitgebracht?", "12 juni 2020", ("2019", "2022")),
+    ("Hoeveel werkgeheugen heeft een desktop nodig?", "12 GB", ("16 GB", "8 GB")),
+    ("Met welke sneltoets kan ik een document afdrukken?", "Ctrl+P", ("Ctrl+S", "Ctrl+F")),
+    # a typo in the key term still binds ("laptpo": two letters swapped)
+    ("Hoeveel schijfruimte heeft een laptpo nodig?", "30 GB", ("40 GB", "35 GB")),
+])
+def test_among_siblings_the_one_that_carries_the_specifier_answers_alone(manual, question, expected, wrong):
+    answer = manual.ask(question)
+    assert not answer.abstained, answer.answer
+    assert expected in answer.answer
+    assert not any(w in answer.answer for w in wrong), answer.answer
+    assert "|" not in answer.answer
+    assert expected in answer.citations[0].quote
+    assert_invariants(answer)
+
+
+def test_an_item_the_list_does_not_hold_is_refused_naming_the_missing_specifier(manual):
+    answer = manual.ask("Wanneer is versie 4 uitgebracht?")
+    assert answer.abstained and answer.abstain_reason == "missing_detail"
+    assert answer.missing == "versie 4"
+    assert answer.answer.startswith("De bronnen noemen Versie 1, Versie 2 en Versie 3, maar niet versie 4.")
+    # the nearest item is cited, so the user can check
+    assert answer.citations and "Versie" in answer.citations[0].quote
+    assert_invariants(answer)
+
+
+def test_a_question_about_the_whole_list_gets_its_items(manual):
+    answer = manual.ask("Welke versies zijn uitgebracht?")
+    assert not answer.abstained
+    for date in ("3 maart 2019", "12 juni 2020", "1 februari 2022"):
+        assert date in answer.answer
+    assert answer.answer.count("De volgende versies zijn uitgebracht") == 1    # the lead-in once
+
+
+def test_a_city_question_is_not_answered_by_a_country_and_an_international_number_is_a_phone(manual):
+    city = manual.ask("In welke stad zit de helpdesk?")
+    assert not city.abstained and "Utrecht" in city.answer
+    phone = manual.ask("Wat is het telefoonnummer van de helpdesk?")
+    assert not phone.abstained and "+47 22 31 31 31" in phone.answer
+
+
+def test_an_english_question_is_read_by_its_form_and_binds_on_numbers_only():
+    """The sources are Dutch: an English question's words are not theirs, so its form is read
+    as the Dutch one (the kind of value asked for) and only its numbers must be carried."""
+    from qa.answer.asked import asked_for
+    from qa.answer.binding import Binder
+
+    assert asked_for("How many youth coaches does Veendam have?").kind == "number"
+    assert asked_for("Which version of LilyPond added this?").kind == "version"
+    assert asked_for("What is the email address of the helpdesk?").kind == "email"
+    idf = {"schijfruimt": 2.0, "laptop": 2.5, "server": 2.5, "versie": 1.0}
+    english = Binder(idf, 5.0).specifiers("How much disk space does a laptop need in version 4?", [])
+    assert english.foreign and english.words == {} and english.numbers == {"4"}
+    dutch = Binder(idf, 5.0).specifiers("Hoeveel schijfruimte heeft een laptop nodig?", [])
+    assert not dutch.foreign and {"laptop", "schijfruimt"} <= set(dutch.words)
