@@ -218,8 +218,11 @@ def test_docx_headings_lists_tables_and_properties(tmp_path):
     hours = next(p for p in passages if "maandag en donderdag" in p.text)
     assert hours.section == "Openingstijden" and hours.page is None
     assert hours.locator == f"alinea {hours.para}"
+    # the list is one passage whose units are its items (qa.ingest.units)
     items = [p for p in passages if p.text.startswith("• ")]
-    assert [p.text for p in items] == ["• Koffie", "• Spelletjes"]
+    assert [p.text for p in items] == ["• Koffie • Spelletjes"]
+    assert [(p.text[a:b], kind) for p in items for a, b, kind, *_ in p.units] == [
+        ("• Koffie", "list_item"), ("• Spelletjes", "list_item")]
     assert all(p.section == "Openingstijden" for p in items)     # list items are not headings
     # a first row of short labels is the header row: each body row reads as "header: cell" pairs
     rows = [p for p in passages if p.text.startswith(("| ", "Post: "))]

@@ -100,7 +100,8 @@ def test_docbook_xhtml_loads_and_chunks_with_its_headings_as_sections(tmp_path):
     path = tmp_path / "ch02.html"
     path.write_text(DOCBOOK_PAGE, encoding="utf-8")
     document, passages = _load(path)
-    by_text = {p.text: p for p in passages}
+    # a passage by its text, and a list's or definition list's passage by each unit's text
+    by_text = {p.text: p for p in passages} | {p.text[a:b]: p for p in passages for a, b, *_ in p.units}
 
     intro = next(p for p in passages if p.text.startswith("Dit hoofdstuk"))
     assert intro.text == "Dit hoofdstuk beschrijft hoe u met pakman pakketten installeert, bijwerkt en verwijdert."
@@ -133,7 +134,9 @@ def test_docbook_xhtml_loads_and_chunks_with_its_headings_as_sections(tmp_path):
                        "vanuit de inhoudsopgave", "Opties uit de inhoudsopgave"):
         assert navigation not in text and navigation not in document.text
     assert document.title == "Hoofdstuk 2. Pakketten beheren"
-    assert [p.para for p in passages] == list(range(1, len(passages) + 1))
+    # paragraphs are numbered in order; a list's passage spans its items' paragraphs
+    numbers = [n for p in passages for n in range(p.para, (p.para_end or p.para) + 1)]
+    assert numbers == list(range(1, len(numbers) + 1))
     _spans_round_trip(document, passages)
 
 
