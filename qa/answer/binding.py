@@ -44,9 +44,31 @@ _NUMBER = re.compile(r"(?<![\w.,])([a-z]{0,4}\d+(?:[.,]\d+)*[a-z]?)(?![\w]|[.,]\
 _VALUE_FORM = re.compile(r"^\W*(?:en\s+)?(?:wat|welke?)\s+(?:is|zijn|was|waren)\s+(?:de|het)\s+\w+", re.IGNORECASE)
 
 
+# key combinations ("Ctrl+F12", "Shift+Ctrl+G")
+_KEYS = re.compile(r"(?<![\w+])(\w+(?:\s?\+\s?\w+)+)(?![\w+])")
+
+
 def numbers(text: str) -> set[str]:
-    """The numbers in `text`, normalised ("2,5" -> "2.5")."""
-    return {m.group(1).replace(",", ".").lower() for m in _NUMBER.finditer(text)}
+    """The numbers and codes in `text`, normalised ("2,5" -> "2.5"), and its key combinations
+    ("ctrl+f12"): a unit carries a question's combination only as a whole ("Ctrl+Shift+F12"
+    does not carry "Ctrl+F12"), also with a glued prefix ("OpdrachtCtrl+F12", as help pages
+    print a Mac and a PC key together)."""
+    found = {m.group(1).replace(",", ".").lower() for m in _NUMBER.finditer(text)}
+    return found | {"+" + re.sub(r"\s", "", m.group(1)).lower() for m in _KEYS.finditer(text)}
+
+
+def carries_numbers(wanted: set[str], have: set[str]) -> set[str]:
+    """The numbers and key combinations of `wanted` that `have` does not carry. A number of a
+    key combination ("f12" of "Ctrl+F12") is carried by the combination."""
+    keys = [h for h in have if h.startswith("+")]
+    missing = set()
+    for w in wanted:
+        if w.startswith("+"):
+            if not any(k == w or (k.endswith(w[1:]) and k[-len(w)].isalpha()) for k in keys):
+                missing.add(w)
+        elif w not in have:
+            missing.add(w)
+    return missing
 
 
 def asks_value(question: str) -> bool:

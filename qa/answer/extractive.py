@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
-from qa.answer.binding import Binder, Specifiers, asks_value, label, missing_words, numbers
+from qa.answer.binding import Binder, Specifiers, asks_value, carries_numbers, label, missing_words, numbers
 from qa.index.lexical import coverage, terms
 from qa.ingest.units import Unit, unit_at
 from qa.types import Answer, Citation, Hit
@@ -270,9 +270,10 @@ class ExtractiveGenerator:
             local = c.local
             share, missing = self.binder.carried(spec, local, c.shared)
             c.unbound = tuple(missing)
-            if spec.numbers and not spec.numbers <= numbers(local):
+            lacking = carries_numbers(spec.numbers, numbers(local)) if spec.numbers else set()
+            if lacking:
                 c.bound = False
-                c.unbound = tuple(sorted(spec.numbers - numbers(local))) + c.unbound
+                c.unbound = tuple(sorted(n.lstrip("+") for n in lacking)) + c.unbound
             structured = bool(c.unit and c.unit.structured)
             key = (id(c.hit), structured, c.unit.context if structured else "")
             groups.setdefault(key, []).append((c, share))
