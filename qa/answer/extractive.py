@@ -129,7 +129,8 @@ class ExtractiveGenerator:
                  max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
-                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6):
+                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6,
+                 item_share: float = 0.5):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -144,6 +145,9 @@ class ExtractiveGenerator:
         self.about_text_penalty = about_text_penalty
         self.binder = Binder(idf, default_idf, topic_share=topic_share)
         self.max_list_items = max_list_items
+        # a list item or row that answers a value question carries at least this IDF-weighted
+        # share of the question's specifiers (one common word of several is another item)
+        self.item_share = item_share
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -287,7 +291,8 @@ class ExtractiveGenerator:
             top = max(share for _, share in members)
             low = min(share for _, share in members)
             for c, share in members:
-                if share < top - 1e-9 or (value and share == 0.0 and c.unbound):
+                if share < top - 1e-9 or (value and share == 0.0 and c.unbound) \
+                        or (structured and value and share < self.item_share):
                     c.bound = False
                 c.picked = structured and c.bound and share > low + 1e-9
 
