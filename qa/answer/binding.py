@@ -11,8 +11,9 @@ somewhere else in its passage.
 One mechanism, no per-question rules:
 - **Numbers** in the question must stand in the unit's local text, as the same number.
 - **Words**: a question's content word is a specifier when it is not the topic of the
-  retrieved passages (carried by `topic_share` of them or more) and not already said by the
-  unit's shared context (the lead-in, caption, heading that all its siblings share). Siblings
+  retrieved passages (carried by `topic_share` of them or more, and common in the corpus) and
+  not already said by the unit's shared context (the lead-in, caption, heading that all its
+  siblings share). Siblings
   compete on them: the unit that carries the most (IDF-weighted) wins; a unit that carries less
   than a sibling does is not bound. When the question asks for a value (a typed or "welk(e) X",
   "wat is de X" question) and no sibling carries its specifiers, no unit of that list is bound:
@@ -26,6 +27,7 @@ One mechanism, no per-question rules:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -42,9 +44,31 @@ _NUMBER = re.compile(r"(?<![\w.,])([a-z]{0,4}\d+(?:[.,]\d+)*[a-z]?)(?![\w]|[.,]\
 _VALUE_FORM = re.compile(r"^\W*(?:en\s+)?(?:wat|welke?)\s+(?:is|zijn|was|waren)\s+(?:de|het)\s+\w+", re.IGNORECASE)
 
 
+# key combinations ("Ctrl+F12", "Shift+Ctrl+G")
+_KEYS = re.compile(r"(?<![\w+])(\w+(?:\s?\+\s?\w+)+)(?![\w+])")
+
+
 def numbers(text: str) -> set[str]:
-    """The numbers in `text`, normalised ("2,5" -> "2.5")."""
-    return {m.group(1).replace(",", ".").lower() for m in _NUMBER.finditer(text)}
+    """The numbers and codes in `text`, normalised ("2,5" -> "2.5"), and its key combinations
+    ("ctrl+f12"): a unit carries a question's combination only as a whole ("Ctrl+Shift+F12"
+    does not carry "Ctrl+F12"), also with a glued prefix ("OpdrachtCtrl+F12", as help pages
+    print a Mac and a PC key together)."""
+    found = {m.group(1).replace(",", ".").lower() for m in _NUMBER.finditer(text)}
+    return found | {"+" + re.sub(r"\s", "", m.group(1)).lower() for m in _KEYS.finditer(text)}
+
+
+def carries_numbers(wanted: set[str], have: set[str]) -> set[str]:
+    """The numbers and key combinations of `wanted` that `have` does not carry. A number of a
+    key combination ("f12" of "Ctrl+F12") is carried by the combination."""
+    keys = [h for h in have if h.startswith("+")]
+    missing = set()
+    for w in wanted:
+        if w.startswith("+"):
+            if not any(k == w or (k.endswith(w[1:]) and k[-len(w)].isalpha()) for k in keys):
+                missing.add(w)
+        elif w not in have:
+            missing.add(w)
+    return missing
 
 
 def asks_value(question: str) -> bool:
@@ -85,10 +109,15 @@ class Specifiers:
 class Binder:
     """Finds a question's specifiers and tells which candidate units carry them."""
 
-    def __init__(self, idf, default_idf: float, topic_share: float = 0.75, foreign_share: float = 0.5):
+    def __init__(self, idf, default_idf: float, topic_share: float = 0.75, foreign_share: float = 0.5,
+                 common_share: float = 0.05):
         self.idf = idf
         self.default_idf = default_idf
         self.topic_share = topic_share
+        # a topic word is also common in the corpus: in at least `common_share` of its passages
+        # (BM25's IDF of that share), like "LilyPond" in LilyPond's manual; a rare name that the
+        # retrieved passages share ("het HuisHoudBoekje") is what the question is about
+        self.common_idf = math.log(1 + (1 - common_share) / common_share)
         self.foreign_share = foreign_share
 
     def specifiers(self, question: str, passages: list[str], form_words: frozenset = frozenset()) -> Specifiers:
@@ -107,14 +136,16 @@ class Binder:
         if len(passages) >= 3:
             texts = [Words(p) for p in passages]
             stems = {s: w for s, w in stems.items()
-                     if sum(carries(t, s, self.fuzzy(s)) for t in texts) < self.topic_share * len(texts)}
+                     if sum(carries(t, s, self.fuzzy(s)) for t in texts) < self.topic_share * len(texts)
+                     or self.weight(s) > self.common_idf}
         return Specifiers(frozenset(numbers(question)), stems, content=content)
 
     def about(self, spec: Specifiers, local: str) -> bool:
         """True when `local` carries at least one of the question's content words (its topic's
         included): a sentence that carries none is about something else."""
         have = Words(local)
-        return not spec.content or any(carries(have, s, self.fuzzy(s)) for s in spec.content)
+        wanted = spec.words or spec.content
+        return not wanted or any(carries(have, s, self.fuzzy(s)) for s in wanted)
 
     def weight(self, stem: str) -> float:
         return self.idf.get(stem, self.default_idf)
@@ -158,6 +189,9 @@ def carries(have: "Words | set[str]", stem: str, fuzzy: bool = True) -> bool:
     if stem in have.set:
         return True
     if len(stem) >= 4 and (stem + "\x00" in have.joined or "\x00" + stem in have.joined):
+        return True
+    # `stem` ends with a word of 5+ letters: a prefixed or compound form of it ("bepleit" ~ "pleit")
+    if any(stem[i:] in have.set for i in range(1, len(stem) - 4)):
         return True
     if fuzzy and len(stem) >= 5:
         return any(abs(len(word) - len(stem)) <= 1 and OSA.distance(word, stem, score_cutoff=1) <= 1

@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
-from qa.answer.binding import Binder, Specifiers, asks_value, label, missing_words, numbers
+from qa.answer.binding import Binder, Specifiers, asks_value, carries_numbers, label, missing_words, numbers
 from qa.index.lexical import coverage, terms
 from qa.ingest.units import Unit, unit_at
 from qa.types import Answer, Citation, Hit
@@ -129,7 +129,8 @@ class ExtractiveGenerator:
                  max_sentences: int = 3, min_support: float = 0.5, passages_considered: int = 4,
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
-                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6):
+                 about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6,
+                 item_share: float = 0.5):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -144,6 +145,9 @@ class ExtractiveGenerator:
         self.about_text_penalty = about_text_penalty
         self.binder = Binder(idf, default_idf, topic_share=topic_share)
         self.max_list_items = max_list_items
+        # a list item or row that answers a value question carries at least this IDF-weighted
+        # share of the question's specifiers (one common word of several is another item)
+        self.item_share = item_share
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -270,9 +274,10 @@ class ExtractiveGenerator:
             local = c.local
             share, missing = self.binder.carried(spec, local, c.shared)
             c.unbound = tuple(missing)
-            if spec.numbers and not spec.numbers <= numbers(local):
+            lacking = carries_numbers(spec.numbers, numbers(local)) if spec.numbers else set()
+            if lacking:
                 c.bound = False
-                c.unbound = tuple(sorted(spec.numbers - numbers(local))) + c.unbound
+                c.unbound = tuple(sorted(n.lstrip("+") for n in lacking)) + c.unbound
             structured = bool(c.unit and c.unit.structured)
             key = (id(c.hit), structured, c.unit.context if structured else "")
             groups.setdefault(key, []).append((c, share))
@@ -286,7 +291,8 @@ class ExtractiveGenerator:
             top = max(share for _, share in members)
             low = min(share for _, share in members)
             for c, share in members:
-                if share < top - 1e-9 or (value and share == 0.0 and c.unbound):
+                if share < top - 1e-9 or (value and share == 0.0 and c.unbound) \
+                        or (structured and value and share < self.item_share):
                     c.bound = False
                 c.picked = structured and c.bound and share > low + 1e-9
 

@@ -142,3 +142,13 @@ def test_an_english_question_is_read_by_its_form_and_binds_on_numbers_only():
     assert english.foreign and english.words == {} and english.numbers == {"4"}
     dutch = Binder(idf, 5.0).specifiers("Hoeveel schijfruimte heeft een laptop nodig?", [])
     assert not dutch.foreign and {"laptop", "schijfruimt"} <= set(dutch.words)
+
+
+def test_a_key_combination_binds_as_a_whole():
+    from qa.answer.binding import carries_numbers, numbers
+
+    asked = numbers("Wat doet Ctrl+F12 in LibreOffice Writer?")
+    assert carries_numbers(asked, numbers("Sneltoetsen: OpdrachtCtrl+Shift+F12; Effect: Lijst uit")) == {"+ctrl+f12"}
+    # a help page prints the Mac and the PC key glued together: the PC combination still counts
+    assert carries_numbers(asked, numbers("Sneltoetsen: CommandoCtrl+F12; Effect: Tabel invoegen")) == set()
+    assert carries_numbers(numbers("Wanneer kwam versie 4 uit?"), numbers("Versie 3 kwam in 2022.")) == {"4"}
