@@ -150,6 +150,10 @@ class Settings:
     secret_key: str = field(default="", repr=False)  # signs widget sessions; "" = a key kept in secret_file
     secret_file: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "secret.key")
+    # /docs (Swagger UI): FastAPI's page loads its script from a public CDN, so it is off unless
+    # a package that ships Swagger UI is installed (swagger-ui-bundle: then served from here) or
+    # this is on (then the CDN's script runs on this origin). /openapi.json is always served.
+    api_docs: bool = False
 
     # --- LTI 1.3 (qa/lti/, qa/web/lti_routes.py; docs/lti.md) ------------------------------------
     # Registered platforms, the tool's RSA key (0600), used nonces, courses and their feedback live
@@ -179,6 +183,14 @@ class Settings:
     # threads wait for each other), so set embed_threads = 1 on a shared machine.
     embed_threads: int = 0                 # torch threads while indexing (0 = one per core)
     embed_chunk_texts: int = 1024          # texts per encode call while indexing
+
+    # --- replicas: state they must share (qa/state.py; docs/scale.md) -----------------------------
+    # "" = this process and machine (LTI nonces in lti_dir, rate limits in memory, build locks as
+    # files); "redis://host:6379/0" = one Redis for all replicas: LTI nonces used once across
+    # them, every rate limit counted together, one index build per collection at a time.
+    shared_state_url: str = field(default="", repr=False)   # may hold a password
+    build_lock_seconds: float = 30.0       # a crashed builder's lock (Redis) expires after this long
+    build_wait_seconds: float = 1800.0     # a second build of a collection waits this long, then gives up
 
     def embedder_config(self) -> EmbedderConfig:
         """What `embeddings.load_embedder` needs from these settings."""
