@@ -56,6 +56,10 @@ class Settings:
     # 1 and 2 measured within noise of each other under 20 users, docs/scale.md).
     query_batch_size: int = 32
     query_workers: int = 2
+    # Passages (indexing) on the same ONNX model as the questions (embeddings/onnx_passages.py):
+    # auto = when questions run on onnxruntime (length-bucketed batches, embed_threads threads;
+    # a new embedder id, so an index of torch vectors is re-embedded once); torch = as before.
+    passage_runtime: str = "auto"
 
     # --- chunking ---------------------------------------------------------------------
     max_passage_chars: int = 1000          # long paragraphs are split on sentences to this size
@@ -197,7 +201,7 @@ class Settings:
         return EmbedderConfig(model=self.embedder, cache_dir=self.cache_dir, query_prompt=self.query_prompt,
                               passage_prompt=self.passage_prompt, batch_size=self.embed_batch_size,
                               query_threads=self.query_threads, passage_threads=self.embed_threads,
-                              query_runtime=self.query_runtime)
+                              query_runtime=self.query_runtime, passage_runtime=self.passage_runtime)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""
