@@ -17,20 +17,17 @@ at the end, and its growth in percent. Targets (docs/scale.md): 0 errors, RSS gr
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_test import ANSWER_KEYS, REQUEST_TIMEOUT_S, load_questions, percentile, start_server  # noqa: E402
+from load_test import REQUEST_TIMEOUT_S, User, load_questions, percentile, start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,33 +37,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def user(n: int, port: int, questions: list[str], deadline: float, out: list, errors: list) -> None:
-    """Ask back to back until `deadline`; append (time, latency) and (time, error)."""
-    questions = questions[n % len(questions):] + questions[:n % len(questions)]
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
-    i = 0
-    while time.monotonic() < deadline:
-        body = json.dumps({"question": questions[i % len(questions)]})
-        i += 1
-        t0 = time.perf_counter()
-        try:
-            conn.request("POST", "/api/ask", body=body, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            payload = resp.read()
-            elapsed = time.perf_counter() - t0
-            if resp.status != 200:
-                errors.append((time.monotonic(), f"HTTP {resp.status}: {payload[:120]!r}"))
-            elif not set(ANSWER_KEYS) <= set(json.loads(payload)):
-                errors.append((time.monotonic(), "schema"))
-            else:
-                out.append((time.monotonic(), elapsed))
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            errors.append((time.monotonic(), f"{type(exc).__name__}: {exc}"))
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
-    conn.close()
 
 
 def rebuild(corpus: Path, index: Path, n: int) -> tuple[float, int]:
@@ -95,19 +65,14 @@ def main() -> None:
     shutil.copytree(ROOT / "corpus", corpus)
     rebuild(corpus, index, 0)                         # the first build: not part of the figures
     url, proc = start_server(SimpleNamespace(corpus=corpus, index=index))
-    port = int(url.rsplit(":", 1)[1])
     try:
         questions = load_questions()
-        warm: list = []
-        user(0, port, questions, time.monotonic() + 5, warm, [])
+        User(0, url, questions, time.monotonic() + 5).run()          # warm-up
         rss_start = rss_mb(proc.pid)
         start = time.monotonic()
         deadline = start + args.minutes * 60
-        answers: list = []
-        errors: list = []
         rss: list = []
-        crowd = [threading.Thread(target=user, args=(n, port, questions, deadline, answers, errors), daemon=True)
-                 for n in range(args.users)]
+        crowd = [User(n, url, questions, deadline) for n in range(args.users)]
         for t in crowd:
             t.start()
         rebuilds, next_rebuild, next_rss = [], start + args.rebuild_every, start
@@ -123,6 +88,8 @@ def main() -> None:
         for t in crowd:
             t.join(REQUEST_TIMEOUT_S + 5)
         rss_end = rss_mb(proc.pid)
+        answers = [(t, x) for u in crowd for t, x in zip(u.answered_at, u.latencies)]
+        errors = [(t, e) for u in crowd for t, e in zip(u.failed_at, u.errors)]
 
         print(f"soak: {args.users} users, {args.minutes:g} min, a rebuild (qa index, one changed document) "
               f"every {args.rebuild_every:g} s; {len(questions)} different questions")
