@@ -9,7 +9,7 @@ questions, each user on its own keep-alive connection) for `--minutes`. Every
 `--rebuild-every` seconds a document of the copy changes (a new version of one small file)
 and `qa index` runs in a separate process, as a cron job would; the server picks the new
 build up by itself (`reload_check_seconds`). Measured (a measuring script, it asserts
-nothing): per minute the answers, errors and latency p50 / p95 / max; the rebuilds and
+nothing): per minute the answers, errors, latency p50 / p95 / max and the largest RSS; the rebuilds and
 their duration; the server's resident memory (VmRSS, sampled every 5 s) after warm-up and
 at the end, and its growth in percent. Targets (docs/scale.md): 0 errors, RSS growth <= 10 %.
 """
@@ -79,7 +79,7 @@ def main() -> None:
         while time.monotonic() < deadline:
             now = time.monotonic()
             if now >= next_rss:
-                rss.append(rss_mb(proc.pid))
+                rss.append((now, rss_mb(proc.pid)))
                 next_rss = now + 5
             if now >= next_rebuild:
                 rebuilds.append(rebuild(corpus, index, len(rebuilds) + 1))
@@ -99,7 +99,9 @@ def main() -> None:
             errs = sum(1 for t, _ in errors if lo <= t < hi)
             figures = (f"p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {percentile(lat, 95) * 1000:.0f} ms, "
                        f"max {max(lat) * 1000:.0f} ms" if lat else "no answers")
-            print(f"minute {minute + 1}: {len(lat)} answers, {errs} errors, {figures}")
+            mem = [m for t, m in rss if lo <= t < hi]
+            print(f"minute {minute + 1}: {len(lat)} answers, {errs} errors, {figures}; "
+                  f"RSS max {max(mem) if mem else float('nan'):.0f} MB")
         all_lat = [x for _, x in answers]
         print(f"total: {len(all_lat)} answers, {len(errors)} errors; p50 {percentile(all_lat, 50) * 1000:.0f} ms, "
               f"p95 {percentile(all_lat, 95) * 1000:.0f} ms")
@@ -107,7 +109,7 @@ def main() -> None:
             print(f"  error: {e}")
         print("rebuilds: " + ", ".join(f"{s:.1f} s (exit {rc})" for s, rc in rebuilds))
         print(f"server RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB at the end, "
-              f"max {max(rss + [rss_end]):.0f} MB; growth {(rss_end / rss_start - 1) * 100:+.1f} %")
+              f"max {max([m for _, m in rss] + [rss_end]):.0f} MB; growth {(rss_end / rss_start - 1) * 100:+.1f} %")
     finally:
         proc.terminate()
         try:
