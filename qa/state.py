@@ -24,6 +24,8 @@ import time
 import uuid
 from pathlib import Path
 
+from qa.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT = 2.0           # seconds for connecting to and each reply from Redis
@@ -234,7 +236,7 @@ _states_lock = threading.Lock()
 
 def open_state(url: str) -> LocalState | RedisState:
     """The shared state of `url` ("" = this process and machine; "redis://…", "rediss://…",
-    "unix://…" = Redis), one object per url in a process. Raises ValueError (Dutch) for
+    "unix://…" = Redis), one object per url in a process. Raises SettingsError (Dutch) for
     another scheme."""
     url = (url or "").strip()
     with _states_lock:
@@ -245,6 +247,6 @@ def open_state(url: str) -> LocalState | RedisState:
             elif url.split("://", 1)[0] in ("redis", "rediss", "unix"):
                 state = RedisState(url)
             else:
-                raise ValueError(f"Ongeldige shared_state_url: {redact(url)!r} (verwacht leeg of redis://host:6379/0)")
+                raise SettingsError(f"Ongeldige shared_state_url: {redact(url)!r} (verwacht leeg of redis://host:6379/0)")
             _states[url] = state
         return state
