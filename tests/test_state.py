@@ -170,3 +170,36 @@ def test_redis_outage_safe_behaviour_per_item(redis_server, tmp_path, caplog):
     assert nonces.use(f"n{time.time_ns()}", int(time.time()) + 60)
     with build_lock(settings):
         pass
+
+
+@pytest.mark.slow
+def test_qa_index_waits_for_a_running_build_and_says_so(tmp_path):
+    """The real command: while another build holds the collection's lock, `qa index` prints
+    that it waits, then builds once the lock is free; a bad shared_state_url is a Dutch
+    message with exit code 2, no traceback."""
+    import os
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Wachten\n\nDe tweede build wacht op de eerste.\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VRAAGBAAK_")}
+    command = [sys.executable, "-m", "qa.cli", "index", "--corpus", str(corpus), "--index", str(index)]
+    holder = open_state("").lock("build:", 30, index / ".build.lock")
+    assert holder.acquire(1)
+    second = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 300
+        while WAITING.format(name="standaard") not in "".join(lines):
+            assert time.monotonic() < deadline and second.poll() is None, "".join(lines)
+            lines.append(second.stdout.readline())
+        time.sleep(1)
+        assert second.poll() is None                                  # still waiting
+    finally:
+        holder.release()
+    out, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, "".join(lines) + out
+    bad = subprocess.run(command, cwd=ROOT, env={**env, "VRAAGBAAK_SHARED_STATE_URL": "memcached://x:1"},
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "shared_state_url" in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr + bad.stdout
