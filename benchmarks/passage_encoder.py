@@ -7,8 +7,8 @@ HTML), loaded and chunked as `qa index` does; each passage with its sentences, t
 build embeds. The same texts go through
 * torch: sentence-transformers fp32, as indexing did (`embed_batch_size`, chunks of
   `embed_chunk_texts` texts per call, sorted by length inside each call);
-* onnx: the exported int8/4-bit model of the questions, length-bucketed batches
-  (`embeddings/onnx_passages.py`);
+* onnx: the exported int8/4-bit model of the questions, one text per run
+  (`embeddings/onnx_passages.py`: batches were no faster and moved the vectors);
 both with `--threads` threads (0 = one per core), after one warm-up call each.
 Printed: cosine between the two vectors of each text (min, 1st percentile, mean; passages
 and sentences apart), passages per second (a passage counted with its sentences) for each,

@@ -57,8 +57,8 @@ class Settings:
     query_batch_size: int = 32
     query_workers: int = 2
     # Passages (indexing) on the same ONNX model as the questions (embeddings/onnx_passages.py):
-    # auto = when questions run on onnxruntime (length-bucketed batches, embed_threads threads;
-    # a new embedder id, so an index of torch vectors is re-embedded once); torch = as before.
+    # auto = when questions run on onnxruntime (one text per run, embed_threads threads; a new
+    # embedder id, so an index of torch vectors is re-embedded once); torch = as before.
     passage_runtime: str = "auto"
 
     # --- chunking ---------------------------------------------------------------------
