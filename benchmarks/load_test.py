@@ -120,6 +120,8 @@ class User(threading.Thread):
         self.deadline = deadline
         self.latencies: list[float] = []
         self.errors: list[str] = []
+        self.answered_at: list[float] = []     # time.monotonic() of each answer (benchmarks/soak.py)
+        self.failed_at: list[float] = []       # ... and of each error
 
     def run(self) -> None:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_S)
@@ -134,18 +136,23 @@ class User(threading.Thread):
                 payload = resp.read()
                 elapsed = time.perf_counter() - t0
                 if resp.status != 200:
-                    self.errors.append(f"HTTP {resp.status}: {payload[:200]!r}")
+                    self.fail(f"HTTP {resp.status}: {payload[:200]!r}")
                     continue
                 data = json.loads(payload)
                 if not set(ANSWER_KEYS) <= set(data):           # the contract's keys (more may be added)
-                    self.errors.append(f"schema: {list(data)}")
+                    self.fail(f"schema: {list(data)}")
                     continue
                 self.latencies.append(elapsed)
+                self.answered_at.append(time.monotonic())
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                self.errors.append(f"{type(exc).__name__}: {exc}")
+                self.fail(f"{type(exc).__name__}: {exc}")
                 conn.close()
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT_S)
         conn.close()
+
+    def fail(self, error: str) -> None:
+        self.errors.append(error)
+        self.failed_at.append(time.monotonic())
 
 
 def api_load(url: str, users: int, seconds: float) -> tuple[float, list[float], int]:

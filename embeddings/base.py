@@ -37,4 +37,5 @@ class EmbedderConfig:
     batch_size: int = 16                   # texts per forward pass
     query_threads: int = 1                 # threads for a question (torch or onnxruntime)
     query_runtime: str = "auto"            # questions: auto (onnxruntime, else torch) | onnx | torch
-    passage_threads: int = 0               # torch threads while indexing (0 = one per core)
+    passage_threads: int = 0               # threads while indexing (0 = one per core)
+    passage_runtime: str = "auto"          # passages: auto (onnxruntime when questions use it) | torch

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from embeddings.onnx_export import EXPORT_VERSION, MARKER, MODEL_FILE, TOKENIZER_FILE, ExportError
+from embeddings.onnx_passages import passage_embedder_id
 
 #: Smallest cosine between the runtime's and torch's vector of a probe text that passes `check`.
 PROBE_MIN_COSINE = 0.995
@@ -90,9 +91,11 @@ class OnnxQueryEmbedder:
     concurrent_queries = True          # encode_queries may run in several threads at once
 
     def __init__(self, queries: OnnxQueryEncoder, model_id: str, load_passages: Callable[[], object],
-                 passages: object | None = None):
+                 passages: object | None = None, passage_encoder=None):
         self.queries = queries
-        self.id = model_id
+        # passages on ONNX Runtime too (`embeddings.onnx_passages`): vectors of their own, an id of their own
+        self.passage_encoder = passage_encoder
+        self.id = model_id if passage_encoder is None else passage_embedder_id(model_id)
         self.dim = queries.dim
         self._load_passages = load_passages
         self._passages = passages
@@ -110,6 +113,8 @@ class OnnxQueryEmbedder:
         return self.queries.encode(list(texts))
 
     def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if self.passage_encoder is not None:
+            return self.passage_encoder.encode(list(texts))
         return self.passages.encode_passages(texts, progress=progress)
 
     def __getattr__(self, name: str):

@@ -30,6 +30,7 @@ from embeddings.onnx_export import EXPORT_VERSION, MARKER, export_onnx
 log = logging.getLogger(__name__)
 
 QUERY_RUNTIMES = ("auto", "onnx", "torch")
+PASSAGE_RUNTIMES = ("auto", "torch")
 
 
 def export_dir(config: EmbedderConfig, target: str) -> Path:
@@ -127,7 +128,7 @@ def load_query_runtime(config: EmbedderConfig, target: str, model_id: str, load_
         try:
             encoder = _open(folder, config, fingerprint)
             log.info("questions are encoded with onnxruntime (%s)", folder)
-            return OnnxQueryEmbedder(encoder, model_id, load_torch)
+            return OnnxQueryEmbedder(encoder, model_id, load_torch, passage_encoder=_passages(config, encoder))
         except Exception as exc:
             log.warning("cached ONNX question encoder in %s is unusable (%s); exporting it again",
                         folder, _reason(exc))
@@ -138,4 +139,16 @@ def load_query_runtime(config: EmbedderConfig, target: str, model_id: str, load_
         encoder = _open(folder, config, fingerprint)
     except Exception as exc:
         return fallback(f"export to ONNX failed ({_reason(exc)})", torch_embedder)
-    return OnnxQueryEmbedder(encoder, model_id, load_torch, passages=torch_embedder)
+    return OnnxQueryEmbedder(encoder, model_id, load_torch, passages=torch_embedder,
+                             passage_encoder=_passages(config, encoder))
+
+
+def _passages(config: EmbedderConfig, encoder):
+    """The ONNX passage encoder for `config.passage_runtime` "auto" (None for "torch")."""
+    if config.passage_runtime not in PASSAGE_RUNTIMES:
+        raise EmbedderError(f"Onbekende passage_runtime '{config.passage_runtime}': kies auto of torch.")
+    if config.passage_runtime == "torch":
+        return None
+    from embeddings.onnx_passages import LazyPassageEncoder
+
+    return LazyPassageEncoder(encoder.folder, encoder.meta, config.passage_threads)

@@ -56,6 +56,10 @@ class Settings:
     # 1 and 2 measured within noise of each other under 20 users, docs/scale.md).
     query_batch_size: int = 32
     query_workers: int = 2
+    # Passages (indexing) on the same ONNX model as the questions (embeddings/onnx_passages.py):
+    # auto = when questions run on onnxruntime (one text per run, embed_threads threads; a new
+    # embedder id, so an index of torch vectors is re-embedded once); torch = as before.
+    passage_runtime: str = "auto"
 
     # --- chunking ---------------------------------------------------------------------
     max_passage_chars: int = 1000          # long paragraphs are split on sentences to this size
@@ -155,6 +159,10 @@ class Settings:
     secret_key: str = field(default="", repr=False)  # signs widget sessions; "" = a key kept in secret_file
     secret_file: Path = field(
         default_factory=lambda: Path.home() / ".local" / "share" / "vraagbaak" / "secret.key")
+    # /docs (Swagger UI): FastAPI's page loads its script from a public CDN, so it is off unless
+    # a package that ships Swagger UI is installed (swagger-ui-bundle: then served from here) or
+    # this is on (then the CDN's script runs on this origin). /openapi.json is always served.
+    api_docs: bool = False
 
     # --- LTI 1.3 (qa/lti/, qa/web/lti_routes.py; docs/lti.md) ------------------------------------
     # Registered platforms, the tool's RSA key (0600), used nonces, courses and their feedback live
@@ -195,12 +203,20 @@ class Settings:
     source_renders_per_minute: int = 240   # 0 = off
     source_view_url: str = ""
 
+    # --- replicas: state they must share (qa/state.py; docs/scale.md) -----------------------------
+    # "" = this process and machine (LTI nonces in lti_dir, rate limits in memory, build locks as
+    # files); "redis://host:6379/0" = one Redis for all replicas: LTI nonces used once across
+    # them, every rate limit counted together, one index build per collection at a time.
+    shared_state_url: str = field(default="", repr=False)   # may hold a password
+    build_lock_seconds: float = 30.0       # a crashed builder's lock (Redis) expires after this long
+    build_wait_seconds: float = 1800.0     # a second build of a collection waits this long, then gives up
+
     def embedder_config(self) -> EmbedderConfig:
         """What `embeddings.load_embedder` needs from these settings."""
         return EmbedderConfig(model=self.embedder, cache_dir=self.cache_dir, query_prompt=self.query_prompt,
                               passage_prompt=self.passage_prompt, batch_size=self.embed_batch_size,
                               query_threads=self.query_threads, passage_threads=self.embed_threads,
-                              query_runtime=self.query_runtime)
+                              query_runtime=self.query_runtime, passage_runtime=self.passage_runtime)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied (values are coerced to the field types)."""

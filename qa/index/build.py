@@ -20,6 +20,7 @@ from tqdm import tqdm
 from qa.index.compact import CompactVectors
 from qa.index.fingerprint import content_hash, corpus_fingerprint
 from qa.index.loaded import Index, load_index
+from qa.index.lock import build_lock
 from qa.index.paths import corpus_dir, index_dir
 from qa.index.scan import IndexReport, scan_corpus
 from qa.index.storage import expected_manifest_keys, load_previous, write_build
@@ -48,6 +49,21 @@ def embedding_chunks(rows: list[int], sentence_offsets: np.ndarray, max_texts: i
 
 def build_index(settings: Settings, embedder, progress: bool = True,
                 on_progress: Callable[[str, float], None] | None = None) -> tuple[Index, IndexReport]:
+    """`_build_index` while holding the collection's build lock (`qa.index.lock`): a second
+    build of the same collection (another `qa index`, an upload, another replica) waits,
+    saying so on the console (`progress`) or as the phase of `on_progress`."""
+    def say(message: str) -> None:
+        if progress:
+            print(message, flush=True)
+        if on_progress is not None:
+            on_progress(message, 0.0)
+
+    with build_lock(settings, say):
+        return _build_index(settings, embedder, progress, on_progress)
+
+
+def _build_index(settings: Settings, embedder, progress: bool = True,
+                 on_progress: Callable[[str, float], None] | None = None) -> tuple[Index, IndexReport]:
     """(Re)build the index of the selected collection (`corpus_dir`/`index_dir`).
 
     Incremental: files with unchanged content keep their passages (not read again), and

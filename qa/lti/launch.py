@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ import jwt
 
 from qa.lti.store import Platform, PlatformStore, origin_of
 from qa.lti.tokens import NonceStore, TokenSigner
+from qa.state import StateUnavailable
+
+log = logging.getLogger(__name__)
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPE = "LtiResourceLinkRequest"
@@ -51,6 +55,8 @@ WRONG_MESSAGE = ("Vraagbaak ondersteunt alleen het openen van een activiteit en 
 BAD_DEEP_LINK = "De leeromgeving gaf geen geldig terugkeeradres voor het toevoegen van Vraagbaak mee."
 NO_COURSE = "Open Vraagbaak vanuit een cursus: de leeromgeving gaf geen cursus mee."
 KEYS_UNAVAILABLE = "De sleutels van de leeromgeving konden niet worden opgehaald. Probeer het later opnieuw."
+STORE_UNAVAILABLE = ("Vraagbaak kan deze aanmelding nu niet controleren (de gedeelde opslag is niet "
+                     "bereikbaar). Probeer het over een paar minuten opnieuw vanuit je cursus.")
 
 
 class LaunchError(Exception):
@@ -146,7 +152,12 @@ def validate_launch(id_token: str | None, state: str | None, platforms: Platform
         raise LaunchError(401, BAD_TOKEN)
     if claims["nonce"] != started.get("nonce"):
         raise LaunchError(401, BAD_STATE)
-    if not nonces.use(f"{platform.issuer}\0{claims['nonce']}", int(claims["exp"]) + LEEWAY):
+    try:
+        fresh = nonces.use(f"{platform.issuer}\0{claims['nonce']}", int(claims["exp"]) + LEEWAY)
+    except StateUnavailable as exc:            # replays cannot be ruled out: refuse, never skip the check
+        log.error("%s: LTI launch refused", exc)
+        raise LaunchError(503, STORE_UNAVAILABLE) from None
+    if not fresh:
         raise LaunchError(401, REPLAYED)
 
     deployment = claims.get(CLAIM + "deployment_id")

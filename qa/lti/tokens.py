@@ -28,6 +28,7 @@ from pathlib import Path
 import jwt
 
 from qa.lti.store import FILE_MODE, private_folder
+from qa.state import open_state
 
 STATE_AUDIENCE = "vraagbaak:lti-state"
 SESSION_AUDIENCE = "vraagbaak:lti-session"
@@ -118,10 +119,13 @@ class Session:
 
 class NonceStore:
     """Nonces that have been used, in SQLite (`<lti_dir>/nonces.sqlite3`, mode 0600), so a
-    replayed launch is refused also by another server process on the same folder."""
+    replayed launch is refused also by another server process on the same folder. With a
+    `shared_state_url` (Redis) they are kept there instead, for every replica; an unreachable
+    Redis raises `qa.state.StateUnavailable` (the launch is refused, never let through)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, shared_state_url: str = ""):
         self.path = private_folder(folder) / "nonces.sqlite3"
+        self.shared = open_state(shared_state_url) if shared_state_url else None
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():
@@ -134,6 +138,8 @@ class NonceStore:
     def use(self, nonce: str, expires: int) -> bool:
         """Record `nonce` as used until `expires` (epoch seconds). False when it was used before."""
         now = int(time.time())
+        if self.shared is not None:
+            return self.shared.use_once("lti-nonce:" + nonce, max(expires, now + 60) - now)
         with closing(self._connect()) as conn, conn:
             conn.execute("DELETE FROM nonces WHERE expires < ?", (now,))
             try:

@@ -80,9 +80,11 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-def create_api(askers: Askers, max_top_k: int):
-    """The FastAPI app (OpenAPI at `/docs`) with `POST /api/ask`, answered by `askers`;
-    a `top_k` above `max_top_k` is refused (422)."""
+def create_api(askers: Askers, max_top_k: int, docs: bool = False):
+    """The FastAPI app with `POST /api/ask`, answered by `askers`; a `top_k` above
+    `max_top_k` is refused (422). The OpenAPI description is at `/openapi.json`; Swagger UI
+    at `/docs` only with `docs` (setting `api_docs`): FastAPI's page loads its script from a
+    public CDN, and no page of ours runs a third party's code unless the operator says so."""
     from fastapi import FastAPI, HTTPException
 
     api = FastAPI(
@@ -90,6 +92,7 @@ def create_api(askers: Askers, max_top_k: int):
         description=("Vragen beantwoorden met bronvermelding, over het geïndexeerde corpus. "
                      "`POST /api/ask` geeft hetzelfde JSON-object als `qa ask --json`."),
         version="1",
+        docs_url="/docs" if docs else None, redoc_url=None,
     )
 
     @api.post(

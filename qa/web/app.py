@@ -23,6 +23,7 @@ from qa.engine import Engine
 from qa.settings import Settings
 from qa.web.api import create_api
 from qa.web.askers import Askers
+from qa.web.bodies import DepthGuard
 from qa.web.chat import CSS, HEAD, build_blocks, question_events, theme
 from qa.web.feedback import FeedbackStore
 from qa.web.lti_routes import install_lti
@@ -39,7 +40,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
     askers = Askers(engine, feedback)
     secret = load_secret(settings)
     signer = SessionSigner(secret)
-    api = create_api(askers, settings.api_max_top_k)
+    api = create_api(askers, settings.api_max_top_k, docs=settings.api_docs)
     install_widget(api, settings, signer)   # /widget, /widget.js and assets (before the / mount)
     lti = install_lti(api, settings, askers, secret)   # /lti/… (LTI 1.3 launch, course pages)
     install_source_view(api, settings, askers, lti)   # /bron/… ("Open bron": a citation in its document)
@@ -63,6 +64,7 @@ def create_app(engine: Engine, feedback: FeedbackStore | None = None):
             return not isinstance(fn, int) or fn in asks or fn not in blocks.fns
         return False
 
+    api.add_middleware(DepthGuard)   # inside the guard: deeply nested bodies get 400 (qa/web/bodies.py)
     api.add_middleware(SecurityGuard, settings=settings, signer=signer, is_question=is_question,
                        user_key=lti.rate_key)
     return api
@@ -102,7 +104,8 @@ def serve(settings: Settings) -> None:
     app = create_app(engine)
     del engine   # the app's EngineCache holds what it answers from: a replaced build is freed
     print(f"Vraagbaak draait op http://{settings.host}:{settings.port} "
-          f"(API-documentatie: http://{settings.host}:{settings.port}/docs)", flush=True)
+          f"(API-beschrijving: http://{settings.host}:{settings.port}/{'docs' if settings.api_docs else 'openapi.json'})",
+          flush=True)
     if not settings.allowed_hosts and settings.host in ("0.0.0.0", "::"):
         print(f"Let op: alleen verzoeken aan {', '.join(parse_hosts(settings))} worden beantwoord. "
               "Zet VRAAGBAAK_ALLOWED_HOSTS op de naam waaronder deze server bereikbaar is.", flush=True)

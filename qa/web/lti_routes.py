@@ -74,7 +74,7 @@ class LtiRoutes:
         self.folder = Path(settings.lti_dir).expanduser()
         self.platforms = PlatformStore(self.folder)
         self.signer = TokenSigner(secret)
-        self.nonces = NonceStore(self.folder)
+        self.nonces = NonceStore(self.folder, settings.shared_state_url)
         self.jwks = JwksCache()
         self.courses = CourseStore(settings)
         self.extra_origins = parse_origins(settings.allowed_origins)

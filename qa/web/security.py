@@ -32,7 +32,7 @@
    nosniff and a referrer policy.
 
 All refusals are JSON `{"detail": "<Dutch message>"}`. Limits use the `limits` library
-(moving windows in memory; one server process).
+(moving windows in memory, or with `shared_state_url` in Redis for all replicas: `qa.state`).
 """
 
 from __future__ import annotations
@@ -53,10 +53,9 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from limits import RateLimitItemPerDay, RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from qa.settings import Settings, SettingsError
+from qa.state import rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +271,7 @@ class QuestionLimits:
     without one all session-less questions of the client together."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = rate_limiter(settings.shared_state_url)   # in memory, or Redis for all replicas
         self._clock = clock
 
         def item(cls, amount):
@@ -428,8 +427,8 @@ class SecurityGuard:
             if body and "json" in headers.get("content-type", ""):
                 try:
                     data = json.loads(body)
-                except ValueError:
-                    data = None                    # the app answers malformed JSON itself
+                except (ValueError, RecursionError):
+                    data = None                    # the app answers it (too deep: 400 by qa/web/bodies.py)
                 if holds_file_reference(data):
                     log.warning("refused a file reference in a request body to %s", path)
                     await respond(send, 400, FILE_REFUSED, cors)

@@ -161,7 +161,7 @@ def test_api_follow_up_history_top_k_and_errors(engine, tmp_path):
     spec = client.get("/openapi.json").json()
     assert spec["paths"]["/api/ask"]["post"]["responses"]["200"]
     assert "AnswerOut" in spec["components"]["schemas"]
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 404      # Swagger UI loads a CDN's script: off unless api_docs
 
 
 def test_api_error_is_a_friendly_dutch_message(engine, tmp_path):
