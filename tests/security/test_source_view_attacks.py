@@ -82,7 +82,7 @@ def test_lti_courses_are_closed_to_the_public_and_to_other_courses(site):
     assert_dutch_refusal(get(site, "/bron/data", c=other, id="bron-b.pdf#p3"), 404)
     assert_dutch_refusal(get(site, "/bron/page", c=other, id="bron-b.pdf#p3", page=2), 404)
     # a learner of course A: own course yes, course B's collection or B's passage id no
-    token = session_of(launch(site, platform, roles=LEARNER, context=COURSE_A, sub="bron-learner").text)
+    token = session_of(launch(site, platform, roles=LEARNER, context=COURSE_A, sub="bron-learner"))
     lti = {"X-Vraagbaak-LTI": token}
     own = get(site, "/bron/data", headers=lti, id="bron-a.pdf#p3")
     assert own.status_code == 200 and own.json()["collection"] == mine
@@ -125,7 +125,7 @@ def test_view_pages_send_the_frame_rules_of_their_surface(site):
     widget = get(site, "/bron/view", id="verslag.pdf#p3", **{"from": "widget"})
     assert "x-frame-options" not in widget.headers
     assert widget.headers["content-security-policy"].endswith("frame-ancestors 'self'")
-    token = session_of(launch(site, site.platform, roles=LEARNER, context=COURSE_A, sub="bron-frames").text)
+    token = session_of(launch(site, site.platform, roles=LEARNER, context=COURSE_A, sub="bron-frames"))
     grant = get(site, "/bron/data", headers={"X-Vraagbaak-LTI": token}, id="bron-a.pdf#p3").json()["grant"]
     course = get(site, "/bron/view", t=grant, id="bron-a.pdf#p3")
     assert course.status_code == 200 and site.platform.url in course.headers["content-security-policy"]
