@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -48,7 +49,8 @@ class OnnxPassageEncoder:
         tokenizer.encode_special_tokens = bool(meta["split_special_tokens"])
         self.tokenizer = tokenizer
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads if threads > 0 else max(1, os.cpu_count() or 1)
+        self.workers = threads if threads > 0 else max(1, os.cpu_count() or 1)
+        options.intra_op_num_threads = 1          # one thread per run, `workers` runs at once
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -59,9 +61,18 @@ class OnnxPassageEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        for row, encoding in enumerate(self.tokenizer.encode_batch([self.prompt + t for t in texts])):
-            ids = np.array([encoding.ids], dtype=np.int64)
+        encodings = self.tokenizer.encode_batch([self.prompt + t for t in texts])
+
+        def run(row: int) -> None:
+            ids = np.array([encodings[row].ids], dtype=np.int64)
             out[row] = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+
+        if self.workers == 1 or len(texts) == 1:
+            for row in range(len(texts)):
+                run(row)
+        else:                       # onnxruntime runs in parallel (GIL released): one text per core
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(run, range(len(texts))))
         return out
 
 
