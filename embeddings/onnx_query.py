@@ -66,6 +66,11 @@ class OnnxQueryEncoder:
         Safe to call from several threads at once (onnxruntime runs are)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > 1:
+            # one run per text: the dynamic int8 MatMuls quantise per run, so a vector computed in
+            # a batch would move with its neighbours (a question batched with others by the web
+            # askers would get another answer than it gets alone)
+            return np.concatenate([self.encode([text]) for text in texts])
         ids, mask = self.token_ids(list(texts))
         out = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
         return np.asarray(out, dtype=np.float32)

@@ -106,7 +106,11 @@ def test_a_build_on_one_replica_locks_out_the_other(replicas, platform, redis_se
     one, two = replicas
     at_one, at_two = instructor(one, platform, BIG_COURSE), instructor(two, platform, BIG_COURSE)
     collection = course_collection(platform, BIG_COURSE)
-    big = (ROOT / "corpus" / "kennis-die-werkt.txt").read_bytes()    # 127 passages to embed
+    # four distinct copies of the default corpus (~500 passages to embed): the build lasts long
+    # enough for the other replica's build to find the lock taken, however fast the encoder is
+    paragraphs = [p for p in (ROOT / "corpus" / "kennis-die-werkt.txt").read_text(encoding="utf-8").split("\n\n")
+                  if p.strip()]
+    big = "\n\n".join(f"Deel {i}. {p}" for i in range(4) for p in paragraphs).encode("utf-8")
     upload(one, at_one, "kennis-die-werkt.txt", big)
     deadline = time.monotonic() + 120
     while not redis_server.client().exists(f"vraagbaak:lock:build:{collection}"):
