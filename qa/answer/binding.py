@@ -178,14 +178,10 @@ class Words:
         self.joined = "\x00" + "\x00".join(self.set) + "\x00"
 
 
-def carries(have: "Words | set[str]", stem: str, fuzzy: bool = True) -> bool:
+def carries(have: Words, stem: str, fuzzy: bool = True) -> bool:
     """`stem` is among the words `have`, as a word, as the head or start of a compound (4+
     letters), or — with `fuzzy`, for a word the corpus does not know — with one typo (5+
     letters: one letter wrong, missing, extra, or two swapped)."""
-    if not isinstance(have, Words):
-        words = Words("")
-        words.set, words.joined = set(have), "\x00" + "\x00".join(have) + "\x00"
-        have = words
     if stem in have.set:
         return True
     if len(stem) >= 4 and (stem + "\x00" in have.joined or "\x00" + stem in have.joined):

@@ -97,6 +97,11 @@ class _Candidate:
     picked: bool = False       # a list item or row that carries more of the specifiers than a sibling
 
     @property
+    def structured(self) -> bool:
+        """A list item, table row, definition or label: value line (not a sentence)."""
+        return self.unit is not None and self.unit.structured
+
+    @property
     def shared(self) -> str:
         """What this unit's siblings share: its lead-in or caption and its section heading."""
         return f"{self.unit.context if self.unit else ''} {self.hit.passage.section or ''}"
@@ -187,7 +192,7 @@ class ExtractiveGenerator:
                 last, before = before, sentence
                 if not unit.structured and (len(sentence.split()) < 3 or _QUESTION.match(sentence)):
                     continue             # a fragment, or a question the text asks (it answers nothing)
-                end = a + len(text[a:b].strip()) if unit.structured else a + len(sentence)
+                end = a + len(text[a:b].strip())     # the quote: the unit's own text, verbatim
                 c = _Candidate(rank, hit, a, end, sentence, terms=own, before=last, unit=unit)
                 # a sentence that points back ("Deze nieuwe wet ...") is about what the
                 # sentence before it names: count those words as present too
@@ -228,12 +233,10 @@ class ExtractiveGenerator:
                 return self._missing_specifier(question, cands[0], cands, retrieved)
             return self._missing(question, asked, cands, retrieved)
         if best.text.endswith(":"):     # a lead-in: the list it introduces answers (it shows the lead-in)
-            best = next((c for c in cands if c.bound and c.unit and c.unit.structured
-                         and c.unit.context.endswith(best.text)), best)
+            best = next((c for c in cands if c.bound and c.structured and c.unit.context.endswith(best.text)), best)
         # the lead gives the value asked for, or names the "welk(e) X" noun, or is the one item
         # of a list that carries what a value question specifies: it answers, stop there
-        structured = bool(best.unit and best.unit.structured)
-        if structured:       # one item answers when it was picked among its siblings; else the list does
+        if best.structured:  # one item answers when it was picked among its siblings; else the list does
             answered = best.picked
         else:
             answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
@@ -269,7 +272,7 @@ class ExtractiveGenerator:
         number, date, amount …: a sentence next to it holds another one)."""
         if not spec:
             return
-        groups: dict[tuple, list[tuple[_Candidate, float]]] = {}
+        groups: dict[tuple, list[tuple[_Candidate, float, str]]] = {}
         for c in cands:
             local = c.local
             share, missing = self.binder.carried(spec, local, c.shared)
@@ -278,19 +281,18 @@ class ExtractiveGenerator:
             if lacking:
                 c.bound = False
                 c.unbound = tuple(sorted(n.lstrip("+") for n in lacking)) + c.unbound
-            structured = bool(c.unit and c.unit.structured)
-            key = (id(c.hit), structured, c.unit.context if structured else "")
-            groups.setdefault(key, []).append((c, share))
+            key = (id(c.hit), c.structured, c.unit.context if c.structured else "")
+            groups.setdefault(key, []).append((c, share, local))
         for (_, structured, _), members in groups.items():
             if not structured and not typed:
                 # a sentence that answers a value question carries at least one of its words
-                for c, _ in members:
-                    if value and not self.binder.about(spec, c.local):
+                for c, _, local in members:
+                    if value and not self.binder.about(spec, local):
                         c.bound = False
                 continue
-            top = max(share for _, share in members)
-            low = min(share for _, share in members)
-            for c, share in members:
+            top = max(share for _, share, _ in members)
+            low = min(share for _, share, _ in members)
+            for c, share, _ in members:
                 if share < top - 1e-9 or (value and share == 0.0 and c.unbound) \
                         or (structured and value and share < self.item_share):
                     c.bound = False
@@ -301,8 +303,7 @@ class ExtractiveGenerator:
         """Abstain: the sources hold a list (or sentences) about the subject, but no item that
         carries what the question specifies. Names what they do cover, with the nearest unit."""
         what = missing_words(question, list(unbound.unbound)) or "wat de vraag noemt"
-        siblings = [c for c in cands if c.hit is unbound.hit and c.unit and c.unit.structured
-                    and c.unit.context == unbound.unit.context] if unbound.unit and unbound.unit.structured else []
+        siblings = [c for c in cands if _sibling(c, unbound)] if unbound.structured else []
         labels = list(dict.fromkeys(label(c.unit.shown(c.hit.passage.text)) for c in
                                     sorted(siblings, key=lambda c: c.start)))
         labels = [x for x in labels if x][:4]
@@ -324,7 +325,7 @@ class ExtractiveGenerator:
         # the best sentence together with its continuation (or what it continues), bound or not
         # (they are its context); a list item or table row stands on its own (its context is in
         # its text); further sentences only when they are bound themselves
-        structured = bool(best.unit and best.unit.structured)
+        structured = best.structured
         for c in ([] if structured else _neighbours(best, cands, self.echo_threshold)):
             if answered and c.hit is best.hit and c.start > best.start and not _CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on
@@ -421,18 +422,17 @@ def _last_of_previous_passage(best: _Candidate, cands: list[_Candidate]) -> _Can
 
 def _sibling(a: _Candidate, b: _Candidate) -> bool:
     """Two units of the same list or table (same passage, same lead-in or caption)."""
-    return bool(a.hit is b.hit and a.unit and b.unit and a.unit.structured and b.unit.structured
-                and a.unit.context == b.unit.context)
+    return a.hit is b.hit and a.structured and b.structured and a.unit.context == b.unit.context
 
 
 def _shown(c: _Candidate) -> str:
     """A list item or row without its context (shown after a sibling that gave it)."""
-    return c.unit.shown(c.hit.passage.text) if c.unit and c.unit.structured else c.text
+    return c.unit.shown(c.hit.passage.text) if c.structured else c.text
 
 
 def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
     for c in chosen:
-        if cand.unit and c.unit and cand.unit.structured and c.unit.structured and cand.hit is c.hit:
+        if cand.structured and c.structured and cand.hit is c.hit:
             if cand.start == c.start:
                 return True
             continue                 # siblings share their context, not their content

@@ -46,6 +46,7 @@ from qa.lti.store import PlatformStore
 from qa.lti.tokens import NonceStore, Session, TokenSigner
 from qa.settings import Settings
 from qa.web.askers import ERROR_MESSAGE, MAX_HISTORY, Askers
+from qa.web.assets import install_static
 from qa.web.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from qa.web.lti_builds import CourseBuilds
 from qa.web.lti_deep_link import DeepLinking
@@ -202,14 +203,7 @@ def install_lti(api, settings: Settings, askers: Askers, secret: bytes) -> LtiRo
     def jwks():
         return JSONResponse(public_jwks(lti.folder), headers={"Cache-Control": "public, max-age=300"})
 
-    assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
-
-    @api.get("/lti/static/{name}", include_in_schema=False)
-    def asset(name: str):
-        if name not in assets:
-            raise HTTPException(status_code=404, detail="Niet gevonden.")
-        return Response(assets[name], media_type=ASSETS[name],
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+    install_static(api, "/lti/static", STATIC, ASSETS)
 
     # ------------------------------------------------------------------ learners (and instructors)
 

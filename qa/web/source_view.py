@@ -41,6 +41,7 @@ from qa.source.locate import CHANGED, Located, SourceError, locate
 from qa.source.pdf import PdfPages
 from qa.source.reading import ReadingViews
 from qa.web.security import COURSE_PREFIX, client_key, parse_networks, parse_origins
+from qa.web.assets import install_static
 from qa.web.widget import frame_ancestors
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,6 @@ class SourceViews:
 
 def install_source_view(api, settings: Settings, askers, lti=None) -> SourceViews:
     views = SourceViews(settings, askers, lti)
-    assets = {name: (STATIC / name).read_bytes() for name in ASSETS}
 
     def guarded(handler):
         """Rate limit, then the handler; any unexpected error is a Dutch 500 (logged)."""
@@ -272,11 +272,6 @@ def install_source_view(api, settings: Settings, askers, lti=None) -> SourceView
                                 headers=views.headers(collection, ""), content_disposition_type="attachment")
         return guarded(handler)(request)
 
-    @api.get("/bron/static/{name}", include_in_schema=False)
-    def asset(name: str):
-        if name not in assets:
-            raise HTTPException(status_code=404, detail="Niet gevonden.")
-        return Response(assets[name], media_type=ASSETS[name],
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+    install_static(api, "/bron/static", STATIC, ASSETS)
 
     return views
