@@ -96,7 +96,7 @@ class Settings:
     generator: str = "extractive"
     max_answer_words: int = 70
     max_answer_sentences: int = 3
-    min_support: float = 0.5               # answerability score below this -> abstain
+    min_support: float = 0.5               # answerability score below this -> abstain (0: no support gates at all)
     max_question_chars: int = 2000
 
     # --- web ------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class ExtractiveGenerator:
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
                  about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6,
-                 item_share: float = 0.5):
+                 item_share: float = 0.5, weak_words: float = 0.5, weak_lead: float = 0.2):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -153,6 +153,11 @@ class ExtractiveGenerator:
         # a list item or row that answers a value question carries at least this IDF-weighted
         # share of the question's specifiers (one common word of several is another item)
         self.item_share = item_share
+        # an answer is given only when its words or its standing are clear: abstain when the top
+        # passages hold less than `weak_words` (IDF-weighted) of the question's words and the
+        # lead scores less than `weak_lead` above the best sentence of any other passage
+        self.weak_words = weak_words
+        self.weak_lead = weak_lead
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -232,6 +237,8 @@ class ExtractiveGenerator:
             if not cands[0].bound:       # the best unit misses a specifier (a value question's list lacks the item)
                 return self._missing_specifier(question, cands[0], cands, retrieved)
             return self._missing(question, asked, cands, retrieved)
+        if self.min_support > 0 and self._uncertain(best, cands, hits):   # min_support 0: no support gates
+            return Answer(question, ABSTAIN_NO_EVIDENCE, True, [], retrieved, abstain_reason="no_evidence")
         if best.text.endswith(":"):     # a lead-in: the list it introduces answers (it shows the lead-in)
             best = next((c for c in cands if c.bound and c.structured and c.unit.context.endswith(best.text)), best)
         # the lead gives the value asked for, or names the "welk(e) X" noun, or is the one item
@@ -242,6 +249,16 @@ class ExtractiveGenerator:
             answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
                                                       and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered), retrieved)
+
+    def _uncertain(self, best: _Candidate, cands: list[_Candidate], hits: list[Hit]) -> bool:
+        """Neither signal says `best` answers: most of the question's words are missing from the
+        top passages, and another passage has a sentence that scores about as well (a guess
+        among near-equals). Either one alone is common in right answers (a question phrased in
+        other words; an answer two passages give)."""
+        words = max(h.coverage for h in hits[: self.passages_considered])
+        others = [c.score for c in cands if c.hit is not best.hit]
+        lead = best.score - max(others) if others else float("inf")
+        return words < self.weak_words and lead < self.weak_lead
 
     def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[_Candidate]) -> _Candidate | None:
         """The sentence the answer opens with: the best one that gives what the question
