@@ -125,10 +125,17 @@ def new_names(sentence: str, question: str) -> list[str]:
     return out
 
 
+_PLACE_BEFORE = re.compile(r"(?:\b(?:" + "|".join(WORDS["places"]["place_prepositions"].split()) + r")|:)\s+$",
+                           re.IGNORECASE)
+
+
 def _city(sentence: str, question: str) -> bool:
     """A place smaller than a country: a new name that is not a country or a continent
-    ("Nederland" does not answer "in welke stad")."""
-    return any(not _COUNTRIES.fullmatch(name) for name in new_names(sentence, question))
+    ("Nederland" does not answer "in welke stad"), after a place preposition ("in Utrecht";
+    "door Ian Murdock" names a person)."""
+    names = set(new_names(sentence, question))
+    return any(m.group() in names and not _COUNTRIES.fullmatch(m.group())
+               and _PLACE_BEFORE.search(sentence[: m.start()]) for m in CAPITALISED.finditer(sentence))
 
 
 def _country(sentence: str, question: str) -> bool:

@@ -150,3 +150,16 @@ def test_a_maximum_needs_a_sentence_that_states_a_bound():
     assert asked.given_by("Het programma installeert hoogstens 500 pakketten tegelijk.")
     assert asked_for("Hoeveel deelnemers zijn er minimaal nodig?").given_by(
         "Er zijn minstens acht deelnemers nodig om te starten.")
+
+
+@pytest.mark.parametrize("sentence, given", [
+    ("De organisatie zit in Utrecht en is bereikbaar via de website.", True),
+    ("De organisatie is gevestigd te Den Haag.", True),
+    ("Het project werd in 1993 door Ian Murdock opgestart.", False),          # a person, not a place
+    ("Er ontstond bij de Rading Jeugd- en Opvoedhulp behoefte aan scholing.", False),   # an organisation
+    ("Het team werkt vanuit Nederland.", False),                                  # a country
+])
+def test_a_city_is_a_name_after_a_place_preposition(sentence, given):
+    asked = asked_for("In welke stad zit de organisatie?")
+    assert asked.kind == "city"
+    assert asked.given_by(sentence) is given
