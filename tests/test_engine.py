@@ -3,7 +3,8 @@ import re
 import pytest
 
 from qa.answer.base import ABSTAIN_INSTRUCTION
-from qa.answer.extractive import cited_numbers, is_instruction
+from qa.answer.compose import cited_numbers
+from qa.answer.extractive import is_instruction
 from qa.errors import QuestionError
 from qa.retrieve.hybrid import fuse, retrieve
 

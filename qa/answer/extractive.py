@@ -18,7 +18,6 @@ question asks for a detail (`qa/answer/asked.py`) no sentence gives ("missing_de
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -26,18 +25,11 @@ import numpy as np
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.answer.binding import Binder, Specifiers, asks_value, carries_numbers, label, missing_words, numbers
+from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
 from qa.index.lexical import coverage, terms
-from qa.ingest.units import Unit, unit_at
-from qa.types import Answer, Citation, Hit
+from qa.ingest.units import unit_at
+from qa.types import Answer, Hit
 
-_CITATION = re.compile(r"\[(\d+)\]")
-
-# A sentence that opens with a pointer word continues the sentence before it
-# ("... de gedeelde verklarende analyse. Dat is een gezamenlijke leeroefening ...").
-_CONTINUATION = re.compile(
-    r"^\W*(dat|dit|deze|die|daarmee|daardoor|daarbij|hiermee|hierbij|zo|denk aan|het gaat om|zij|ze)\b",
-    re.IGNORECASE,
-)
 # A question the text asks ("Hoe zorg je ervoor dat …?"): it answers nothing.
 _QUESTION = re.compile(r"^\W*(hoe|wat|wie|waarom|welke?|wanneer|waar|waarmee|waardoor|kan|kun|kunnen|is|zijn|moet|"
                        r"moeten|mag|wil|heb|hebben|doe|doen)\b[^.!]*\?\W*$", re.IGNORECASE)
@@ -45,14 +37,6 @@ _QUESTION = re.compile(r"^\W*(hoe|wat|wie|waarom|welke?|wanneer|waar|waarmee|waa
 # does, rather than what it says; it is a weaker answer than a sentence about the matter.
 _ABOUT_THE_TEXT = re.compile(r"^\W*(?:in\s+)?(?:dit|deze|het\s+volgende)\s+(?:artikel|bijdrage|hoofdstuk|paragraaf|"
                              r"essay|stuk|document|rapport|onderzoek\s+beschrijven)\b", re.IGNORECASE)
-# A sentence that needs the one before it to be understood: a continuation, or a pronominal
-# adverb among its first words ("Een van de meest duidelijke tekenen daarvan was ...").
-_POINTS_BACK = re.compile(
-    _CONTINUATION.pattern + r"|^\W*(?:[\w’'\-]+\W+){0,9}?(daarvan|hiervan|daarom|hierom|daarnaast|"
-    r"daardoor|hierdoor|daarin|hierin|daarop|hierop|daarna|hierna|daaruit|hieruit|daarvoor|hiervoor)\b",
-    re.IGNORECASE,
-)
-
 # Requests to the system rather than questions about the sources: attempts to change
 # its instructions, or to make it produce content instead of answering from sources.
 _INSTRUCTION = re.compile(
@@ -77,42 +61,6 @@ def retrieved_dicts(hits: list[Hit]) -> list[dict]:
 def is_instruction(question: str) -> bool:
     """True when the text is an instruction to the system rather than a question."""
     return bool(_INSTRUCTION.search(question))
-
-
-@dataclass
-class _Candidate:
-    hit_rank: int
-    hit: Hit
-    start: int
-    end: int
-    text: str
-    score: float = 0.0
-    terms: frozenset = frozenset()
-    echo: float = 0.0          # share of the sentence's words that the question already has
-    before: str = ""           # the sentence before it in the passage
-    belongs: bool = False      # chosen as part of the answering sentence (what it continues, or its sequel)
-    unit: Unit | None = None   # the answer unit (a sentence, list item, table row, ...)
-    bound: bool = True         # carries the question's specifiers (qa.answer.binding)
-    unbound: tuple = ()        # the specifier words it does not carry
-    picked: bool = False       # a list item or row that carries more of the specifiers than a sibling
-
-    @property
-    def structured(self) -> bool:
-        """A list item, table row, definition or label: value line (not a sentence)."""
-        return self.unit is not None and self.unit.structured
-
-    @property
-    def shared(self) -> str:
-        """What this unit's siblings share: its lead-in or caption and its section heading."""
-        return f"{self.unit.context if self.unit else ''} {self.hit.passage.section or ''}"
-
-    @property
-    def local(self) -> str:
-        """The unit with its local context: itself (with lead-in and header), its section, its
-        document's name, and the sentence before it when it points back to that one."""
-        p = self.hit.passage
-        back = self.before if _POINTS_BACK.match(self.text) else ""
-        return f"{self.text} {back} {p.section or ''} {p.doc_id}"
 
 
 class ExtractiveGenerator:
@@ -180,9 +128,9 @@ class ExtractiveGenerator:
         words = cov / 0.9
         return max(0.0, min(1.0, max(strong_z, moderate_z_with_words, words)))
 
-    def _candidates(self, question: str, hits: list[Hit]) -> list[_Candidate]:
+    def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
         q_terms = terms(question)
-        cands: list[_Candidate] = []
+        cands: list[Candidate] = []
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
             previous: frozenset = frozenset()
@@ -198,10 +146,10 @@ class ExtractiveGenerator:
                 if not unit.structured and (len(sentence.split()) < 3 or _QUESTION.match(sentence)):
                     continue             # a fragment, or a question the text asks (it answers nothing)
                 end = a + len(text[a:b].strip())     # the quote: the unit's own text, verbatim
-                c = _Candidate(rank, hit, a, end, sentence, terms=own, before=last, unit=unit)
+                c = Candidate(rank, hit, a, end, sentence, terms=own, before=last, unit=unit)
                 # a sentence that points back ("Deze nieuwe wet ...") is about what the
                 # sentence before it names: count those words as present too
-                about = own | context if _CONTINUATION.match(sentence) else own
+                about = own | context if CONTINUATION.match(sentence) else own
                 lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
                 c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
@@ -250,7 +198,7 @@ class ExtractiveGenerator:
                                                       and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered), retrieved)
 
-    def _uncertain(self, best: _Candidate, cands: list[_Candidate], hits: list[Hit]) -> bool:
+    def _uncertain(self, best: Candidate, cands: list[Candidate], hits: list[Hit]) -> bool:
         """Neither signal says `best` answers: most of the question's words are missing from the
         top passages, and another passage has a sentence that scores about as well (a guess
         among near-equals). Either one alone is common in right answers (a question phrased in
@@ -260,13 +208,13 @@ class ExtractiveGenerator:
         lead = best.score - max(others) if others else float("inf")
         return words < self.weak_words and lead < self.weak_lead
 
-    def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[_Candidate]) -> _Candidate | None:
+    def _lead(self, asked: Asked, noun: tuple[str, ...], cands: list[Candidate]) -> Candidate | None:
         """The sentence the answer opens with: the best one that gives what the question
         asks for (None when none does); for a question whose form names no type, the best
         one, or a close one that names `noun` (of "welk(e) X") when the best does not."""
         if asked.kind is not None:
             return next((c for c in cands if c.bound and asked.given_by(
-                c.text, c.before, bool(_POINTS_BACK.match(c.text)), _where(c.hit))), None)
+                c.text, c.before, bool(POINTS_BACK.match(c.text)), _where(c.hit))), None)
         cands = [c for c in cands if c.bound]
         if not cands:
             return None
@@ -278,7 +226,7 @@ class ExtractiveGenerator:
                     return c
         return cands[0]
 
-    def _bind(self, spec: Specifiers, cands: list[_Candidate], value: bool, typed: bool) -> None:
+    def _bind(self, spec: Specifiers, cands: list[Candidate], value: bool, typed: bool) -> None:
         """Mark the candidates that carry the question's specifiers (`qa.answer.binding`).
 
         Numbers must stand in the unit's local text. Words: siblings (the units of one list or
@@ -289,7 +237,7 @@ class ExtractiveGenerator:
         number, date, amount …: a sentence next to it holds another one)."""
         if not spec:
             return
-        groups: dict[tuple, list[tuple[_Candidate, float, str]]] = {}
+        groups: dict[tuple, list[tuple[Candidate, float, str]]] = {}
         for c in cands:
             local = c.local
             share, missing = self.binder.carried(spec, local, c.shared)
@@ -315,12 +263,12 @@ class ExtractiveGenerator:
                     c.bound = False
                 c.picked = structured and c.bound and share > low + 1e-9
 
-    def _missing_specifier(self, question: str, unbound: _Candidate, cands: list[_Candidate],
+    def _missing_specifier(self, question: str, unbound: Candidate, cands: list[Candidate],
                            retrieved: list[dict]) -> Answer:
         """Abstain: the sources hold a list (or sentences) about the subject, but no item that
         carries what the question specifies. Names what they do cover, with the nearest unit."""
         what = missing_words(question, list(unbound.unbound)) or "wat de vraag noemt"
-        siblings = [c for c in cands if _sibling(c, unbound)] if unbound.structured else []
+        siblings = [c for c in cands if sibling(c, unbound)] if unbound.structured else []
         labels = list(dict.fromkeys(label(c.unit.shown(c.hit.passage.text)) for c in
                                     sorted(siblings, key=lambda c: c.start)))
         labels = [x for x in labels if x][:4]
@@ -334,7 +282,7 @@ class ExtractiveGenerator:
         answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", what
         return answer
 
-    def _choose(self, best: _Candidate, cands: list[_Candidate], answered: bool) -> list[_Candidate]:
+    def _choose(self, best: Candidate, cands: list[Candidate], answered: bool) -> list[Candidate]:
         """`best`, the sentences that belong with it, then (unless `best` already answers:
         it gives the value or names the thing asked for) further sentences that score close."""
         chosen = [best]
@@ -344,7 +292,7 @@ class ExtractiveGenerator:
         # its text); further sentences only when they are bound themselves
         structured = best.structured
         for c in ([] if structured else _neighbours(best, cands, self.echo_threshold)):
-            if answered and c.hit is best.hit and c.start > best.start and not _CONTINUATION.match(c.text):
+            if answered and c.hit is best.hit and c.start > best.start and not CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
                 c.belongs = True
@@ -356,9 +304,9 @@ class ExtractiveGenerator:
         for c in cands:
             if answered or len(chosen) >= limit:
                 break
-            if c in chosen or (structured and not _sibling(c, best)):
+            if c in chosen or (structured and not sibling(c, best)):
                 continue
-            n_words = len(_shown(c).split()) if structured else len(c.text.split())
+            n_words = len(shown(c).split()) if structured else len(c.text.split())
             if words + n_words > self.max_words:
                 continue
             if structured:               # the list's items, in their order
@@ -367,9 +315,9 @@ class ExtractiveGenerator:
                 words += n_words
                 continue
             margin = self.same_passage_margin if c.hit is best.hit else self.other_passage_margin
-            if c.score < best.score - margin or _near_duplicate(c, chosen):
+            if c.score < best.score - margin or near_duplicate(c, chosen):
                 continue
-            if _POINTS_BACK.match(c.text) and not any(o.hit is c.hit and o.text == c.before for o in chosen):
+            if POINTS_BACK.match(c.text) and not any(o.hit is c.hit and o.text == c.before for o in chosen):
                 # it leans on the sentence before it: both, or neither
                 antecedent = next((o for o in cands if o.hit is c.hit and o.text == c.before), None)
                 if antecedent is None or words + n_words + len(antecedent.text.split()) > self.max_words \
@@ -381,7 +329,7 @@ class ExtractiveGenerator:
             words += n_words
         return chosen
 
-    def _missing(self, question: str, asked: Asked, cands: list[_Candidate], retrieved: list[dict]) -> Answer:
+    def _missing(self, question: str, asked: Asked, cands: list[Candidate], retrieved: list[dict]) -> Answer:
         """Abstain: the sources discuss the subject but not the detail asked for. Says what
         they do name, with the best sentence about it as a cited example."""
         best = cands[0]
@@ -391,7 +339,7 @@ class ExtractiveGenerator:
         answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", asked.missing
         return answer
 
-    def _topic(self, question: str, best: _Candidate) -> str:
+    def _topic(self, question: str, best: Candidate) -> str:
         """The question's rarest word that the best sentence's passage contains, with the
         article the question gives it ("het levensvaardighedenspel"), or ""."""
         passage = set(terms(best.hit.passage.text))
@@ -409,89 +357,29 @@ def _where(hit: Hit) -> str:
     return f"{p.doc_id} {p.section or ''} {p.text}"
 
 
-def _neighbours(best: _Candidate, cands: list[_Candidate], echo_threshold: float) -> list[_Candidate]:
+def _neighbours(best: Candidate, cands: list[Candidate], echo_threshold: float) -> list[Candidate]:
     """Sentences of the same passage that belong with `best`.
 
     The next one when it opens with a pointer word, or when `best` mostly repeats the
     question or ends in a colon (it introduces the answer rather than giving it); the
-    previous one when `best` itself points back (`_POINTS_BACK`)."""
+    previous one when `best` itself points back (`POINTS_BACK`)."""
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
     introduces = best.echo >= echo_threshold or best.text.endswith(":")
-    if i + 1 < len(same) and (introduces or _CONTINUATION.match(same[i + 1].text)):
+    if i + 1 < len(same) and (introduces or CONTINUATION.match(same[i + 1].text)):
         out.append(same[i + 1])
-    if _POINTS_BACK.match(best.text):
+    if POINTS_BACK.match(best.text):
         before = same[i - 1] if i > 0 else _last_of_previous_passage(best, cands)
         if before is not None:
             out.append(before)
     return out
 
 
-def _last_of_previous_passage(best: _Candidate, cands: list[_Candidate]) -> _Candidate | None:
+def _last_of_previous_passage(best: Candidate, cands: list[Candidate]) -> Candidate | None:
     """The last sentence of the retrieved passage just before `best`'s passage in the same
     document (the paragraph before it), when `best` opens its passage; None if not retrieved."""
     p = best.hit.passage
     before = [c for c in cands if c.hit is not best.hit and c.hit.passage.doc_id == p.doc_id
               and c.hit.passage.end <= p.start and (c.hit.passage.para_end or c.hit.passage.para) >= p.para - 1]
     return max(before, key=lambda c: (c.hit.passage.end, c.start), default=None)
-
-
-def _sibling(a: _Candidate, b: _Candidate) -> bool:
-    """Two units of the same list or table (same passage, same lead-in or caption)."""
-    return a.hit is b.hit and a.structured and b.structured and a.unit.context == b.unit.context
-
-
-def _shown(c: _Candidate) -> str:
-    """A list item or row without its context (shown after a sibling that gave it)."""
-    return c.unit.shown(c.hit.passage.text) if c.structured else c.text
-
-
-def _near_duplicate(cand: _Candidate, chosen: list[_Candidate]) -> bool:
-    for c in chosen:
-        if cand.structured and c.structured and cand.hit is c.hit:
-            if cand.start == c.start:
-                return True
-            continue                 # siblings share their context, not their content
-        union = cand.terms | c.terms
-        if union and len(cand.terms & c.terms) / len(union) > 0.6:
-            return True
-    return False
-
-
-def compose(question: str, chosen: list[_Candidate], retrieved: list[dict], lead: str | None = None) -> Answer:
-    """Put the chosen sentences in reading order, number the passages in order of first use
-    and put `[n]` after every sentence. `chosen[0]` answers the question: it comes first,
-    after the sentence it continues (when that was chosen for it) and before the sentence
-    that continues it; then the other passages' sentences by passage rank and position.
-    `lead` replaces the first sentence's text (a message that ends in that sentence)."""
-    best = chosen[0]
-    group = [best] + [c for c in chosen[1:] if c.belongs]
-    rest = sorted((c for c in chosen if c not in group), key=lambda c: (c.hit is not best.hit, c.hit_rank, c.start))
-    chosen = sorted(group, key=lambda c: (c.hit.passage.start, c.start)) + rest
-    numbers: dict[str, int] = {}
-    quotes: dict[str, list[_Candidate]] = {}
-    parts = []
-    previous = None
-    for c in chosen:
-        pid = c.hit.passage.id
-        n = numbers.setdefault(pid, len(numbers) + 1)
-        quotes.setdefault(pid, []).append(c)
-        # the items of one list: the lead-in once, then each item
-        text = _shown(c) if previous is not None and _sibling(c, previous) else c.text
-        parts.append(f"{lead if lead is not None and c is best else text} [{n}]")
-        previous = c
-    citations = []
-    for pid, n in numbers.items():
-        used = quotes[pid]
-        p = used[0].hit.passage
-        # one verbatim stretch of the passage covering every sentence used from it; its
-        # place (and so the page the citation names) is that stretch's
-        start, end = min(c.start for c in used), max(c.end for c in used)
-        citations.append(Citation.for_passage(n, p, p.text[start:end], at=start))
-    return Answer(question, " ".join(parts), False, citations, retrieved)
-
-
-def cited_numbers(text: str) -> set[int]:
-    """The citation numbers `[n]` used in an answer text."""
-    return {int(m) for m in _CITATION.findall(text)}

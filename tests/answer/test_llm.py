@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from qa.answer.base import ABSTAIN_NO_EVIDENCE
-from qa.answer.extractive import cited_numbers
+from qa.answer.compose import cited_numbers
 from qa.answer.guard import StreamGuard, guard_text, is_absence_statement, link_occurs, links, parse_numbers
 from qa.answer.llm import NO_VALID_CITATIONS, LLMGenerator, make_generator, strip_reasoning
 from qa.answer.prompt import NO_ANSWER, PARTIAL_ANSWER, SYSTEM_PROMPT, build_messages
