@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
 
+from qa.answer.values import word_list
 from qa.index.lexical import TermCache
 
 _TERMS = TermCache(max_chunks=1 << 16)     # the same texts (sections, lead-ins, passages) recur
@@ -69,6 +70,30 @@ def carries_numbers(wanted: set[str], have: set[str]) -> set[str]:
         elif w not in have:
             missing.add(w)
     return missing
+
+
+_HOW = re.compile(r"^\W*hoe\s+([\w\-]+)\b(.*?)([\w\-]+)\W*$", re.IGNORECASE | re.DOTALL)
+
+
+def action(question: str) -> tuple[str, ...]:
+    """The forms of the verb a how-question asks about, as they stand inside its other forms
+    ("Hoe installeer je X?" -> "installeer", "installer" of "installeren"; "draag" -> "drag"
+    of "overdragen"; after a modal, the last word: "Hoe kan ik X laten bijwerken?" ->
+    "bijwerken"), or () for another question."""
+    m = _HOW.match(question)
+    if not m or m.group(1).lower() in word_list("question", "how_much"):
+        return ()                   # "hoe lang", "hoe vaak" … ask for a value, not a way
+    verb = (m.group(3) if m.group(1).lower() in word_list("question", "modals") else m.group(1)).lower()
+    if len(verb) < 4:
+        return ()
+    # an open syllable spells a long vowel single: "draag" / "dragen", "installeer" / "installeren"
+    single = re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), verb)
+    return tuple(dict.fromkeys((verb, single)))
+
+
+def does(text: str, forms: tuple[str, ...]) -> bool:
+    """True when a word of `text` holds one of the verb's `forms` ("goedkeuren" holds "keur")."""
+    return any(f in word for word in re.findall(r"[\w\-]+", text.lower()) for f in forms)
 
 
 def asks_value(question: str) -> bool:

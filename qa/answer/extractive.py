@@ -24,7 +24,8 @@ import numpy as np
 
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
-from qa.answer.binding import Binder, Specifiers, asks_value, carries_numbers, label, missing_words, numbers
+from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_numbers, does, label, missing_words,
+                               numbers)
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
 from qa.index.lexical import coverage, terms
 from qa.ingest.units import unit_at
@@ -196,7 +197,7 @@ class ExtractiveGenerator:
         else:
             answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
                                                       and best.echo < self.echo_threshold)
-        return compose(question, self._choose(best, cands, answered), retrieved)
+        return compose(question, self._choose(best, cands, answered, action(question)), retrieved)
 
     def _uncertain(self, best: Candidate, cands: list[Candidate], hits: list[Hit]) -> bool:
         """Neither signal says `best` answers: most of the question's words are missing from the
@@ -282,7 +283,8 @@ class ExtractiveGenerator:
         answer.abstained, answer.abstain_reason, answer.missing = True, "missing_detail", what
         return answer
 
-    def _choose(self, best: Candidate, cands: list[Candidate], answered: bool) -> list[Candidate]:
+    def _choose(self, best: Candidate, cands: list[Candidate], answered: bool,
+                verb: tuple[str, ...]) -> list[Candidate]:
         """`best`, the sentences that belong with it, then (unless `best` already answers:
         it gives the value or names the thing asked for) further sentences that score close."""
         chosen = [best]
@@ -291,7 +293,7 @@ class ExtractiveGenerator:
         # (they are its context); a list item or table row stands on its own (its context is in
         # its text); further sentences only when they are bound themselves
         structured = best.structured
-        for c in ([] if structured else _neighbours(best, cands, self.echo_threshold)):
+        for c in ([] if structured else _neighbours(best, cands, self.echo_threshold, verb)):
             if answered and c.hit is best.hit and c.start > best.start and not CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
@@ -357,16 +359,21 @@ def _where(hit: Hit) -> str:
     return f"{p.doc_id} {p.section or ''} {p.text}"
 
 
-def _neighbours(best: Candidate, cands: list[Candidate], echo_threshold: float) -> list[Candidate]:
+def _neighbours(best: Candidate, cands: list[Candidate], echo_threshold: float,
+                verb: tuple[str, ...] = ()) -> list[Candidate]:
     """Sentences of the same passage that belong with `best`.
 
     The next one when it opens with a pointer word, or when `best` mostly repeats the
-    question or ends in a colon (it introduces the answer rather than giving it); the
-    previous one when `best` itself points back (`POINTS_BACK`)."""
+    question or ends in a colon (it introduces the answer rather than giving it), or when
+    a how-question's `verb` (`binding.action`) is not in `best` but in the next one ("Indien
+    u pakketten wilt bouwen, heeft u … nodig. Om deze te installeren …"); the previous one
+    when `best` itself points back (`POINTS_BACK`)."""
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
     introduces = best.echo >= echo_threshold or best.text.endswith(":")
+    if i + 1 < len(same) and verb and not does(best.text, verb) and does(same[i + 1].text, verb):
+        introduces = True
     if i + 1 < len(same) and (introduces or CONTINUATION.match(same[i + 1].text)):
         out.append(same[i + 1])
     if POINTS_BACK.match(best.text):

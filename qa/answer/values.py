@@ -125,7 +125,9 @@ def new_names(sentence: str, question: str) -> list[str]:
     return out
 
 
-_PLACE_BEFORE = re.compile(r"(?:\b(?:" + "|".join(WORDS["places"]["place_prepositions"].split()) + r")|:)\s+$",
+# a place name stands after a place preposition or a city noun ("in Utrecht", "de gemeente Utrecht")
+_PLACE_BEFORE = re.compile(r"(?:\b(?:" + "|".join(WORDS["places"]["place_prepositions"].split()
+                                                  + WORDS["places"]["city_nouns"].split()) + r")|:)\s+$",
                            re.IGNORECASE)
 
 

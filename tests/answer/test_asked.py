@@ -155,6 +155,7 @@ def test_a_maximum_needs_a_sentence_that_states_a_bound():
 @pytest.mark.parametrize("sentence, given", [
     ("De organisatie zit in Utrecht en is bereikbaar via de website.", True),
     ("De organisatie is gevestigd te Den Haag.", True),
+    ("Binnen de gemeente Utrecht heeft de organisatie een eigen team.", True),
     ("Het project werd in 1993 door Ian Murdock opgestart.", False),          # a person, not a place
     ("Er ontstond bij de Rading Jeugd- en Opvoedhulp behoefte aan scholing.", False),   # an organisation
     ("Het team werkt vanuit Nederland.", False),                                  # a country
