@@ -25,9 +25,9 @@ import numpy as np
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_numbers, does, label, missing_words,
-                               numbers)
+                               numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
-from qa.index.lexical import coverage, terms
+from qa.index.lexical import Endings, coverage
 from qa.ingest.units import unit_at
 from qa.types import Answer, Hit
 
@@ -131,6 +131,7 @@ class ExtractiveGenerator:
 
     def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
         q_terms = terms(question)
+        q_ends = Endings(set(q_terms))           # the question's words, for every sentence's echo
         cands: list[Candidate] = []
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
@@ -152,7 +153,7 @@ class ExtractiveGenerator:
                 # sentence before it names: count those words as present too
                 about = own | context if CONTINUATION.match(sentence) else own
                 lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
-                c.echo = coverage(list(c.terms), set(q_terms), self.idf, self.default_idf)
+                c.echo = coverage(list(c.terms), q_ends, self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
                 if _ABOUT_THE_TEXT.match(sentence):
                     c.score -= self.about_text_penalty

@@ -201,33 +201,45 @@ def _presence(term: str, text_terms: set[str]) -> float:
     """1 for an exact match, 0.5 for a compound or prefixed variant (one term ends with
     the other: Dutch compounds put their head last, "gezelmodel" ~ "model",
     "bepleit" ~ "pleit"), else 0."""
-    return _Endings(text_terms).presence(term)
+    return Endings(text_terms).presence(term)
 
 
-class _Endings:
+ENDINGS_MEMO = 512             # terms an Endings remembers the presence of
+
+
+class Endings:
     """`_presence` against one set of terms without a loop over the set per term: the terms
-    are joined once into one string, so "some term ends with t" is one substring search."""
+    are joined once into one string, so "some term ends with t" is one substring search.
+    Answers are remembered: one `Endings` of a question's terms serves every sentence."""
 
-    def __init__(self, text_terms: set[str]):
+    def __init__(self, text_terms: set[str] | frozenset[str]):
         self.terms = text_terms
         self._joined: str | None = None
+        self._seen: dict[str, float] = {}
 
     def presence(self, term: str) -> float:
         if term in self.terms:
             return 1.0
         if len(term) < 4:
             return 0.0
+        seen = self._seen.get(term)
+        if seen is not None:
+            return seen
         if self._joined is None:
             self._joined = "\x00".join(t for t in self.terms if len(t) >= 4) + "\x00"
         # a longer term ends with `term` ("gezelmodel" ~ "model"), or `term` ends with one
         # of at least 4 letters ("bepleit" ~ "pleit")
-        if term + "\x00" in self._joined or any(term[i:] in self.terms for i in range(1, len(term) - 3)):
-            return 0.5
-        return 0.0
+        found = term + "\x00" in self._joined or any(term[i:] in self.terms for i in range(1, len(term) - 3))
+        if len(self._seen) >= ENDINGS_MEMO:      # a passage's Endings lives long: keep its memo small
+            self._seen.clear()
+        self._seen[term] = 0.5 if found else 0.0
+        return self._seen[term]
 
 
-def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float], default_idf: float) -> float:
-    """IDF-weighted share of the distinct query terms that occur in `text_terms` (0..1).
+def coverage(query_terms: list[str], text_terms: set[str] | Endings, idf: dict[str, float],
+             default_idf: float) -> float:
+    """IDF-weighted share of the distinct query terms that occur in `text_terms` (0..1), a
+    set or an `Endings` of one (reused across calls against the same terms).
 
     Terms the corpus never uses weigh most, so a question about something the corpus
     does not mention gets a low coverage everywhere.
@@ -236,5 +248,5 @@ def coverage(query_terms: list[str], text_terms: set[str], idf: dict[str, float]
     total = sum(weights.values())
     if not total:
         return 0.0
-    ends = _Endings(text_terms)
+    ends = text_terms if isinstance(text_terms, Endings) else Endings(text_terms)
     return sum(w * ends.presence(t) for t, w in weights.items()) / total

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.errors import IndexNotReady, StoreError
 from qa.index.compact import CompactVectors
-from qa.index.lexical import BM25Index, terms
+from qa.index.lexical import BM25Index, Endings, terms
 from qa.index.spelling import vocabulary
 from qa.index.storage import (
     FORMAT_VERSION,
@@ -65,6 +65,7 @@ class Index:
         # model's document frequencies, the typo vocabulary was counted at build time: loading
         # does no work per passage
         self._row_terms = lru_cache(maxsize=TERMS_CACHE_ROWS)(self._passage_terms)
+        self._row_endings = lru_cache(maxsize=TERMS_CACHE_ROWS)(lambda row: Endings(self._row_terms(row)))
         self.idf, self.default_idf = self.bm25.idf()
         vocab_file = Path(self.directory) / VOCAB_FILE
         self.vocab = (Counter(json.loads(vocab_file.read_text(encoding="utf-8"))) if vocab_file.is_file()
@@ -103,6 +104,10 @@ class Index:
         """The distinct BM25 terms of passage `row` (`set(terms(embedding_text))`); the last
         TERMS_CACHE_ROWS rows asked for are remembered."""
         return self._row_terms(row)
+
+    def endings_of(self, row: int) -> Endings:
+        """`terms_of(row)` ready for `coverage` (qa.index.lexical.Endings), remembered like it."""
+        return self._row_endings(row)
 
     @cached_property
     def _document_rows(self) -> dict[str, tuple[int, int]]:

@@ -46,7 +46,7 @@ def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
         srows = index.sentence_rows(row)
         sims = index.sentence_vectors[srows.start:srows.stop] @ query_vector
         best = float(sims.max()) if len(sims) else float(index.vectors[row] @ query_vector)
-        cov = coverage(q_terms, index.terms_of(row), index.idf, index.default_idf)
+        cov = coverage(q_terms, index.endings_of(row), index.idf, index.default_idf)
         score = settings.sentence_weight * best + settings.coverage_weight * cov
         out.append((row, score, tuple(float(x) for x in sims), cov))
     return sorted(out, key=lambda item: -item[1])
@@ -124,7 +124,7 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
     clock.lap("fuse")
     if query_vector is None:
         q_terms = terms(query)
-        scored = [(row, score, (), coverage(q_terms, index.terms_of(row), index.idf, index.default_idf))
+        scored = [(row, score, (), coverage(q_terms, index.endings_of(row), index.idf, index.default_idf))
                   for row, score in fused[:k]]
     elif mode == "hybrid" and settings.rerank:
         scored = rescore(index, [row for row, _ in fused[: settings.candidates]], query, query_vector, settings)
