@@ -334,6 +334,9 @@ def cmd_ask(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
+    from qa.memory import limit_arenas
+
+    limit_arenas()      # before the server's threads exist (qa/memory.py)
     from qa.web.app import serve
 
     changes = {k: getattr(args, k, None) for k in ("feedback_db", "log_questions")}

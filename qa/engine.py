@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -27,6 +28,7 @@ from qa.index import (
 from qa.index.jobs import BuildJob, start_build
 from qa.index.spelling import correct as correct_spelling
 from qa.index.storage import active_build, expected_manifest_keys
+from qa.memory import trim
 from qa.retrieve.hybrid import retrieve
 from qa.retrieve.query import contextual_query, is_followup, validate_question
 from qa.settings import Settings
@@ -244,6 +246,9 @@ class EngineCache:
         """Serve `served` (made from `engine`) for `collection`; hold the lock."""
         self._builds[collection] = Path(engine.index.directory).name
         self._served[collection] = served          # the swap: one reference assignment
+        # once this build is replaced and no request holds it any more, its memory is freed
+        # (nothing else refers to it) and given back to the operating system
+        weakref.finalize(engine.index, trim)
         return served
 
     def build_of(self, name: str | None = None) -> str | None:

@@ -190,3 +190,27 @@ def test_a_replaced_build_is_freed_once_no_request_holds_it(settings, fake_embed
     del held
     gc.collect()
     assert old_index() is None                # nothing else keeps the old build in memory
+
+
+def test_a_replaced_build_is_freed_at_once_without_the_garbage_collector(settings, fake_embedder, tmp_path,
+                                                                         monkeypatch):
+    """No reference cycle keeps a replaced build: it is freed the moment the last holder lets
+    go, not at the next full garbage collection (in a busy server, seconds to minutes later,
+    while the new build is already loaded), and its memory is then given back (qa/memory.py)."""
+    trimmed = []
+    monkeypatch.setattr("qa.engine.trim", lambda: trimmed.append(1))
+    build_index(settings, fake_embedder, progress=False)
+    askers = Askers(load_active(settings, fake_embedder), FeedbackStore(tmp_path / "feedback.sqlite3"))
+    asker = askers.get(None)
+    assert asker.ask(QUESTION)["answer"]       # fills the build's caches (terms of passages, IDF)
+    old_index = weakref.ref(asker.engine.index)
+    del asker
+    add_new_document(settings, fake_embedder)
+    gc.collect()
+    gc.disable()
+    try:
+        askers.engines.check(background=False)
+        assert old_index() is None
+        assert trimmed == [1]
+    finally:
+        gc.enable()

@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +64,10 @@ class Index:
         # the terms of a passage are computed when needed (`terms_of`), IDF comes from the BM25
         # model's document frequencies, the typo vocabulary was counted at build time: loading
         # does no work per passage
-        self._row_terms = lru_cache(maxsize=TERMS_CACHE_ROWS)(self._passage_terms)
-        self._row_endings = lru_cache(maxsize=TERMS_CACHE_ROWS)(lambda row: Endings(self._row_terms(row)))
+        # the caches hold the passage table, not `self`: a cycle through `self` would keep a
+        # replaced build in memory until the next full garbage collection
+        self._row_terms = lru_cache(maxsize=TERMS_CACHE_ROWS)(partial(_passage_terms, self.passages))
+        self._row_endings = lru_cache(maxsize=TERMS_CACHE_ROWS)(partial(_row_endings, self._row_terms))
         self.idf, self.default_idf = self.bm25.idf()
         vocab_file = Path(self.directory) / VOCAB_FILE
         self.vocab = (Counter(json.loads(vocab_file.read_text(encoding="utf-8"))) if vocab_file.is_file()
@@ -96,9 +98,6 @@ class Index:
     def sentence_rows(self, row: int) -> range:
         """Rows in `sentences`/`sentence_vectors` that belong to passage `row`."""
         return range(int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1]))
-
-    def _passage_terms(self, row: int) -> frozenset[str]:
-        return frozenset(terms(self.passages[row].embedding_text()))
 
     def terms_of(self, row: int) -> frozenset[str]:
         """The distinct BM25 terms of passage `row` (`set(terms(embedding_text))`); the last
@@ -146,6 +145,14 @@ class Index:
         or None; only the rows of its document are read."""
         doc_id, _ = split_passage_id(passage_id)
         return next((p for p in self.document_passages(doc_id) if p.id == passage_id), None)
+
+
+def _passage_terms(passages: Sequence[Passage], row: int) -> frozenset[str]:
+    return frozenset(terms(passages[row].embedding_text()))
+
+
+def _row_endings(row_terms, row: int) -> Endings:
+    return Endings(row_terms(row))
 
 
 def load_index(index_dir: Path, settings: Settings | None = None, *, verified: bool = False) -> Index:
