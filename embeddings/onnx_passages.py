@@ -81,6 +81,7 @@ class LazyPassageEncoder:
 
     def __init__(self, folder: Path, meta: dict, threads: int = 0):
         self._args = (folder, meta, threads)
+        self.workers = threads if threads > 0 else max(1, os.cpu_count() or 1)   # texts encoded at once
         self._encoder: OnnxPassageEncoder | None = None
         self._lock = threading.Lock()
 

@@ -114,6 +114,11 @@ class OnnxQueryEmbedder:
                 self._passages = self._load_passages()
             return self._passages
 
+    @property
+    def passage_workers(self) -> int:
+        """How many passages the ONNX passage encoder runs at once (1 with torch's)."""
+        return self.passage_encoder.workers if self.passage_encoder is not None else 1
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.queries.encode(list(texts))
 

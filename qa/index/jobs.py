@@ -119,17 +119,23 @@ class SerialEmbedder:
             with self._lock:
                 return self.inner_embedder.encode_passages(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))   # similar lengths together
+        # an encoder that runs `parallel` texts at once (ONNX passages: one per core) gets a
+        # multiple of that many per slice, so no core waits while another finishes a text
+        parallel = max(1, int(getattr(self.inner_embedder, "passage_workers", 1)))
         out = np.zeros((len(texts), self.inner_embedder.dim), dtype=np.float32)
-        rows: list[int] = []
-        chars = 0
-        for i in order + [None]:
-            if rows and (i is None or len(rows) == self.slice_texts or chars + len(texts[i]) > self.slice_chars):
-                with self._lock.background():
-                    out[rows] = self.inner_embedder.encode_passages([texts[k] for k in rows])
-                rows, chars = [], 0
-            if i is not None:
-                rows.append(i)
-                chars += len(texts[i])
+        start = 0
+        while start < len(order):
+            end, chars = start, 0
+            while end < len(order) and end - start < self.slice_texts and \
+                    (end == start or chars + len(texts[order[end]]) <= self.slice_chars):
+                chars += len(texts[order[end]])
+                end += 1
+            if end - start > parallel and end < len(order):
+                end -= (end - start) % parallel
+            rows = order[start:end]
+            with self._lock.background():
+                out[rows] = self.inner_embedder.encode_passages([texts[k] for k in rows])
+            start = end
         return out
 
     def __getattr__(self, name):          # id, dim and anything else: the inner embedder's

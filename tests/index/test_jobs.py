@@ -128,6 +128,20 @@ def test_serial_embedder_slices_keep_the_order_and_share_one_lock(fake_embedder)
     assert embedder_lock(FakeEmbedder()) is not sliced._lock
 
 
+def test_an_encoder_of_two_texts_at_once_gets_slices_of_an_even_number_of_texts(fake_embedder):
+    class TwoAtOnce(CallSizes):
+        passage_workers = 2
+
+    texts = [f"passage {i} " + "woord " * 20 for i in range(11)]      # 3 fit in slice_chars
+    counting = TwoAtOnce()
+    sliced = SerialEmbedder(counting, slice_texts=32, slice_chars=3 * len(texts[0]))
+    assert np.allclose(sliced.encode_passages(texts), fake_embedder.encode_passages(texts))
+    assert [len(call) for call in counting.calls] == [2, 2, 2, 2, 2, 1]     # the last: what is left
+    plain = CallSizes()
+    SerialEmbedder(plain, slice_texts=32, slice_chars=3 * len(texts[0])).encode_passages(texts)
+    assert [len(call) for call in plain.calls] == [3, 3, 3, 2]
+
+
 def test_a_waiting_question_goes_before_the_next_build_slice():
     lock = embedder_lock(FakeEmbedder())
     order = []
