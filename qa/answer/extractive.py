@@ -76,7 +76,8 @@ class ExtractiveGenerator:
     because an answer often spans a few sentences; other passages: within
     `other_passage_margin`), up to `max_words` and `max_sentences`. The answer is only given when the question is supported:
     some top passage is semantically close to it or contains most of its informative
-    words (see `support`).
+    words (see `support`), and the lead is not a guess: with few of the question's words, it
+    must stand out from the other passages' sentences (see `_uncertain`).
     """
 
     def __init__(self, idf: dict[str, float], default_idf: float, *, max_words: int = 70,
