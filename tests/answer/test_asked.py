@@ -31,6 +31,8 @@ from qa.answer.asked import asked_for, names_any, preferred_noun
     ("Wie is de burgemeester van Veendam?", "name", "burgemeester"),
     ("In welke regio werkt de organisatie?", "name", "regio"),
     ("Wat is de achternaam van Mariska?", "surname", ""),
+    ("Wie bedacht het spel?", "name", ""),                     # who did it: a name
+    ("Wie hebben de e-learnings ontwikkeld?", "name", ""),
 ])
 def test_the_question_form_names_the_answer_type_and_attribute(question, kind, attribute):
     asked = asked_for(question)
@@ -43,6 +45,7 @@ def test_the_question_form_names_the_answer_type_and_attribute(question, kind, a
     "Hoe werkt een living lab?",
     "Wanneer noemt men een pakket defect?",         # "wanneer" as "under which condition"
     "Welke effecten noemt de hoogleraar?",
+    "Wie kan een aanvraag doen?",                   # who may: a group can answer
 ])
 def test_a_form_without_a_type_checks_nothing(question):
     asked = asked_for(question)
