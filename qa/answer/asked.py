@@ -300,7 +300,7 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
     # "wie" with a past or perfect ("wie schreef", "wie maakte", "wie hebben … ontwikkeld") asks
     # who did it: a name; "wie kan …", "wie betaalt …" may be answered by a group
     who = re.match(r"^\W*(?:en\s+)?wie\s+(\w+)", low)
-    if who and (who.group(1) in _PAST or re.search(r"(?:de|te|den|ten)$", who.group(1))
+    if who and (who.group(1) in _PAST or re.search(r"(?:de|te)$", who.group(1))   # not "-den": "wie schulden …"
                 or who.group(1) in ("heeft", "hebben", "had", "hadden")):
         return "name", "", None
     return None, "", None
