@@ -259,6 +259,8 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         if m and not _event(["is"] + _WORD.findall(m.group(1).lower())):
             owner = m.group(1)
         return "number", noun, owner
+    if re.search(r"\bhoe\s+(?:vaak|dikwijls)\b", low):
+        return "frequency", "", None
     if re.search(r"\bhoe\s+oud\b|\bwelke\s+leeftijd\b", low):
         return "age", "", None
     if re.search(r"\bhoe\s*lang\b", low) and not re.search(r"\bhoe\s*lang\s+(is|zijn|was)\s+(de|het)\b", low):

@@ -144,6 +144,13 @@ def _country(sentence: str, question: str) -> bool:
     return any(_COUNTRIES.fullmatch(name) for name in new_names(sentence, question))
 
 
+# How often: a frequency word ("tweemaal", "wekelijks"), "N keer/maal", or "per/elke/iedere <period>".
+_FREQUENCY = re.compile(
+    r"\b(?:" + "|".join(word_list("values", "frequency")) + r")\b"
+    r"|\b(?:per|elke|iedere|elk|ieder)\s+(?:dag|week|maand|kwartaal|jaar|\w+dag|\w*week|\w*jaar)\b",
+    re.IGNORECASE)
+
+
 # Each kind: how a sentence shows a value of it.
 INSTANCE = {
     "number": lambda s, q: bool(NUMBER.search(s)),
@@ -152,6 +159,7 @@ INSTANCE = {
     "date": lambda s, q: bool(DATE.search(s)),
     "day": lambda s, q: bool(_DAY.search(s)),
     "duration": lambda s, q: bool(_DURATION.search(s)),
+    "frequency": lambda s, q: bool(_FREQUENCY.search(s)),
     "age": lambda s, q: bool(_AGE.search(s)),
     "email": lambda s, q: bool(_EMAIL.search(s)),
     "phone": lambda s, q: _phone(s),

@@ -167,3 +167,15 @@ def test_a_city_is_a_name_after_a_place_preposition(sentence, given):
     asked = asked_for("In welke stad zit de organisatie?")
     assert asked.kind == "city"
     assert asked.given_by(sentence) is given
+
+
+@pytest.mark.parametrize("sentence, given", [
+    ("Het team komt maandelijks bijeen.", True),
+    ("Het team komt drie keer per jaar bijeen.", True),
+    ("Het team komt elke dinsdag bijeen.", True),
+    ("Het team komt met zeven collega's bijeen.", False),      # a count, not how often
+])
+def test_how_often_needs_a_frequency(sentence, given):
+    asked = asked_for("Hoe vaak komt het team bijeen?")
+    assert asked.kind == "frequency"
+    assert asked.given_by(sentence) is given
