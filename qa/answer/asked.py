@@ -39,6 +39,7 @@ _NOT_NOUN = _words("not_noun")
 _PAST = _words("past")
 _PARTICLES = _words("particles")
 _AUXILIARIES = _words("auxiliaries")
+_PERFECT = frozenset({"heeft", "hebben", "had", "hadden"})
 # Verbs after "hoeveel" that ask for money ("betaal*": any ending), and nouns whose value is money.
 _MONEY_VERBS = re.compile("^(?:" + "|".join(w.replace("*", r"\w*") for w in word_list("question", "money_verbs"))
                           + ")$")
@@ -61,6 +62,7 @@ _GENERIC_NOUNS = _words("generic_nouns")
 _SYNONYMS = [set(group["stems"].split()) for group in WORDS["synonyms"]]
 # Question forms in other languages, read as the Dutch form they stand for.
 _FOREIGN_FORMS = [(re.compile(f["pattern"]), f["dutch"]) for f in WORDS["foreign_forms"]]
+_FORMS = [(re.compile(f["pattern"]), f["kind"]) for f in WORDS["forms"]]
 _VERSION_FORM = re.compile(r"\b(?:welke?|in\s+welke?|sinds\s+welke?)\s+(?:versie|versienummer|release|uitgave)\b")
 _WORD = re.compile(r"[\w\-']+")
 
@@ -259,10 +261,9 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         if m and not _event(["is"] + _WORD.findall(m.group(1).lower())):
             owner = m.group(1)
         return "number", noun, owner
-    if re.search(r"\bhoe\s+(?:vaak|dikwijls)\b", low):
-        return "frequency", "", None
-    if re.search(r"\bhoe\s+oud\b|\bwelke\s+leeftijd\b", low):
-        return "age", "", None
+    for pattern, kind in _FORMS:        # forms that name their type alone (words.toml [[forms]])
+        if pattern.search(low):
+            return kind, "", None
     if re.search(r"\bhoe\s*lang\b", low) and not re.search(r"\bhoe\s*lang\s+(is|zijn|was)\s+(de|het)\b", low):
         return "duration", "", None
     if day := re.search(r"\bop\s+welke\s+(datum|dag)\b", low):
@@ -277,16 +278,10 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         if after and (after[0] in _PAST or re.search(r"(?:de|te|den|ten)$", after[0]) or
                       (after[0] in _AUXILIARIES and event)):
             return "date", event, None
-    if re.search(r"^\W*(?:en\s+)?wat\s+(?:kost|kosten|kostte|kostten)\b", low):
-        return "amount", "", None
     role = re.search(r"\b(?:wie|wat)\s+(?:is|was|zijn|waren)\s+(?:de|het)?\s*([\w\-]+)\s+(?:van|bij|in|achter)\b", low)
     which = re.search(r"\b(?:welk|welke)\s+([\w\-]+)", low)
     if role and low.lstrip().startswith("wie"):
         return "name", role.group(1), owner_after(role.group(1))
-    if re.search(r"\bwat\s+is\s+(?:de|het)\s+(?:achter|familie)naam\b", low):
-        return "surname", "", None
-    if re.search(r"\bwat\s+is\s+(?:de|het)\s+(?:voor|bij)?naam\b", low):
-        return "name", "", None
     if role and role.group(1) in _MONEY_NOUNS:
         return "amount", role.group(1), owner_after(role.group(1))
     if which and which.group(1) in _MONEY_NOUNS:
@@ -299,11 +294,9 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         return "country", "", None
     if which and which.group(1) in _NAMED:
         return "name", which.group(1), None
-    # "wie" with a past or perfect ("wie schreef", "wie maakte", "wie hebben … ontwikkeld") asks
-    # who did it: a name; "wie kan …", "wie betaalt …" may be answered by a group
-    who = re.match(r"^\W*(?:en\s+)?wie\s+(\w+)", low)
-    if who and (who.group(1) in _PAST or re.search(r"(?:de|te)$", who.group(1))   # not "-den": "wie schulden …"
-                or who.group(1) in ("heeft", "hebben", "had", "hadden")):
+    # "wie schreef/maakte/hebben …" asks who did it: a name ("wie kan/betaalt …": a group may answer)
+    who = re.match(r"^\W*(?:en\s+)?wie\s+(\w+)", low)   # -de/-te, not -den: "wie schulden heeft"
+    if who and (who.group(1) in _PAST | _PERFECT or re.search(r"(?:de|te)$", who.group(1))):
         return "name", "", None
     return None, "", None
 
