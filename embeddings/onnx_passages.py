@@ -33,6 +33,11 @@ def passage_embedder_id(model_id: str) -> str:
     return f"{model_id}+onnx-passages-v{EXPORT_VERSION}"
 
 
+def workers(threads: int) -> int:
+    """Passages encoded at once: `threads`, or one per core when 0."""
+    return threads if threads > 0 else max(1, os.cpu_count() or 1)
+
+
 class OnnxPassageEncoder:
     """Passages -> vectors through the exported ONNX model (see module doc)."""
 
@@ -49,7 +54,7 @@ class OnnxPassageEncoder:
         tokenizer.encode_special_tokens = bool(meta["split_special_tokens"])
         self.tokenizer = tokenizer
         options = ort.SessionOptions()
-        self.workers = threads if threads > 0 else max(1, os.cpu_count() or 1)
+        self.workers = workers(threads)
         options.intra_op_num_threads = 1          # one thread per run, `workers` runs at once
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -81,7 +86,7 @@ class LazyPassageEncoder:
 
     def __init__(self, folder: Path, meta: dict, threads: int = 0):
         self._args = (folder, meta, threads)
-        self.workers = threads if threads > 0 else max(1, os.cpu_count() or 1)   # texts encoded at once
+        self.workers = workers(threads)      # texts encoded at once
         self._encoder: OnnxPassageEncoder | None = None
         self._lock = threading.Lock()
 

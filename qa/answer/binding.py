@@ -73,6 +73,8 @@ def carries_numbers(wanted: set[str], have: set[str]) -> set[str]:
 
 
 _HOW = re.compile(r"^\W*hoe\s+([\w\-]+)\b(.*?)([\w\-]+)\W*$", re.IGNORECASE | re.DOTALL)
+_MODALS = frozenset(word_list("question", "modals"))
+_HOW_MUCH = frozenset(word_list("question", "how_much"))
 
 
 def action(question: str) -> tuple[str, ...]:
@@ -81,9 +83,9 @@ def action(question: str) -> tuple[str, ...]:
     of "overdragen"; after a modal, the last word: "Hoe kan ik X laten bijwerken?" ->
     "bijwerken"), or () for another question."""
     m = _HOW.match(question)
-    if not m or m.group(1).lower() in word_list("question", "how_much"):
+    if not m or m.group(1).lower() in _HOW_MUCH:
         return ()                   # "hoe lang", "hoe vaak" … ask for a value, not a way
-    verb = (m.group(3) if m.group(1).lower() in word_list("question", "modals") else m.group(1)).lower()
+    verb = (m.group(3) if m.group(1).lower() in _MODALS else m.group(1)).lower()
     if len(verb) < 4:
         return ()
     # an open syllable spells a long vowel single: "draag" / "dragen", "installeer" / "installeren"

@@ -124,7 +124,7 @@ class ExtractiveGenerator:
         if not top:
             return 0.0
         z = top[0].sentence_z          # the passage the answer would mainly come from
-        cov = max(h.coverage for h in top)
+        cov = self._words(hits)
         strong_z = (z - 2.0) / 4.0
         moderate_z_with_words = min((z - 2.0) / 2.2, cov / 0.5)
         words = cov / 0.9
@@ -201,12 +201,16 @@ class ExtractiveGenerator:
                                                       and best.echo < self.echo_threshold)
         return compose(question, self._choose(best, cands, answered, action(question)), retrieved)
 
+    def _words(self, hits: list[Hit]) -> float:
+        """The largest IDF-weighted share of the question's words in one of the top passages."""
+        return max(h.coverage for h in hits[: self.passages_considered])
+
     def _uncertain(self, best: Candidate, cands: list[Candidate], hits: list[Hit]) -> bool:
         """Neither signal says `best` answers: most of the question's words are missing from the
         top passages, and another passage has a sentence that scores about as well (a guess
         among near-equals). Either one alone is common in right answers (a question phrased in
         other words; an answer two passages give)."""
-        words = max(h.coverage for h in hits[: self.passages_considered])
+        words = self._words(hits)
         others = [c.score for c in cands if c.hit is not best.hit]
         lead = best.score - max(others) if others else float("inf")
         return words < self.weak_words and lead < self.weak_lead

@@ -126,8 +126,8 @@ def new_names(sentence: str, question: str) -> list[str]:
 
 
 # a place name stands after a place preposition or a city noun ("in Utrecht", "de gemeente Utrecht")
-_PLACE_BEFORE = re.compile(r"(?:\b(?:" + "|".join(WORDS["places"]["place_prepositions"].split()
-                                                  + WORDS["places"]["city_nouns"].split()) + r")|:)\s+$",
+_PLACE_BEFORE = re.compile(r"(?:\b(?:" + "|".join(word_list("places", "place_prepositions")
+                                                  + word_list("places", "city_nouns")) + r")|:)\s+$",
                            re.IGNORECASE)
 
 
