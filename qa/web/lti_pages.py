@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.render import escape_html
+from qa.web.assets import page_start
 from qa.web.widget import question_form
 
 STATIC = Path(__file__).resolve().parent / "static" / "lti"
@@ -39,16 +40,7 @@ def _head(title: str, token: str = "", csrf: str = "", scripts: tuple[str, ...] 
         shared += ('<link rel="stylesheet" href="/bron/static/source-view.css">\n'
                    '<script src="/bron/static/source-view.js" defer></script>\n')
     tags = shared + "".join(f'<script src="/lti/static/{s}" defer></script>\n' for s in scripts)
-    return f"""<!doctype html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="vb-lti" content="{escape_html(token)}">
-<meta name="vb-csrf" content="{escape_html(csrf)}">
-<title>{escape_html(title)}</title>
-<link rel="stylesheet" href="/widget/widget.css">
+    return f"""{page_start(title, vb_lti=token, vb_csrf=csrf)}<link rel="stylesheet" href="/widget/widget.css">
 <link rel="stylesheet" href="/lti/static/lti.css">
 {tags}</head>
 """

@@ -34,14 +34,13 @@ from limits.strategies import MovingWindowRateLimiter
 
 from qa.errors import CorpusError
 from qa.index.paths import corpus_dir
-from qa.render import escape_html
 from qa.settings import Settings
 from qa.source.links import VIEW_PATH
 from qa.source.locate import CHANGED, Located, SourceError, locate
 from qa.source.pdf import PdfPages
 from qa.source.reading import ReadingViews
 from qa.web.security import COURSE_PREFIX, client_key, parse_networks, parse_origins
-from qa.web.assets import install_static
+from qa.web.assets import install_static, page_start
 from qa.web.widget import frame_ancestors
 
 log = logging.getLogger(__name__)
@@ -63,14 +62,7 @@ OWN_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src
 def view_page(title: str) -> str:
     """The standalone view: an empty frame that static/source/source-view.js fills from
     /bron/data with the same query."""
-    return f"""<!doctype html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{escape_html(title)}</title>
-<link rel="stylesheet" href="/bron/static/source-view.css">
+    return f"""{page_start(title)}<link rel="stylesheet" href="/bron/static/source-view.css">
 <script src="/bron/static/source-view.js" defer></script>
 </head>
 <body class="vbs-standalone">

@@ -29,6 +29,7 @@ from fastapi import Request
 
 from qa.render import escape_html
 from qa.settings import Settings
+from qa.web.assets import page_start
 from qa.web.security import SessionSigner, parse_origins
 
 STATIC = Path(__file__).resolve().parent / "static" / "widget"
@@ -91,15 +92,7 @@ def widget_page(title: str | None = None, color: str | None = None, welcome: str
     welcome = clean_text(welcome, WELCOME_MAX) or DEFAULT_WELCOME
     color = color if valid_color(color) else DEFAULT_COLOR
     collection = clean_text(collection, 100)      # sent back with each question; the API checks it
-    return f"""<!doctype html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="vb-session" content="{escape_html(session)}">
-<title>{escape_html(title)}</title>
-<link rel="stylesheet" href="widget/widget.css">
+    return f"""{page_start(title, vb_session=session)}<link rel="stylesheet" href="widget/widget.css">
 <script src="widget/chat-core.js" defer></script>
 <script src="widget/widget-app.js" defer></script>
 <link rel="stylesheet" href="bron/static/source-view.css">

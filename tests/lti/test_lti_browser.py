@@ -11,21 +11,19 @@ from __future__ import annotations
 import pytest
 from fpdf import FPDF
 import httpx
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.lti.conftest import COURSE_1
 from tests.lti.platform import INSTRUCTOR, LEARNER
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import NO_THIRD_PARTY_COOKIES, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--disable-third-party-cookies"])
+    with chromium(NO_THIRD_PARTY_COOKIES) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,17 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+NO_THIRD_PARTY_COOKIES = "--disable-third-party-cookies"    # as browsers treat an LMS iframe
+
+
+@contextmanager
+def chromium(*extra_args: str):
+    """Debian's chromium through playwright (never `playwright install`), closed afterwards."""
+    assert shutil.which("chromium") or Path(CHROMIUM).exists(), "chromium missing: run `make test` (installs it)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra_args))
+        yield browser
+        browser.close()
 VEENDAM = "Wat gebeurde er in Veendam met de jeugdhulp?"
 FOLLOW_UP = "En wat zegt het artikel over de kosten?"
 COACHES = "Hoeveel uur liepen de onderzoekers mee met de jeugdcoaches?"
@@ -97,11 +109,8 @@ def hostile(base_settings, embedder, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert shutil.which("chromium") or Path(CHROMIUM).exists(), "chromium missing: run `make test` (installs it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def open_chat(page, url):

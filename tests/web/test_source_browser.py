@@ -14,7 +14,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from qa.engine import Engine
 from qa.index.build import build_index
@@ -25,7 +25,7 @@ from tests.lti.conftest import course_collection, register
 from tests.lti.platform import LEARNER, SimPlatform
 from tests.source.corpus import HTML_FACT, HTML_QUESTION, QUESTION, source_corpus, three_page_pdf
 from tests.source.test_pdf_quote import char_rects
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web.test_browser import NO_THIRD_PARTY_COOKIES, LiveServer, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -59,10 +59,8 @@ def site(base_settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--disable-third-party-cookies"])
+    with chromium(NO_THIRD_PARTY_COOKIES) as b:
         yield b
-        b.close()
 
 
 def quote_pattern(quote: str) -> str:

@@ -12,14 +12,14 @@ import http.server
 import threading
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from qa.engine import Engine
 from qa.index.build import build_index
 from qa.web.app import create_app
 from qa.web.feedback import FeedbackStore
 from tests.conftest import free_port, write_hostile_corpus
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web.test_browser import NO_THIRD_PARTY_COOKIES, LiveServer, chromium
 
 pytestmark = pytest.mark.browser
 
@@ -97,11 +97,8 @@ def app(engine, lms, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=CHROMIUM_ARGS + ["--disable-third-party-cookies"])
+    with chromium(NO_THIRD_PARTY_COOKIES) as b:
         yield b
-        b.close()
 
 
 def open_widget(page, url):
