@@ -106,14 +106,17 @@ class Engine:
         `contextual_query(question, history)`: the earlier question(s) prepended, so
         "En wat zegt het artikel over de kosten?" after a question about Veendam finds
         the Veendam passages. Sentences are still chosen for the user's own words, and
-        `Answer.question` is always the user's text.
+        `Answer.question` is always the user's text; retrieval and the choice of sentences use
+        it with likely typos corrected (`qa.index.spelling.correct`).
         """
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
-        query = contextual_query(question, history, self.settings.max_question_chars)
+        corrected = correct_spelling(question, self.index.vocab)   # answers are chosen for these words
+        query = contextual_query(corrected, history, self.settings.max_question_chars)
         hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
-        answer = self._with_document_meta(self.generator.answer(question, hits, vector))
+        answer = self._with_document_meta(self.generator.answer(corrected, hits, vector))
+        answer.question = question
         t2 = time.perf_counter()
         answer.timings_ms = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return answer
@@ -141,13 +144,15 @@ class Engine:
         return self._stream(question, history, t0)
 
     def _stream(self, question: str, history: list[str] | None, t0: float) -> Iterator[str | Answer]:
-        query = contextual_query(question, history, self.settings.max_question_chars)
+        corrected = correct_spelling(question, self.index.vocab)
+        query = contextual_query(corrected, history, self.settings.max_question_chars)
         hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
         first = None
-        for item in self.generator.stream(question, hits, vector):
+        for item in self.generator.stream(corrected, hits, vector):
             if isinstance(item, Answer):
                 self._with_document_meta(item)
+                item.question = question
                 t2 = time.perf_counter()
                 item.timings_ms = {**timings, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000,
                                    "first_chunk": ((first or t2) - t0) * 1000}

@@ -91,6 +91,17 @@ def test_english_question_gets_a_dutch_answer_from_the_right_article(engine):
     assert " de " in answer.answer or " het " in answer.answer      # Dutch corpus text, not English
 
 
+def test_question_with_a_typo_is_answered_as_the_corrected_one(engine):
+    """The typo is corrected for retrieval and for choosing sentences; the Answer keeps the
+    user's own text."""
+    typo, right = "Wat is doorvoelde kenis?", "Wat is doorvoelde kennis?"
+    answer, expected = engine.ask(typo), engine.ask(right)
+    assert answer.question == typo
+    assert not answer.abstained and answer.answer == expected.answer
+    streamed = list(engine.ask_stream(typo))[-1]
+    assert streamed.question == typo and streamed.answer == expected.answer
+
+
 @pytest.mark.parametrize("question", ["", "   \n "])
 def test_empty_question_is_rejected(engine, question):
     with pytest.raises(QuestionError, match="Lege vraag"):

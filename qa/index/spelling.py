@@ -2,8 +2,9 @@
 
 A question word that never occurs in the corpus, and is one edit (insert, delete,
 substitute, transpose) away from a word that does, is replaced by the most frequent such
-word: "doorvoelde kenis" -> "doorvoelde kennis". Short words, numbers and words with
-capitals (names, abbreviations) are left alone.
+word: "doorvoelde kenis" -> "doorvoelde kennis". An unknown compound with no such neighbour
+is split into the corpus words it is made of ("muzieksleutl" -> "muziek sleutel"). Short
+words, numbers and words with capitals (names, abbreviations) are left alone.
 
 The vocabulary of an index is counted once when the index is built (`vocabulary`, saved
 as `vocab.json` in the build folder). `correct` looks words up in a `Neighbours` table made
@@ -25,6 +26,7 @@ from rapidfuzz.process import extract
 _WORD = re.compile(r"\w+")
 MIN_LENGTH = 5            # shorter words have too many neighbours at distance 1
 MIN_COUNT = 2             # a correction must occur at least this often in the corpus
+MIN_PART = 4              # each part of a split compound has at least this many letters
 _TOP = "\U0010ffff"       # sorts after every character: prefix + _TOP ends a prefix range
 
 
@@ -104,8 +106,27 @@ def neighbours(vocab: Counter) -> Neighbours:
     return table
 
 
+def split_compound(word: str, vocab: Counter, table: Neighbours) -> str | None:
+    """An unknown compound as its two parts, when both are corpus words or the second one is
+    one edit from one: "muzieksleutl" -> "muziek sleutel" (the corpus says "sleutel"). The
+    longest second part wins (in a Dutch compound it names the thing); a linking "s" or "e"
+    stays with the first part ("verzekeringsarts" -> "verzekering arts"). None when no split fits."""
+    for cut in range(MIN_PART, len(word) - MIN_PART + 1):
+        head, tail = word[:cut], word[cut:]
+        if vocab.get(head, 0) < MIN_COUNT and not (head[-1] in "se" and vocab.get(head[:-1], 0) >= MIN_COUNT):
+            continue
+        if vocab.get(head, 0) < MIN_COUNT:
+            head = head[:-1]
+        if vocab.get(tail, 0) < MIN_COUNT:
+            tail = table.best(tail) if len(tail) >= MIN_LENGTH else None
+        if tail:
+            return f"{head} {tail}"
+    return None
+
+
 def correct(question: str, vocab: Counter) -> str:
-    """`question` with unknown lower-case words replaced by their one-edit corpus neighbour."""
+    """`question` with unknown lower-case words replaced by their one-edit corpus neighbour,
+    or, when there is none, split into the two corpus words they are made of (`split_compound`)."""
     table = None
 
     def fix(match: re.Match) -> str:
@@ -114,6 +135,6 @@ def correct(question: str, vocab: Counter) -> str:
         if len(word) < MIN_LENGTH or not word.islower() or word in vocab or not word.isalpha():
             return word
         table = table or neighbours(vocab)
-        return table.best(word) or word
+        return table.best(word) or split_compound(word, vocab, table) or word
 
     return _WORD.sub(fix, question)

@@ -16,3 +16,17 @@ def test_known_words_names_short_words_and_far_words_are_left_alone():
     assert correct("Wat zegt Kenis?", VOCAB) == "Wat zegt Kenis?"          # capitalised: a name
     assert correct("wat is kens", VOCAB) == "wat is kens"                   # too short to correct
     assert correct("wat is kermis", VOCAB) == "wat is kermis"               # two edits away
+
+
+def test_unknown_compound_is_split_into_its_corpus_words():
+    vocab = vocabulary(["De sleutel zet je met clef. Een sleutel staat voor de muziek. Muziek met noten."])
+    assert correct("welke muzieksleutel", vocab) == "welke muziek sleutel"
+    # the second part may itself hold a typo ("sleutl": one edit from "sleutel")
+    assert correct("welke muzieksleutl", vocab) == "welke muziek sleutel"
+    # no split without two known parts
+    assert correct("welke muziekbalkje", vocab) == "welke muziekbalkje"
+
+
+def test_compound_split_keeps_a_linking_s_with_the_first_part():
+    vocab = vocabulary(["De verzekering betaalt. Elke verzekering kent een arts. De arts beslist."])
+    assert correct("wat doet de verzekeringsarts", vocab) == "wat doet de verzekering arts"
