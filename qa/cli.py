@@ -337,7 +337,13 @@ def cmd_serve(settings: Settings, args) -> int:
     from qa.memory import limit_arenas
 
     limit_arenas()      # before the server's threads exist (qa/memory.py)
+    import threading
+
+    from qa.index.spelling import load_word_lists
     from qa.web.app import serve
+
+    # the typo check's word lists, read while the server starts, not on the first typo
+    threading.Thread(target=load_word_lists, name="word-lists", daemon=True).start()
 
     changes = {k: getattr(args, k, None) for k in ("feedback_db", "log_questions")}
     serve(settings.replace(**{k: v for k, v in changes.items() if v is not None}))

@@ -2,9 +2,12 @@
 
 A question word that never occurs in the corpus, and is one edit (insert, delete,
 substitute, transpose) away from a word that does, is replaced by the most frequent such
-word: "doorvoelde kenis" -> "doorvoelde kennis". An unknown compound with no such neighbour
-is split into the corpus words it is made of ("muzieksleutl" -> "muziek sleutel"). Short
-words, numbers and words with capitals (names, abbreviations) are left alone.
+word: "doorvoelde kenis" -> "doorvoelde kennis". A real word that this corpus happens not to use
+is not a typo: a word in the Dutch or English word list of pyspellchecker (`known_word`) is
+never replaced by a neighbour ("betekent" stays, though a help text only says "berekent").
+An unknown compound with no such neighbour is split into the corpus words it is made of
+("muzieksleutl" -> "muziek sleutel"). Short words, numbers and words with capitals (names,
+abbreviations) are left alone.
 
 The vocabulary of an index is counted once when the index is built (`vocabulary`, saved
 as `vocab.json` in the build folder). `correct` looks words up in a `Neighbours` table made
@@ -15,11 +18,17 @@ words costs well under a millisecond per unknown word instead of a scan of all o
 from __future__ import annotations
 
 import bisect
+import gzip
+import hashlib
+import importlib.resources
+import json
 import re
 import threading
 import weakref
 from collections import Counter
+from functools import lru_cache
 
+import numpy as np
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.process import extract
 
@@ -106,6 +115,40 @@ def neighbours(vocab: Counter) -> Neighbours:
     return table
 
 
+WORD_LISTS = ("nl", "en")     # pyspellchecker's word lists: real words are never "corrected"
+
+
+def _key(word: str) -> int:
+    """A stable 64-bit key of a word (Python's own hash changes per process)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+@lru_cache(maxsize=1)
+def _known_keys() -> np.ndarray:
+    """The sorted keys of every word in the word lists: about 400,000 words in 3 MB (as a
+    set of strings they would take some 40 MB), read on the first unknown question word."""
+    keys = []
+    for language in WORD_LISTS:
+        resource = importlib.resources.files("spellchecker") / "resources" / f"{language}.json.gz"
+        words = json.loads(gzip.decompress(resource.read_bytes()))
+        keys.extend(_key(w) for w in words if len(w) >= MIN_LENGTH)
+    return np.unique(np.array(keys, dtype=np.int64))
+
+
+def load_word_lists() -> None:
+    """Read the word lists now (about 0.7 s), so that the first question with an unknown word
+    does not wait for them: `qa serve` calls it in a background thread at start."""
+    _known_keys()
+
+
+def known_word(word: str) -> bool:
+    """True when `word` (lower case) is in the Dutch or English word list."""
+    keys = _known_keys()
+    key = _key(word)
+    at = int(np.searchsorted(keys, key))
+    return at < len(keys) and int(keys[at]) == key
+
+
 def split_compound(word: str, vocab: Counter, table: Neighbours) -> str | None:
     """An unknown compound as its two parts, when both are corpus words or the second one is
     one edit from one: "muzieksleutl" -> "muziek sleutel" (the corpus says "sleutel"). The
@@ -125,8 +168,8 @@ def split_compound(word: str, vocab: Counter, table: Neighbours) -> str | None:
 
 
 def correct(question: str, vocab: Counter) -> str:
-    """`question` with unknown lower-case words replaced by their one-edit corpus neighbour,
-    or, when there is none, split into the two corpus words they are made of (`split_compound`)."""
+    """`question` with unknown lower-case words replaced by their one-edit corpus neighbour
+    (unless they are real words: `known_word`), or, when there is none, split into the two corpus words they are made of (`split_compound`)."""
     table = None
 
     def fix(match: re.Match) -> str:
@@ -135,6 +178,7 @@ def correct(question: str, vocab: Counter) -> str:
         if len(word) < MIN_LENGTH or not word.islower() or word in vocab or not word.isalpha():
             return word
         table = table or neighbours(vocab)
-        return table.best(word) or split_compound(word, vocab, table) or word
+        fixed = None if known_word(word) else table.best(word)
+        return fixed or split_compound(word, vocab, table) or word
 
     return _WORD.sub(fix, question)

@@ -207,7 +207,11 @@ def _old_correct(question: str, vocab: Counter) -> str:
     return re.sub(r"\w+", fix, question)
 
 
-def test_correction_with_the_lookup_table_equals_scanning_every_word():
+def test_correction_with_the_lookup_table_equals_scanning_every_word(monkeypatch):
+    # the one-edit step only: no split into two corpus words (random letters make many
+    # compounds), and no word-list check (a few random strings are real words: "caaba")
+    monkeypatch.setattr(spelling, "split_compound", lambda word, vocab, table: None)
+    monkeypatch.setattr(spelling, "known_word", lambda word: False)
     rng = np.random.default_rng(5)
     letters = "abcdek"                           # few letters: many words one edit apart, many ties
     vocab: Counter = Counter()

@@ -30,3 +30,11 @@ def test_unknown_compound_is_split_into_its_corpus_words():
 def test_compound_split_keeps_a_linking_s_with_the_first_part():
     vocab = vocabulary(["De verzekering betaalt. Elke verzekering kent een arts. De arts beslist."])
     assert correct("wat doet de verzekeringsarts", vocab) == "wat doet de verzekering arts"
+
+
+def test_real_words_the_corpus_does_not_use_are_not_corrected():
+    vocab = vocabulary(["Deze functie berekent de som. De functie berekent ook het gemiddelde."])
+    # "betekent" is one edit from the corpus's "berekent", but it is a Dutch word, not a typo
+    assert correct("wat betekent foutcode 504", vocab) == "wat betekent foutcode 504"
+    assert correct("wat bereknt de functie", vocab) == "wat berekent de functie"    # not a word: a typo
+    assert correct("which texts does it compute", vocab) == "which texts does it compute"  # English words stay
