@@ -46,6 +46,7 @@ class Candidate:
     bound: bool = True         # carries the question's specifiers (qa.answer.binding)
     unbound: tuple = ()        # the specifier words it does not carry
     picked: bool = False       # a list item or row that carries more of the specifiers than a sibling
+    share: float = 1.0         # IDF-weighted share of the question's specifier words it carries
 
     @property
     def structured(self) -> bool:

@@ -85,7 +85,8 @@ class ExtractiveGenerator:
                  echo_threshold: float = 0.4, same_passage_margin: float = 0.6,
                  other_passage_margin: float = 0.1, novelty_weight: float = 0.4, noun_margin: float = 0.6,
                  about_text_penalty: float = 0.3, topic_share: float = 0.75, max_list_items: int = 6,
-                 item_share: float = 0.5, weak_words: float = 0.5, weak_lead: float = 0.2):
+                 item_share: float = 0.5, weak_words: float = 0.5, weak_lead: float = 0.2,
+                 specific_margin: float = 0.5):
         self.idf = idf
         self.default_idf = default_idf
         self.max_words = max_words
@@ -108,6 +109,9 @@ class ExtractiveGenerator:
         # lead scores less than `weak_lead` above the best sentence of any other passage
         self.weak_words = weak_words
         self.weak_lead = weak_lead
+        # a lead that lacks a specifier gives way to a unit of another passage that carries them
+        # all and scores at most `specific_margin` lower (`_most_specific`)
+        self.specific_margin = specific_margin
 
     def support(self, question: str, hits: list[Hit]) -> float:
         """Answerability in [0, 1]; 0.5 is the default threshold (`min_support`).
@@ -220,8 +224,9 @@ class ExtractiveGenerator:
         asks for (None when none does); for a question whose form names no type, the best
         one, or a close one that names `noun` (of "welk(e) X") when the best does not."""
         if asked.kind is not None:
-            return next((c for c in cands if c.bound and asked.given_by(
-                c.text, c.before, bool(POINTS_BACK.match(c.text)), _where(c.hit))), None)
+            givers = [c for c in cands if c.bound and asked.given_by(
+                c.text, c.before, bool(POINTS_BACK.match(c.text)), _where(c.hit))]
+            return self._most_specific(givers) if givers else None
         cands = [c for c in cands if c.bound]
         if not cands:
             return None
@@ -231,7 +236,17 @@ class ExtractiveGenerator:
                     break
                 if names_any(c.text, noun, heads_only=True):
                     return c
-        return cands[0]
+        return self._most_specific(cands)
+
+    def _most_specific(self, cands: list[Candidate]) -> Candidate:
+        """The first candidate, unless it lacks a specifier and one scoring within
+        `specific_margin` of it carries them all (the same row in the Writer table rather
+        than the Calc one, for a question about Writer): units in different passages do not
+        compete in `_bind`, so here the one that says what was asked wins."""
+        first = cands[0]
+        if not first.unbound:
+            return first
+        return next((c for c in cands[1:] if c.score >= first.score - self.specific_margin and not c.unbound), first)
 
     def _bind(self, spec: Specifiers, cands: list[Candidate], value: bool, typed: bool) -> None:
         """Mark the candidates that carry the question's specifiers (`qa.answer.binding`).
@@ -248,7 +263,7 @@ class ExtractiveGenerator:
         for c in cands:
             local = c.local
             share, missing = self.binder.carried(spec, local, c.shared)
-            c.unbound = tuple(missing)
+            c.unbound, c.share = tuple(missing), share
             lacking = carries_numbers(spec.numbers, numbers(local)) if spec.numbers else set()
             if lacking:
                 c.bound = False

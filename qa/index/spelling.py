@@ -35,6 +35,8 @@ from rapidfuzz.process import extract
 _WORD = re.compile(r"\w+")
 MIN_LENGTH = 5            # shorter words have too many neighbours at distance 1
 MIN_COUNT = 2             # a correction must occur at least this often in the corpus
+MIN_NAME_LENGTH = 6       # a capitalised word this long may be a typo of a corpus word ...
+MIN_NAME_COUNT = 5        # ... that the corpus uses at least this often
 MIN_PART = 4              # each part of a split compound has at least this many letters
 _TOP = "\U0010ffff"       # sorts after every character: prefix + _TOP ends a prefix range
 
@@ -175,8 +177,17 @@ def correct(question: str, vocab: Counter) -> str:
     def fix(match: re.Match) -> str:
         nonlocal table
         word = match.group()
-        if len(word) < MIN_LENGTH or not word.islower() or word in vocab or not word.isalpha():
+        if len(word) < MIN_LENGTH or word.lower() in vocab or not word.isalpha():
             return word
+        if not word.islower():
+            # a capitalised word: a name or a product ("Writer"); only a long one that no word
+            # list knows, with a neighbour the corpus uses often, is a typo ("Wrtier")
+            if not (word[0].isupper() and word[1:].islower()) or len(word) < MIN_NAME_LENGTH \
+                    or known_word(word.lower()):
+                return word
+            table = table or neighbours(vocab)
+            fixed = table.best(word.lower())
+            return fixed.capitalize() if fixed and vocab[fixed] >= MIN_NAME_COUNT else word
         table = table or neighbours(vocab)
         fixed = None if known_word(word) else table.best(word)
         return fixed or split_compound(word, vocab, table) or word

@@ -152,3 +152,20 @@ def test_a_key_combination_binds_as_a_whole():
     # a help page prints the Mac and the PC key glued together: the PC combination still counts
     assert carries_numbers(asked, numbers("Sneltoetsen: CommandoCtrl+F12; Effect: Tabel invoegen")) == set()
     assert carries_numbers(numbers("Wanneer kwam versie 4 uit?"), numbers("Versie 3 kwam in 2022.")) == {"4"}
+
+
+def test_a_lead_without_the_specifier_gives_way_to_another_passages_unit_that_carries_it():
+    """Two tables list the same key (Calc's and Writer's shortcuts): units of different passages
+    are not siblings, so `_bind` leaves both bound; the lead that lacks "Writer" gives way to
+    the close unit that carries every specifier, and only to a close one."""
+    from qa.answer.compose import Candidate
+    from qa.answer.extractive import ExtractiveGenerator
+
+    generator = ExtractiveGenerator({}, 1.0, specific_margin=0.5)
+    calc = Candidate(0, None, 0, 10, "Shift+Enter: vult de selectie", score=4.5, unbound=("Writer",), share=0.0)
+    writer = Candidate(1, None, 0, 10, "Shift+Enter: regeleinde", score=4.2)
+    far = Candidate(1, None, 0, 10, "Shift+Enter: regeleinde", score=3.9)
+    partial = Candidate(1, None, 0, 10, "Shift+Enter in Writer", score=4.4, unbound=("tabel",), share=0.5)
+    assert generator._most_specific([calc, partial, writer]) is writer
+    assert generator._most_specific([calc, far]) is calc              # more than the margin lower
+    assert generator._most_specific([writer, calc]) is writer         # the lead carries them: it stays
