@@ -38,3 +38,13 @@ def test_real_words_the_corpus_does_not_use_are_not_corrected():
     assert correct("wat betekent foutcode 504", vocab) == "wat betekent foutcode 504"
     assert correct("wat bereknt de functie", vocab) == "wat berekent de functie"    # not a word: a typo
     assert correct("which texts does it compute", vocab) == "which texts does it compute"  # English words stay
+
+
+def test_a_long_capitalised_typo_of_a_frequent_corpus_word_is_corrected():
+    often = vocabulary(["In Writer werkt het. Writer kan het. Met Writer. Writer opent. Writer sluit."])
+    assert correct("Wat doet Shift+Enter in Wrtier?", often) == "Wat doet Shift+Enter in Writer?"
+    rare = vocabulary(["In Writer werkt het. Writer kan het. Met Writer. Writer opent."])   # 4 times
+    assert correct("Wat doet Shift+Enter in Wrtier?", rare) == "Wat doet Shift+Enter in Wrtier?"
+    # a short capitalised word, and one in capitals, are names or abbreviations: left alone
+    assert correct("Wat doet Wrter?", often) == "Wat doet Wrter?"
+    assert correct("Wat doet WRTIER?", often) == "Wat doet WRTIER?"
