@@ -105,9 +105,9 @@ class Engine:
         last). When the question looks like a follow-up (`is_followup`), retrieval uses
         `contextual_query(question, history)`: the earlier question(s) prepended, so
         "En wat zegt het artikel over de kosten?" after a question about Veendam finds
-        the Veendam passages. Sentences are still chosen for the user's own words, and
-        `Answer.question` is always the user's text; retrieval and the choice of sentences use
-        it with likely typos corrected (`qa.index.spelling.correct`).
+        the Veendam passages. Sentences are still chosen for this question's words (not the
+        earlier ones'), and `Answer.question` is always the user's text; retrieval and the
+        choice of sentences use it with likely typos corrected (`qa.index.spelling.correct`).
         """
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)

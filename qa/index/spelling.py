@@ -6,8 +6,9 @@ word: "doorvoelde kenis" -> "doorvoelde kennis". A real word that this corpus ha
 is not a typo: a word in the Dutch or English word list of pyspellchecker (`known_word`) is
 never replaced by a neighbour ("betekent" stays, though a help text only says "berekent").
 An unknown compound with no such neighbour is split into the corpus words it is made of
-("muzieksleutl" -> "muziek sleutel"). Short words, numbers and words with capitals (names,
-abbreviations) are left alone.
+("muzieksleutl" -> "muziek sleutel"). Short words, numbers and words in capitals are left
+alone; a capitalised word (a name, a product) only changes when it is long, no word list knows
+it and the corpus uses its neighbour often ("Wrtier" -> "Writer").
 
 The vocabulary of an index is counted once when the index is built (`vocabulary`, saved
 as `vocab.json` in the build folder). `correct` looks words up in a `Neighbours` table made
@@ -171,7 +172,8 @@ def split_compound(word: str, vocab: Counter, table: Neighbours) -> str | None:
 
 def correct(question: str, vocab: Counter) -> str:
     """`question` with unknown lower-case words replaced by their one-edit corpus neighbour
-    (unless they are real words: `known_word`), or, when there is none, split into the two corpus words they are made of (`split_compound`)."""
+    (unless they are real words: `known_word`), or, when there is none, split into the two
+    corpus words they are made of (`split_compound`); capitalised words as the module says."""
     table = None
 
     def fix(match: re.Match) -> str:
@@ -187,7 +189,7 @@ def correct(question: str, vocab: Counter) -> str:
                 return word
             table = table or neighbours(vocab)
             fixed = table.best(word.lower())
-            return fixed.capitalize() if fixed and vocab[fixed] >= MIN_NAME_COUNT else word
+            return fixed.capitalize() if fixed and vocab.get(fixed, 0) >= MIN_NAME_COUNT else word
         table = table or neighbours(vocab)
         fixed = None if known_word(word) else table.best(word)
         return fixed or split_compound(word, vocab, table) or word
