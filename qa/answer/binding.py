@@ -205,14 +205,27 @@ class Words:
         self.joined = "\x00" + "\x00".join(self.set) + "\x00"
 
 
+def verb_forms(stem: str) -> tuple[str, ...]:
+    """`stem` and the stems the same verb has in other forms, where the Dutch stemmer leaves a
+    present tense as it is: a final -t dropped ("ophaalt" ~ "ophaal" of "opgehaald", "plaatst"
+    ~ "plaats" of "geplaatst") and a long vowel spelled single ("combineer" ~ "combiner" of
+    "combineren")."""
+    forms = [stem]
+    if len(stem) >= 5 and stem.endswith("t"):
+        forms.append(stem[:-1])
+    forms += [re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), f) for f in forms]
+    return tuple(dict.fromkeys(forms))
+
+
 def carries(have: Words, stem: str, fuzzy: bool = True) -> bool:
-    """`stem` is among the words `have`, as a word, as the head or start of a compound (4+
-    letters), or — with `fuzzy`, for a word the corpus does not know — with one typo (5+
-    letters: one letter wrong, missing, extra, or two swapped)."""
-    if stem in have.set:
-        return True
-    if len(stem) >= 4 and (stem + "\x00" in have.joined or "\x00" + stem in have.joined):
-        return True
+    """`stem` (in one of its `verb_forms`) is among the words `have`, as a word, as the head
+    or start of a compound (4+ letters), or — with `fuzzy`, for a word the corpus does not
+    know — with one typo (5+ letters: one letter wrong, missing, extra, or two swapped)."""
+    for form in verb_forms(stem):
+        if form in have.set:
+            return True
+        if len(form) >= 4 and (form + "\x00" in have.joined or "\x00" + form in have.joined):
+            return True
     # `stem` ends with a word of 5+ letters: a prefixed or compound form of it ("bepleit" ~ "pleit")
     if any(stem[i:] in have.set for i in range(1, len(stem) - 4)):
         return True

@@ -169,3 +169,19 @@ def test_a_lead_without_the_specifier_gives_way_to_another_passages_unit_that_ca
     assert generator._most_specific([calc, partial, writer]) is writer
     assert generator._most_specific([calc, far]) is calc              # more than the margin lower
     assert generator._most_specific([writer, calc]) is writer         # the lead carries them: it stays
+
+
+def test_a_present_tense_verb_binds_to_its_infinitive_and_participle():
+    """The Dutch stemmer keeps "ophaalt" and "combineer" as they are, while the manual says
+    "opgehaald" and "combineren": the verb still counts as carried, another verb does not."""
+    from qa.answer.binding import Words, carries, terms
+
+    def carried(question_word: str, text: str) -> bool:
+        return carries(Words(text), terms(question_word)[0], fuzzy=False)
+
+    assert carried("ophaalt", "Pakketten die door aptitude opgehaald worden")
+    assert carried("plaatst", "worden in een cache-map geplaatst")
+    assert carried("combineer", "Noten en liedtekst combineren doe je zo")
+    assert carried("annuleer", "U kunt de markering op ieder ogenblik annuleren")
+    assert not carried("ophaalt", "Pakketten die door aptitude verwijderd worden")
+    assert not carried("combineer", "Noten en liedtekst scheiden doe je zo")
