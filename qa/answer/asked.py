@@ -148,7 +148,7 @@ class Asked:
             return False
         if self.kind in ("date", "day") and _other_event(bare, self.forms):
             return False
-        have = Words(about)
+        have = Words.of(about)
         if self.context and not any(carries(have, t) for t in self.context):
             return False
         if not self.attribute:

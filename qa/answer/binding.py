@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -161,7 +162,7 @@ class Binder:
             return Specifiers(frozenset(numbers(question)), {}, foreign=True)
         content = frozenset(stems)
         if len(passages) >= 3:
-            texts = [Words(p) for p in passages]
+            texts = [Words.of(p) for p in passages]
             stems = {s: w for s, w in stems.items()
                      if sum(carries(t, s, self.fuzzy(s)) for t in texts) < self.topic_share * len(texts)
                      or self.weight(s) > self.common_idf}
@@ -170,7 +171,7 @@ class Binder:
     def about(self, spec: Specifiers, local: str) -> bool:
         """True when `local` carries at least one of the question's content words (its topic's
         included): a sentence that carries none is about something else."""
-        have = Words(local)
+        have = Words.of(local)
         wanted = spec.words or spec.content
         return not wanted or any(carries(have, s, self.fuzzy(s)) for s in wanted)
 
@@ -184,11 +185,11 @@ class Binder:
     def carried(self, spec: Specifiers, local: str, shared: str = "") -> tuple[float, list[str]]:
         """(IDF-weighted share of the word specifiers that `local` carries, the words it does
         not carry); specifiers said by `shared` (what all siblings share) do not count."""
-        shared_words = Words(shared)
+        shared_words = Words.of(shared)
         wanted = {s: w for s, w in spec.words.items() if not carries(shared_words, s, self.fuzzy(s))}
         if not wanted:
             return 1.0, []
-        have = Words(local)
+        have = Words.of(local)
         found = {s for s in wanted if carries(have, s, self.fuzzy(s))}
         total = sum(self.weight(s) for s in wanted)
         return sum(self.weight(s) for s in found) / total, [w for s, w in wanted.items() if s not in found]
@@ -204,7 +205,15 @@ class Words:
         self.set = set(found) | {a + b for a, b in zip(found, found[1:])}
         self.joined = "\x00" + "\x00".join(self.set) + "\x00"
 
+    @staticmethod
+    @lru_cache(maxsize=1024)      # some 5 MB at most
+    def of(text: str) -> "Words":
+        """`Words(text)`, remembered: siblings share their context text, and the same passages'
+        units come back question after question (a `Words` is never changed after it is made)."""
+        return Words(text)
 
+
+@lru_cache(maxsize=1 << 14)     # questions repeat their stems for every candidate unit
 def verb_forms(stem: str) -> tuple[str, ...]:
     """`stem` and the stems the same verb has in other forms, where the Dutch stemmer leaves a
     present tense as it is: a final -t dropped ("ophaalt" ~ "ophaal" of "opgehaald", "plaatst"

@@ -27,7 +27,7 @@ from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_numbers, does, label, missing_words,
                                numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
-from qa.index.lexical import Endings, coverage
+from qa.index.lexical import Endings, QueryWeights, coverage
 from qa.ingest.units import unit_at
 from qa.types import Answer, Hit
 
@@ -137,6 +137,7 @@ class ExtractiveGenerator:
     def _candidates(self, question: str, hits: list[Hit]) -> list[Candidate]:
         q_terms = terms(question)
         q_ends = Endings(set(q_terms))           # the question's words, for every sentence's echo
+        q_weights = QueryWeights(q_terms, self.idf, self.default_idf)
         cands: list[Candidate] = []
         for rank, hit in enumerate(hits[: self.passages_considered]):
             text = hit.passage.text
@@ -157,7 +158,7 @@ class ExtractiveGenerator:
                 # a sentence that points back ("Deze nieuwe wet ...") is about what the
                 # sentence before it names: count those words as present too
                 about = own | context if CONTINUATION.match(sentence) else own
-                lexical = coverage(q_terms, set(about), self.idf, self.default_idf)
+                lexical = q_weights.coverage(about)
                 c.echo = coverage(list(c.terms), q_ends, self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
                 if _ABOUT_THE_TEXT.match(sentence):

@@ -244,9 +244,32 @@ def coverage(query_terms: list[str], text_terms: set[str] | Endings, idf: dict[s
     Terms the corpus never uses weigh most, so a question about something the corpus
     does not mention gets a low coverage everywhere.
     """
-    weights = {t: idf.get(t, default_idf) for t in set(query_terms)}
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    ends = text_terms if isinstance(text_terms, Endings) else Endings(text_terms)
-    return sum(w * ends.presence(t) for t, w in weights.items()) / total
+    return QueryWeights(query_terms, idf, default_idf).coverage(text_terms)
+
+
+class QueryWeights:
+    """The IDF weights of one query's distinct terms, looked up once: `coverage` of the same
+    query against many texts (every candidate passage, every sentence) without looking them
+    up again. `QueryWeights(q, idf, d).coverage(t) == coverage(q, t, idf, d)`."""
+
+    def __init__(self, query_terms: Iterable[str], idf: Mapping[str, float], default_idf: float):
+        self.weights = [(t, idf.get(t, default_idf)) for t in dict.fromkeys(query_terms)]
+        self.total = sum(w for _, w in self.weights)
+
+    def coverage(self, text_terms: set[str] | frozenset[str] | Endings) -> float:
+        if not self.total:
+            return 0.0
+        if isinstance(text_terms, Endings):
+            ends = text_terms
+        else:
+            # an exact match needs no Endings: build one only when some term is missing
+            if all(t in text_terms for t, _ in self.weights):
+                return 1.0
+            ends = Endings(text_terms)
+        have, found = ends.terms, 0.0
+        for t, w in self.weights:          # `ends.presence(t)`, its exact-match case inlined
+            if t in have:
+                found += w
+            elif len(t) >= 4:
+                found += w * ends.presence(t)
+        return found / self.total

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from qa.index import Index
-from qa.index.lexical import coverage, terms
+from qa.index.lexical import QueryWeights, coverage, terms
 from qa.settings import Settings
 from qa.types import Hit
 
@@ -40,13 +40,13 @@ def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
     score = sentence_weight * max_s cos(query, sentence s) + coverage_weight * coverage.
     Returns (row, score, sentence_scores, coverage), best first.
     """
-    q_terms = terms(query)
+    weights = QueryWeights(terms(query), index.idf, index.default_idf)   # looked up once, not per passage
     out = []
     for row in rows:
         srows = index.sentence_rows(row)
         sims = index.sentence_vectors[srows.start:srows.stop] @ query_vector
         best = float(sims.max()) if len(sims) else float(index.vectors[row] @ query_vector)
-        cov = coverage(q_terms, index.endings_of(row), index.idf, index.default_idf)
+        cov = weights.coverage(index.endings_of(row))
         score = settings.sentence_weight * best + settings.coverage_weight * cov
         out.append((row, score, tuple(float(x) for x in sims), cov))
     return sorted(out, key=lambda item: -item[1])
