@@ -54,7 +54,7 @@ _PARTICIPLE_START = tuple(word_list("question", "participle_start"))
 _QUESTION_FORM = _words("form")
 
 # The stems of the question-form words: what a question asks for, never what it is about.
-FORM_WORDS = frozenset(terms(" ".join(_QUESTION_FORM | _words("light"))))
+FORM_WORDS = frozenset(terms(" ".join(_QUESTION_FORM | _words("light") | _words("type_nouns"))))
 
 # Nouns too general to look for in the answer ("welk deel", "welke manier").
 _GENERIC_NOUNS = _words("generic_nouns")

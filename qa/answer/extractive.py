@@ -27,6 +27,7 @@ from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_numbers, does, label, missing_words,
                                numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
+from qa.answer.values import word_list
 from qa.index.lexical import Endings, QueryWeights, coverage
 from qa.ingest.units import unit_at
 from qa.types import Answer, Hit
@@ -36,8 +37,9 @@ _QUESTION = re.compile(r"^\W*(hoe|wat|wie|waarom|welke?|wanneer|waar|waarmee|waa
                        r"moeten|mag|wil|heb|hebben|doe|doen)\b[^.!]*\?\W*$", re.IGNORECASE)
 # A sentence about the text itself ("In dit artikel laten we …"): it says what the document
 # does, rather than what it says; it is a weaker answer than a sentence about the matter.
-_ABOUT_THE_TEXT = re.compile(r"^\W*(?:in\s+)?(?:dit|deze|het\s+volgende)\s+(?:artikel|bijdrage|hoofdstuk|paragraaf|"
-                             r"essay|stuk|document|rapport|onderzoek\s+beschrijven)\b", re.IGNORECASE)
+_ABOUT_THE_TEXT = re.compile(r"^\W*(?:in\s+)?(?:dit|deze|het\s+volgende|de\s+volgende)\s+(?:"
+                             + "|".join(word_list("text", "about_text")) + r"|onderzoek\s+beschrijven)\b",
+                             re.IGNORECASE)
 # Requests to the system rather than questions about the sources: attempts to change
 # its instructions, or to make it produce content instead of answering from sources.
 _INSTRUCTION = re.compile(

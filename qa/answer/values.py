@@ -151,6 +151,10 @@ _FREQUENCY = re.compile(
     re.IGNORECASE)
 
 
+# A key or key combination: "Ctrl+Shift+F9", "Shift + Enter", "F5", a named key ("Enter", "Esc")
+_KEY = re.compile(r"(?<![\w+])\w+(?:\s?\+\s?\w+)+|\bF(?:[1-9]|1[0-9]|2[0-4])\b|\b(?:"
+                  + "|".join(word_list("values", "key_names")) + r")\b", re.IGNORECASE)
+
 # Each kind: how a sentence shows a value of it.
 INSTANCE = {
     "number": lambda s, q: bool(NUMBER.search(s)),
@@ -169,6 +173,7 @@ INSTANCE = {
     "surname": lambda s, q: any(re.search(rf"\b{re.escape(n)}\s+(?:(?:van|de|der|den)\s+)*[A-Z]\w+", s)
                                 for n in CAPITALISED.findall(q)),
     "version": lambda s, q: bool(_VERSION.search(s)),
+    "key": lambda s, q: bool(_KEY.search(s)),
     "city": _city,
     "country": _country,
 }

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, labels_rows, lead_before, looks_like_header,
+from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, heading_values, labels_rows, lead_before, looks_like_header,
                                  nested_context, row_text)
 from qa.types import Block, normalize_text
 
@@ -273,7 +273,7 @@ def load_docx(path: Path, rel: str, max_unpacked_mb: float | None = None,
     check_archive(path, rel, max_unpacked_mb, max_archive_parts)
     try:
         document = docx.Document(str(path))
-        text, raw = blocks_from_lines(_items(document))
+        text, raw = blocks_from_lines(heading_values(_items(document)))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise _error(rel, f"{_INVALID}: zip-archief beschadigd ({exc})") from None
     except (PackageNotFoundError, KeyError, ValueError, LxmlError) as exc:

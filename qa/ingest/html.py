@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, is_lead_in, labels_rows, lead_in,
-                                 nested_context, row_text, table_row)
+from qa.ingest.structure import (DEFINITION, LIST_ITEM, PARAGRAPH, TABLE_ROW, heading_values, is_lead_in,
+                                 labels_rows, lead_in, nested_context, row_text, table_row)
 from qa.types import Block, normalize_text
 
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "aside", "form",
@@ -270,7 +270,8 @@ class _Walker:
                 self.flush(frame, node)
                 text = _text(child)
                 if text:
-                    self.emit(text, heading=not _NAMES.intersection(child.get("class") or []))
+                    self.emit(text, heading=not _NAMES.intersection(child.get("class") or []),
+                              unit={"level": int(name[1])})      # read (and dropped) by heading_values
             elif name == "dt":
                 self.flush(frame, node)
                 if text := _text(child):
@@ -377,7 +378,7 @@ def load_html(path: Path, rel: str) -> tuple[str, list[tuple[Block, bool]], dict
         root = max(candidates, key=lambda t: len(t.get_text()))
     else:
         root = soup.body or soup
-    text, raw = blocks_from_lines(_blocks(root))
+    text, raw = blocks_from_lines(heading_values(_blocks(root)))
     if "title" not in meta:
         first = next((b.text for b, h in raw if h), None)
         if first:

@@ -159,6 +159,57 @@ def mark_label_values(text: str, raw):
     return out
 
 
+MIN_HEADING_VALUE_RUN = 3        # short headings each over one short paragraph: at least this many
+
+
+def heading_values(items) -> list[tuple]:
+    """Loader lines `(text, is_heading, fields)` with every run of >= 3 short headings of one
+    level that each head one short paragraph ("Shift+F3" / "Vorige fout": help pages print a
+    key per heading) turned into `definition` units "heading: paragraph" of one group, under
+    the heading above the run (their context). Each such heading would otherwise open a
+    section of two words, which no answer can quote and no retrieval can tell from its
+    siblings. A heading's `level` field (1-6, when the loader knows it) is read and dropped."""
+    items = list(items)
+    def level(k: int) -> int | None:
+        return items[k][2].get("level") if len(items[k]) > 2 else None
+
+    def pair(k: int, first: int) -> bool:
+        if k + 1 >= len(items) or level(k) != level(first):
+            return False
+        (head, is_head, *_), (body, body_head, *rest) = items[k], items[k + 1]
+        fields = rest[0] if rest else {}
+        return (is_head and not body_head and fields.get("kind", PARAGRAPH) == PARAGRAPH
+                and len(head) <= _HEADER_MAX_CHARS and len(head.split()) <= _HEADER_MAX_WORDS
+                and not head.endswith((".", "?", ":")) and len(body) <= MAX_LABEL_VALUE_CHARS
+                and (k + 2 >= len(items) or items[k + 2][1]))          # one paragraph, then a heading
+
+    def above(k: int) -> str:
+        """The nearest heading before items[k] of a higher level (any heading if levels are unknown)."""
+        for i in range(k - 1, -1, -1):
+            if items[i][1] and (level(k) is None or level(i) is None or level(i) < level(k)):
+                return items[i][0]
+        return ""
+
+    group = max((i[2].get("group", 0) for i in items if len(i) > 2), default=0) + 1
+    out, k = [], 0
+    while k < len(items):
+        j = k
+        while pair(j, k):
+            j += 2
+        if (j - k) // 2 >= MIN_HEADING_VALUE_RUN:
+            context = above(k)
+            for i in range(k, j, 2):
+                out.append((f"{items[i][0]}: {items[i + 1][0]}", False,
+                            {"kind": DEFINITION, "context": context, "group": group}))
+            group += 1
+            k = j
+        else:
+            out.append(items[k])
+            k += 1
+    return [(t, h, {f: v for f, v in rest[0].items() if f != "level"}) if rest else (t, h)
+            for t, h, *rest in out]
+
+
 def check_spans(text: str, raw) -> None:
     """Raise ValueError when a raw block's text is not its normalised span (a loader bug)."""
     for block, _ in raw:

@@ -185,3 +185,30 @@ def test_a_present_tense_verb_binds_to_its_infinitive_and_participle():
     assert carried("annuleer", "U kunt de markering op ieder ogenblik annuleren")
     assert not carried("ophaalt", "Pakketten die door aptitude verwijderd worden")
     assert not carried("combineer", "Noten en liedtekst scheiden doe je zo")
+
+
+def test_key_questions_ask_for_a_key_and_a_key_is_a_combination_a_function_key_or_a_named_key():
+    from qa.answer.asked import asked_for
+    from qa.answer.values import INSTANCE
+
+    for question in ["Met welke sneltoets voeg ik een voetnoot in?", "Welke toetscombinatie opent het menu?",
+                     "Which key ends a slide show in Impress?"]:
+        assert asked_for(question).kind == "key", question
+    assert asked_for("Wat doet de toets F5?").kind is None            # asks what a key does: no key
+    shows = INSTANCE["key"]
+    assert shows("Sneltoetsen: Shift+F9; Effect: Tabel berekenen", "")
+    assert shows("F3: Volgende fout", "") and shows("Druk op Enter om te bevestigen.", "")
+    assert not shows("Het menu opent met de muis.", "") and not shows("In 2024 kwam F-Secure uit.", "")
+
+
+def test_a_sentence_about_the_text_itself_is_recognised_from_the_word_list():
+    """Sentences that say what the document does ("In deze sectie worden … beschreven") score
+    lower as answers; the nouns are data (words.toml [text] about_text)."""
+    from qa.answer.extractive import _ABOUT_THE_TEXT
+
+    for sentence in ["In dit artikel laten we zien hoe het werkt.",
+                     "In deze sectie worden de standaardsneltoetsen voor Writer beschreven.",
+                     "De volgende tabel is een overzicht van de foutmeldingen."]:
+        assert _ABOUT_THE_TEXT.match(sentence), sentence
+    for sentence in ["Deze sneltoets opent de tabel.", "In de tabel staat de foutcode."]:
+        assert not _ABOUT_THE_TEXT.match(sentence), sentence

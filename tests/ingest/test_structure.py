@@ -371,3 +371,45 @@ def test_lilypond_pdf_list_items_keep_their_lead_in(lilypond_pdf):
     assert len({b.group for b in items}) == 1
     # the example under the first item (indented under its text) belongs to it, as in the HTML
     assert '\\version "2.24.1"' in items[0].text and items[0].text.endswith("tijdens het compileren van het bestand.")
+
+
+KEYS_PAGE = """<!DOCTYPE html><html><head><title>Sneltoetsen</title></head><body><main>
+<h1>Sneltoetsen voor de formule-editor</h1>
+<h2>Fouten en markeringen</h2>
+<h3>F3</h3><p>Volgende fout</p>
+<h3>Shift+F3</h3><p>Vorige fout</p>
+<h3>F4</h3><p>Volgende markering</p>
+<h2>Over deze pagina</h2>
+<h3>Werking</h3><p>De editor toont de formule terwijl u typt.</p>
+<h3>Opmaak</h3><p>Opmaak volgt de instellingen.</p>
+</main></body></html>"""
+
+
+def test_html_headings_that_each_head_one_short_paragraph_are_label_value_units(tmp_path):
+    """Help pages print a key per heading ("Shift+F3" / "Vorige fout"): a run of 3 or more
+    such headings of one level becomes definitions "heading: text" under the heading above
+    the run; a run of 2 stays headings and paragraphs."""
+    path = tmp_path / "keys.html"
+    units = _written(path, KEYS_PAGE)
+    keys = _kind(units, "definition")
+    assert [b.text for b in keys] == ["F3: Volgende fout", "Shift+F3: Vorige fout", "F4: Volgende markering"]
+    assert {b.context for b in keys} == {"Fouten en markeringen"} and len({b.group for b in keys}) == 1
+    headings = [b.text for b, heading in load_document(path, tmp_path)[1] if heading]
+    assert headings == ["Sneltoetsen voor de formule-editor", "Fouten en markeringen", "Over deze pagina",
+                        "Werking", "Opmaak"]                 # no section of two words per key
+    assert [b.text for b in units if b.kind == "paragraph"] == [
+        "De editor toont de formule terwijl u typt.", "Opmaak volgt de instellingen."]
+
+
+def test_docx_headings_over_one_short_paragraph_each_are_label_value_units(tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Sneltoetsen", level=1)
+    for key, effect in [("F3", "Volgende fout"), ("Shift+F3", "Vorige fout"), ("F4", "Volgende markering")]:
+        d.add_heading(key, level=2)
+        d.add_paragraph(effect)
+    d.save(tmp_path / "keys.docx")
+    keys = _kind(_units(tmp_path / "keys.docx"), "definition")
+    assert [b.text for b in keys] == ["F3: Volgende fout", "Shift+F3: Vorige fout", "F4: Volgende markering"]
+    assert {b.context for b in keys} == {"Sneltoetsen"}
