@@ -62,7 +62,9 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 #    paragraphs and headings, no headers/footers/contents, hyphenation joined; no noise repairs
 # 5: structure units (qa.ingest.structure): list items, table rows as "header: cell" pairs,
 #    definitions and runs of "Label: value" lines carry kind, context and group
-LOADER_VERSION = 5
+# 6: HTML and DOCX: a run of 3+ short headings over one short paragraph each is definitions
+#    ("Shift+F3: Vorige fout"), not sections (qa.ingest.structure.heading_values)
+LOADER_VERSION = 6
 
 
 def known_structure(path: str | Path) -> tuple[bool, bool]:
