@@ -170,6 +170,7 @@ def heading_values(items) -> list[tuple]:
     section of two words, which no answer can quote and no retrieval can tell from its
     siblings. A heading's `level` field (1-6, when the loader knows it) is read and dropped."""
     items = list(items)
+
     def level(k: int) -> int | None:
         return items[k][2].get("level") if len(items[k]) > 2 else None
 
