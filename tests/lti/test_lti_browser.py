@@ -43,6 +43,7 @@ def open_tool(page, platform, launch: dict):
 
 
 def ask(frame, question: str, n: int):
+    expect(frame.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=30_000)   # chat-core.js handles it
     frame.get_by_label("Je vraag").fill(question)
     frame.get_by_label("Je vraag").press("Enter")
     reply = frame.locator(".vbw-bot:not(.vbw-welcome)").nth(n - 1)
@@ -130,6 +131,7 @@ def test_reload_in_the_lms_iframe_shows_the_chat_again(page, lti_server, platfor
 def test_widget_answers_can_be_rated(page, lti_server):
     """The widget's 👍/👎 (chat-core.js rating, POST /widget/feedback) in a real browser."""
     page.goto(lti_server.url + "/widget?title=Vraagbaak")
+    expect(page.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=30_000)
     page.get_by_label("Je vraag").fill("Waarover beantwoordt deze server vragen?")
     page.get_by_label("Je vraag").press("Enter")
     reply = page.locator(".vbw-bot:not(.vbw-welcome)").first

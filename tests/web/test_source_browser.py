@@ -156,6 +156,7 @@ def test_gradio_chat_opens_the_pdf_page_with_the_quote_marked(site, page):
 
 def test_widget_opens_the_pdf_page_and_the_html_reading_view(site, page):
     page.goto(site.url + "/widget")
+    expect(page.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=30_000)
     page.locator("#vbw-q").fill(QUESTION)
     page.locator("#vbw-q").press("Enter")
     link = page.locator("a.vbs-open").first
@@ -211,6 +212,7 @@ def test_lti_course_chat_opens_its_own_course_pdf(site, page):
     page.goto(platform.url + "/course")
     frame = page.frame_locator("#tool")
     expect(frame.locator("#lti-course")).to_be_visible(timeout=30_000)
+    expect(frame.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=30_000)
     frame.get_by_label("Je vraag").fill(QUESTION)
     frame.get_by_label("Je vraag").press("Enter")
     link = frame.locator("a.vbs-open").first

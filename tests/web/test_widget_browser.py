@@ -111,6 +111,7 @@ def open_widget(page, url):
 
 def ask(frame, question, n):
     """Type `question`, send it, wait until the n-th bot reply (after the welcome) is final."""
+    expect(frame.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=30_000)   # chat-core.js handles it
     frame.get_by_label("Je vraag").fill(question)
     frame.get_by_label("Je vraag").press("Enter")
     reply = frame.locator(".vbw-bot:not(.vbw-welcome)").nth(n - 1)

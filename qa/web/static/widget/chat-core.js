@@ -146,6 +146,7 @@
         form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit"));
       }
     });
+    form.setAttribute("data-ready", "1");   // the form is handled here now (tests wait for it)
   }
 
   // 👍/👎 with an optional comment under an answer (widget and LTI course page). `send(body)`
