@@ -84,12 +84,20 @@ class Engine:
             raise IndexNotReady(f"De index kan niet gebruikt worden: {problem}. Voer uit: qa index")
         return cls(settings, index, embedder)
 
-    def search(self, question: str, k: int | None = None) -> tuple[list[Hit], object, dict]:
-        """Retrieve hits for a (validated) question. Returns (hits, query_vector, timings_ms).
+    def _prepare(self, question: str, history: list[str] | None) -> tuple[str, str]:
+        """(the question with likely typos corrected against the corpus vocabulary
+        (`qa.index.spelling.correct`), the text to retrieve with: that question, or for a
+        follow-up the earlier question(s) and it, corrected too)."""
+        corrected = correct_spelling(question, self.index.vocab)
+        query = contextual_query(corrected, history, self.settings.max_question_chars)
+        if query != corrected:
+            query = correct_spelling(query, self.index.vocab)
+        return corrected, query
 
-        Likely typos are corrected against the corpus vocabulary first (`qa.spelling`)."""
+    def search(self, question: str, k: int | None = None) -> tuple[list[Hit], object, dict]:
+        """Retrieve hits for a (validated, typo-corrected: `_prepare`) question. Returns
+        (hits, query_vector, timings_ms)."""
         t0 = time.perf_counter()
-        question = correct_spelling(question, self.index.vocab)
         vector = None
         if self.settings.retriever != "bm25":
             vector = self.embedder.encode_queries([question])[0]
@@ -111,8 +119,7 @@ class Engine:
         """
         t0 = time.perf_counter()
         question = validate_question(question, self.settings)
-        corrected = correct_spelling(question, self.index.vocab)   # answers are chosen for these words
-        query = contextual_query(corrected, history, self.settings.max_question_chars)
+        corrected, query = self._prepare(question, history)   # answers are chosen for these words
         hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
         answer = self._with_document_meta(self.generator.answer(corrected, hits, vector))
@@ -144,8 +151,7 @@ class Engine:
         return self._stream(question, history, t0)
 
     def _stream(self, question: str, history: list[str] | None, t0: float) -> Iterator[str | Answer]:
-        corrected = correct_spelling(question, self.index.vocab)
-        query = contextual_query(corrected, history, self.settings.max_question_chars)
+        corrected, query = self._prepare(question, history)
         hits, vector, timings = self.search(query)
         t1 = time.perf_counter()
         first = None
