@@ -39,7 +39,7 @@ _NOT_NOUN = _words("not_noun")
 _PAST = _words("past")
 _PARTICLES = _words("particles")
 _AUXILIARIES = _words("auxiliaries")
-_PERFECT = frozenset({"heeft", "hebben", "had", "hadden"})
+_PERFECT = _words("perfect")
 # Verbs after "hoeveel" that ask for money ("betaal*": any ending), and nouns whose value is money.
 _MONEY_VERBS = re.compile("^(?:" + "|".join(w.replace("*", r"\w*") for w in word_list("question", "money_verbs"))
                           + ")$")

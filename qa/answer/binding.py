@@ -89,9 +89,13 @@ def action(question: str) -> tuple[str, ...]:
     verb = (m.group(3) if m.group(1).lower() in _MODALS else m.group(1)).lower()
     if len(verb) < 4:
         return ()
-    # an open syllable spells a long vowel single: "draag" / "dragen", "installeer" / "installeren"
-    single = re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), verb)
-    return tuple(dict.fromkeys((verb, single)))
+    return tuple(dict.fromkeys((verb, _single_vowel(verb))))
+
+
+def _single_vowel(word: str) -> str:
+    """`word` with a long vowel before its last consonant spelled single, as an open syllable
+    spells it: "draag" -> "drag" of "dragen", "installeer" -> "installer" of "installeren"."""
+    return re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), word)
 
 
 def does(text: str, forms: tuple[str, ...]) -> bool:
@@ -222,7 +226,7 @@ def verb_forms(stem: str) -> tuple[str, ...]:
     forms = [stem]
     if len(stem) >= 5 and stem.endswith("t"):
         forms.append(stem[:-1])
-    forms += [re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), f) for f in forms]
+    forms += [_single_vowel(f) for f in forms]
     return tuple(dict.fromkeys(forms))
 
 
