@@ -28,7 +28,7 @@ from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_n
                                numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
 from qa.answer.values import word_list
-from qa.index.lexical import Endings, QueryWeights, coverage
+from qa.index.lexical import Endings, QueryWeights
 from qa.ingest.units import unit_at
 from qa.types import Answer, Hit
 
@@ -161,7 +161,7 @@ class ExtractiveGenerator:
                 # sentence before it names: count those words as present too
                 about = own | context if CONTINUATION.match(sentence) else own
                 lexical = q_weights.coverage(about)
-                c.echo = coverage(list(c.terms), q_ends, self.idf, self.default_idf)
+                c.echo = q_ends.share_of(c.terms, self.idf, self.default_idf)
                 c.score = 4.0 * sim + 1.0 * lexical + 0.3 / (1.0 + rank) + self.novelty_weight * (1.0 - c.echo)
                 if _ABOUT_THE_TEXT.match(sentence):
                     c.score -= self.about_text_penalty

@@ -98,6 +98,13 @@ class RecordFile:
             out[k] = self._run(row, 1)[0]
         return out
 
+    def runs(self, runs: list[tuple[int, int]]) -> np.ndarray:
+        """The records of several (start, stop) runs, one after another (one read per run)."""
+        size = self.dtype.itemsize
+        data = b"".join(os.pread(self.fd, (stop - start) * size, self.offset + start * size)
+                        for start, stop in runs)
+        return np.frombuffer(data, dtype=self.dtype)
+
 
 class CompactVectors:
     """Float32 view of int8 records (see the module docstring); the records are an array
@@ -119,6 +126,22 @@ class CompactVectors:
     def rows(self, key) -> np.ndarray:
         """The records of `key` (an index, slice or rows), read from the file when loaded."""
         return self._records[key]
+
+    def spans(self, spans: list[tuple[int, int]]) -> np.ndarray:
+        """The rows of several (start, stop) spans, one after another, dequantised float32
+        [sum of lengths, dim]: one read per run of adjacent spans, one dequantisation in all
+        (a search reads the sentence rows of some 60 passages, many of them neighbours)."""
+        runs: list[list[int]] = []
+        for start, stop in spans:
+            if runs and runs[-1][1] == start:
+                runs[-1][1] = stop
+            else:
+                runs.append([start, stop])
+        if isinstance(self._records, RecordFile):
+            picked = self._records.runs(runs)
+        else:
+            picked = self._records[np.concatenate([np.arange(a, b) for a, b in runs] or [np.zeros(0, int)])]
+        return picked["codes"].astype(np.float32) * picked["scale"][:, None]
 
     # -- making
     @classmethod

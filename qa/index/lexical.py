@@ -235,6 +235,19 @@ class Endings:
         self._seen[term] = 0.5 if found else 0.0
         return self._seen[term]
 
+    def share_of(self, other: Iterable[str], idf: Mapping[str, float], default_idf: float) -> float:
+        """`coverage(list(other), self, idf, default_idf)` for distinct terms `other`, in one loop:
+        the IDF-weighted share of `other` present here (an answer sentence's echo of the question)."""
+        have, total, found = self.terms, 0.0, 0.0
+        for t in other:
+            w = idf.get(t, default_idf)
+            total += w
+            if t in have:
+                found += w
+            elif len(t) >= 4:
+                found += w * self.presence(t)
+        return found / total if total else 0.0
+
 
 def coverage(query_terms: list[str], text_terms: set[str] | Endings, idf: dict[str, float],
              default_idf: float) -> float:

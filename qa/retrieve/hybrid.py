@@ -41,14 +41,19 @@ def rescore(index: Index, rows: list[int], query: str, query_vector: np.ndarray,
     Returns (row, score, sentence_scores, coverage), best first.
     """
     weights = QueryWeights(terms(query), index.idf, index.default_idf)   # looked up once, not per passage
-    out = []
-    for row in rows:
-        srows = index.sentence_rows(row)
-        sims = index.sentence_vectors[srows.start:srows.stop] @ query_vector
-        best = float(sims.max()) if len(sims) else float(index.vectors[row] @ query_vector)
+    offsets = index.sentence_offsets
+    spans = [(int(offsets[row]), int(offsets[row + 1])) for row in rows]
+    # every candidate's sentences in one read and one product (einsum: see Index.background_stats)
+    block = index.sentence_vectors.spans(spans)
+    all_sims = np.einsum("ij,j->i", block, np.asarray(query_vector, dtype=np.float32)).tolist()
+    out, at = [], 0
+    for row, (start, stop) in zip(rows, spans):
+        sims = tuple(all_sims[at: at + stop - start])
+        at += stop - start
+        best = max(sims) if sims else float(index.vectors[row] @ query_vector)
         cov = weights.coverage(index.endings_of(row))
         score = settings.sentence_weight * best + settings.coverage_weight * cov
-        out.append((row, score, tuple(float(x) for x in sims), cov))
+        out.append((row, score, sims, cov))
     return sorted(out, key=lambda item: -item[1])
 
 
@@ -139,7 +144,7 @@ def retrieve(index: Index, query: str, query_vector: np.ndarray | None, settings
         if row not in dense and query_vector is not None:
             dense[row] = float(index.vectors[row] @ query_vector)
         srows = index.sentence_rows(row)
-        spans = tuple((int(a), int(b)) for _, a, b in index.sentences[srows.start:srows.stop])
+        spans = tuple((a, b) for _, a, b in index.sentences[srows.start:srows.stop].tolist())
         if not sims:  # lexical only: sentences are still candidates, judged on their words
             sims = (0.0,) * len(spans)
         z = (max(sims) - mu) / sd if query_vector is not None and sims else 0.0

@@ -174,3 +174,18 @@ def test_a_copied_build_loads_without_the_source_folder(settings, fake_embedder,
     shutil.rmtree(settings.index)
     index = load_index(copy, settings.replace(index=copy))
     assert len(list(index.passages)) == 4 and index.passages[0].doc_id in {"wijkteam.txt", "mentor.md"}
+
+
+def test_spans_read_several_passages_sentences_as_their_rows_in_order(tmp_path):
+    rng = np.random.default_rng(3)
+    compact = CompactVectors.of(rng.standard_normal((40, 16)).astype(np.float32))
+    compact.save(tmp_path / "v.npy")
+    on_disk = CompactVectors.load(tmp_path / "v.npy")
+    every = np.asarray(compact)
+    spans = [(5, 8), (8, 10), (20, 20), (2, 4), (30, 31)]     # neighbours, an empty span, out of order
+    expected = np.concatenate([every[a:b] for a, b in spans])
+    for vectors in (compact, on_disk):
+        got = vectors.spans(spans)
+        assert got.dtype == np.float32 and got.shape == (8, 16)
+        np.testing.assert_array_equal(got, expected)
+        assert vectors.spans([]).shape == (0, 16)

@@ -17,6 +17,10 @@ def test_query_weights_give_the_same_coverage_as_the_function():
         expected = coverage(query, text, idf, 6.0)
         assert abs(weights.coverage(text) - expected) < 1e-12
         assert abs(weights.coverage(Endings(text)) - expected) < 1e-12
+        # the other way round: a sentence's echo of the question (its distinct terms in the question's)
+        sentence = frozenset(query)
+        echo = Endings(text).share_of(sentence, idf, 6.0)
+        assert echo == coverage(list(sentence), Endings(text), idf, 6.0)
 
 
 def test_compound_heads_count_half_and_an_empty_query_covers_nothing():
