@@ -65,6 +65,9 @@ class Block:
     # a table_row whose text is the raw source row (Markdown "| a | b |"): the header cells of
     # its columns, in order; () otherwise (HTML, DOCX and PDF rows are written as "header: cell")
     header: tuple = ()
+    # the document marks `section` as a heading (HTML, Markdown, DOCX, a PDF's heading font);
+    # False for a title-like line the chunker guessed in plain text
+    section_marked: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,14 @@ class Passage:
     # per item or row: ((start, end, kind, context, header), ...) with offsets in `text`;
     # empty for a plain paragraph, whose units are its sentences (see `Unit`)
     units: tuple = ()
+    section_marked: bool = False   # the document marks `section` as a heading (see `Block`)
 
     @property
     def hash(self) -> str:
         """Content hash over everything that changes the passage's embedding (and its units')."""
         extra = f"\n{self.units!r}" if self.units else ""
-        return content_hash(f"{self.section or ''}\n{self.text}{extra}")
+        marked = "\n#" if self.section_marked else ""
+        return content_hash(f"{self.section or ''}{marked}\n{self.text}{extra}")
 
     def page_at(self, offset: int) -> int | None:
         """The page of character `offset` of `text` (None when the source has no pages)."""
@@ -155,6 +160,7 @@ class Passage:
             section=self.section, para=self.para, start=self.start, end=nxt.end, page=self.page,
             part=self.part, para_end=nxt.para_end or nxt.para, page_breaks=tuple(breaks),
             units=self.units + tuple((a + shift, b + shift, *rest) for a, b, *rest in nxt.units),
+            section_marked=self.section_marked,
         )
 
     def embedding_text(self) -> str:

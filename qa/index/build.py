@@ -24,7 +24,7 @@ from qa.index.lock import build_lock
 from qa.index.paths import corpus_dir, index_dir
 from qa.index.scan import IndexReport, scan_corpus
 from qa.index.storage import expected_manifest_keys, load_previous, write_build
-from qa.ingest.units import passage_units
+from qa.ingest.units import UNIT_TEXT_VERSION, embedding_text, passage_units
 from qa.settings import Settings
 
 
@@ -96,7 +96,8 @@ def _build_index(settings: Settings, embedder, progress: bool = True,
     # records are copied as they are (no float copy of the previous build in memory)
     reuse: dict[str, int] = {}
     offsets_prev = np.zeros(1, dtype=np.int64)
-    if previous is not None and previous.manifest.get("embedder") == {"id": embedder.id, "dim": embedder.dim}:
+    if previous is not None and previous.manifest.get("embedder") == {"id": embedder.id, "dim": embedder.dim} \
+            and previous.manifest.get("unit_text") == UNIT_TEXT_VERSION:
         offsets_prev = np.searchsorted(previous.sentences[:, 0], np.arange(len(previous.passages) + 1))
         for i, p in enumerate(previous.passages):
             reuse[p.hash] = i
@@ -123,7 +124,7 @@ def _build_index(settings: Settings, embedder, progress: bool = True,
             srows = [k for i in rows for k in range(offsets[i], offsets[i + 1])]
             texts = [passages[i].embedding_text() for i in rows]
             # each unit with its context (a table row as "header: cell" pairs after its caption)
-            texts += [units[i][k - offsets[i]].reading(passages[i].text) for i in rows
+            texts += [embedding_text(passages[i], units[i][k - offsets[i]]) for i in rows
                       for k in range(offsets[i], offsets[i + 1])]
             encoded = embedder.encode_passages(texts)
             vectors.put(rows, encoded[:len(rows)])

@@ -54,6 +54,7 @@ from qa.index.spelling import vocabulary
 from qa.index.table import PASSAGES_FILE, PassageTable, write_passages
 from qa.index.vectors import build_store, drop_store
 from qa.ingest.load import LOADER_VERSION
+from qa.ingest.units import UNIT_TEXT_VERSION
 from qa.settings import Settings
 from qa.types import Passage
 
@@ -81,6 +82,7 @@ def expected_manifest_keys(settings: Settings, embedder_id: str, dim: int) -> di
         "embedder": {"id": embedder_id, "dim": dim},
         "chunking": {"chunker_version": CHUNKER_VERSION, "loader_version": LOADER_VERSION,
                      "max_passage_chars": settings.max_passage_chars},
+        "unit_text": UNIT_TEXT_VERSION,     # how unit vectors are computed (qa.ingest.units.embedding_text)
     }
 
 

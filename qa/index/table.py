@@ -24,7 +24,8 @@ from pathlib import Path
 from qa.types import Passage
 
 PASSAGES_FILE = "passages.sqlite3"
-FIELDS = ("id", "doc_id", "text", "section", "para", "start", "end", "page", "part", "para_end", "page_breaks", "units")
+FIELDS = ("id", "doc_id", "text", "section", "para", "start", "end", "page", "part", "para_end", "page_breaks", "units",
+          "section_marked")
 ITER_BLOCK = 4096            # rows read per query while iterating
 
 

@@ -170,35 +170,38 @@ def repair(document: Document, raw: list[tuple[Block, bool]], *, join_lines: boo
                 continue
         joined.append((block, heading))
 
-    # 2. headings: explicit, title-like lines, and headings glued to paragraphs
-    items: list[tuple[Block, bool]] = []
+    # 2. headings: explicit, title-like lines, and headings glued to paragraphs; each with
+    # whether the document marks it (explicit) or the chunker guessed it
+    items: list[tuple[Block, bool, bool]] = []
     for i, (block, heading) in enumerate(joined):
         if heading or not guess_headings or block.group:    # a list item or table row is no heading
-            items.append((block, heading))
+            items.append((block, heading, heading))
             continue
         next_text = joined[i + 1][0].text if i + 1 < len(joined) else ""
         if is_title_like(block.text) and (not next_text or _starts_upper(next_text)):
-            items.append((block, True))
+            items.append((block, True, False))
             continue
         start_cut = _glued_heading_at_start(block.text)
         if start_cut is not None:
-            items.append((_sub_block(source, block, 0, start_cut), True))
+            items.append((_sub_block(source, block, 0, start_cut), True, False))
             block = _sub_block(source, block, start_cut, len(block.text))
         end_cut = _glued_heading_at_end(block.text) if (not next_text or _starts_upper(next_text)) else None
         if end_cut is not None:
-            items.append((_sub_block(source, block, 0, end_cut), False))
-            items.append((_sub_block(source, block, end_cut, len(block.text)), True))
+            items.append((_sub_block(source, block, 0, end_cut), False, False))
+            items.append((_sub_block(source, block, end_cut, len(block.text)), True, False))
         else:
-            items.append((block, False))
+            items.append((block, False, False))
 
     # 3. assign sections and paragraph numbers
     paragraphs: list[Block] = []
     section: str | None = None
-    for block, heading in items:
+    marked = False
+    for block, heading, explicit in items:
         if heading:
-            section = block.text
+            section, marked = block.text, explicit
         else:
-            paragraphs.append(replace(block, section=section, para=len(paragraphs) + 1))
+            paragraphs.append(replace(block, section=section, section_marked=marked and section is not None,
+                                      para=len(paragraphs) + 1))
     return paragraphs
 
 
@@ -253,6 +256,7 @@ def chunk(document: Document, raw: list[tuple[Block, bool]], max_chars: int, *, 
             passages.append(Passage(
                 id=pid, doc_id=document.id, text=part.text, section=part.section,
                 para=block.para, start=part.start, end=part.end, page=part.page, part=k,
+                section_marked=part.section_marked,
             ))
     return replace(document, blocks=blocks), passages
 
@@ -284,4 +288,5 @@ def _structured_passage(doc_id: str, run: list[Block]) -> Passage:
     first, last = run[0], run[-1]
     return Passage(id=passage_id(doc_id, first.para), doc_id=doc_id, text=" ".join(b.text for b in run),
                    section=first.section, para=first.para, start=first.start, end=last.end, page=first.page,
-                   para_end=last.para if len(run) > 1 else None, units=tuple(units))
+                   para_end=last.para if len(run) > 1 else None, units=tuple(units),
+                   section_marked=first.section_marked)

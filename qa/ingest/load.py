@@ -64,7 +64,9 @@ SUPPORTED_SUFFIXES = frozenset(LOADERS)
 #    definitions and runs of "Label: value" lines carry kind, context and group
 # 6: HTML and DOCX: a run of 3+ short headings over one short paragraph each is definitions
 #    ("Shift+F3: Vorige fout"), not sections (qa.ingest.structure.heading_values)
-LOADER_VERSION = 6
+# 7: passages record whether their section heading is marked by the document (HTML, Markdown,
+#    DOCX, PDF) or guessed in plain text (`Passage.section_marked`: qa.ingest.units.embedding_text)
+LOADER_VERSION = 7
 
 
 def known_structure(path: str | Path) -> tuple[bool, bool]:

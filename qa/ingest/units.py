@@ -55,6 +55,24 @@ class Unit:
         return f"{self.context} · {shown}" if self.context else shown
 
 
+#: Bump when `embedding_text` changes: the unit vectors of every index are then computed again.
+UNIT_TEXT_VERSION = 2
+
+
+def embedding_text(passage: Passage, unit: Unit) -> str:
+    """The text a unit's vector is computed from. A list item or row: with its context
+    (`Unit.reading`). A sentence: after its passage's section heading when the document marks
+    that heading (HTML, Markdown, DOCX, a PDF's heading font), which names what the sentence is
+    about when the sentence does not ("Versieringen. Ze worden gemaakt met het \\grace commando
+    …"). A title-like line the chunker guessed in plain text is left out: in the default corpus
+    it is an article's title over all its paragraphs, and with it answers got worse
+    (benchmarks/README.md, "Fourth round")."""
+    reading = unit.reading(passage.text)
+    if unit.structured or not passage.section_marked:
+        return reading
+    return f"{passage.section}. {reading}"
+
+
 def row_as_pairs(row: str, header: tuple = ()) -> str:
     """A raw table row "| server | 40 GB |" as "Machine: server; Schijfruimte: 40 GB" (cells under
     an empty or missing header stay plain; empty cells are left out)."""

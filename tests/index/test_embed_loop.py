@@ -13,6 +13,7 @@ import pytest
 from embeddings import SentenceTransformerEmbedder
 from qa.index import build as index_module
 from qa.index.build import build_index, embedding_chunks
+from qa.ingest.units import embedding_text, passage_units
 from tests.conftest import ROOT, CountingEmbedder
 
 
@@ -65,7 +66,8 @@ def settings(base_settings, mixed_corpus, tmp_path):
 def _texts(index):
     """(passage texts, sentence texts) of a loaded index, as build_index embeds them."""
     passages = [p.embedding_text() for p in index.passages]
-    sentences = [index.passages[r].text[a:b] for r, a, b in index.sentences]
+    sentences = [embedding_text(p, u) for p in index.passages for u in passage_units(p)]
+    assert len(sentences) == len(index.sentences)
     return passages, sentences
 
 

@@ -63,6 +63,22 @@ def test_changing_one_paragraph_embeds_only_that_passage(settings, fake_embedder
     assert any("de helft" in p.text for p in index.passages)
 
 
+def test_an_index_whose_unit_vectors_were_computed_otherwise_is_embedded_again(settings, fake_embedder,
+                                                                               monkeypatch):
+    build_index(settings, fake_embedder, progress=False)
+    # the text unit vectors are computed from changed (qa.ingest.units.embedding_text): no vector is reused
+    monkeypatch.setattr(index_module, "UNIT_TEXT_VERSION", index_module.UNIT_TEXT_VERSION + 1)
+    monkeypatch.setattr("qa.index.build.UNIT_TEXT_VERSION", index_module.UNIT_TEXT_VERSION)
+    assert "andere instellingen (unit_text" in index_problem(settings, fake_embedder.id, fake_embedder.dim)
+    counting = CountingEmbedder(fake_embedder)
+    _, report = build_index(settings, counting, progress=False)
+    assert report.reused == 0 and report.embedded == 4
+    # a sentence under a Markdown heading is embedded after it; under a title line guessed in
+    # plain text, as it stands
+    assert "Resultaten. Na een jaar had driekwart van de jongeren een stageplek gevonden." in counting.passage_texts
+    assert not any(t.startswith("Het wijkteam in Zuidhaven. Het wijkteam") for t in counting.passage_texts[4:])
+
+
 def test_new_file_and_other_embedder_make_the_index_stale(settings, fake_embedder):
     build_index(settings, fake_embedder, progress=False)
     assert "andere instellingen" in index_problem(settings, "st:some-other-model", fake_embedder.dim)

@@ -28,7 +28,8 @@ def settings(base_settings, small_corpus, tmp_path):
 def odd_passages() -> list[Passage]:
     return [
         Passage(id="map/ö ü.pdf#p1", doc_id="map/ö ü.pdf", text="Zeeën, één café — “citaat” 😀 en \u00a0 spaties.",
-                section="Hoofdstuk ‘één’", para=1, start=0, end=48, page=3, page_breaks=((10, 4), (30, 5))),
+                section="Hoofdstuk ‘één’", para=1, start=0, end=48, page=3, page_breaks=((10, 4), (30, 5)),
+                section_marked=True),
         Passage(id="map/ö ü.pdf#p2.1", doc_id="map/ö ü.pdf", text="Deel één.", section=None, para=2,
                 start=50, end=59, page=None, part=1),
         Passage(id="b.txt#p4+p5", doc_id="b.txt", text="Twee alinea's. Samen.", section="S", para=4, start=0,

@@ -4,6 +4,7 @@ import pytest
 
 from qa.ingest.chunking import chunk, is_title_like
 from qa.ingest.load import load_document
+from qa.ingest.units import embedding_text, passage_units
 from qa.types import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,29 @@ def test_short_title_line_becomes_section_of_following_paragraphs(tmp_path):
     assert [p.section for p in passages] == [None, "Honger naar voorbeelden", "Honger naar voorbeelden"]
     assert [p.para for p in passages] == [1, 2, 3]
     assert all("Honger" not in p.text for p in passages)
+
+
+def test_a_guessed_title_line_is_not_marked_and_a_markdown_heading_is(tmp_path):
+    _, guessed = _chunk(tmp_path, "Honger naar voorbeelden\nWachttijden lopen op. Dat is bekend.\n")
+    _, marked = _chunk(tmp_path, "# Versieringen\n\nZe worden gemaakt met grace. Dat is alles.\n", name="doc.md")
+    assert guessed[0].section == "Honger naar voorbeelden" and not guessed[0].section_marked
+    assert marked[0].section == "Versieringen" and marked[0].section_marked
+    # what a sentence's vector is computed from (qa.ingest.units.embedding_text)
+    units = passage_units(marked[0])
+    assert embedding_text(marked[0], units[0]) == "Versieringen. Ze worden gemaakt met grace."
+    plain = passage_units(guessed[0])[0]
+    assert embedding_text(guessed[0], plain) == plain.reading(guessed[0].text)
+    assert not embedding_text(guessed[0], plain).startswith("Honger")
+
+
+def test_a_list_item_is_embedded_with_its_own_context_not_the_heading(tmp_path):
+    _, passages = _chunk(tmp_path, "# Vereisten\n\nDe minimale vereisten zijn:\n\n- server: 40 GB\n- laptop: 30 GB\n",
+                         name="doc.md")
+    listed = next(p for p in passages if p.units)
+    unit = passage_units(listed)[0]
+    assert listed.section_marked and unit.structured
+    assert embedding_text(listed, unit) == unit.reading(listed.text)
+    assert not embedding_text(listed, unit).startswith("Vereisten. ")
 
 
 def test_heading_glued_to_end_of_paragraph_is_cut_off(tmp_path):
