@@ -309,14 +309,23 @@ class ExtractiveGenerator:
 
     def _choose(self, best: Candidate, cands: list[Candidate], answered: bool,
                 verb: tuple[str, ...]) -> list[Candidate]:
-        """`best`, the sentences that belong with it, then (unless `best` already answers:
-        it gives the value or names the thing asked for) further sentences that score close."""
+        """`best`, the sentences that belong with it (for a how-question answered by a step of a
+        list, the steps before it: "Druk eerst op Alt+spatiebalk …" before "Nu kunt u met de
+        pijltoetsen …"), then (unless `best` already answers: it gives the value or names the
+        thing asked for) further sentences that score close."""
         chosen = [best]
         words = len(best.text.split())
         # the best sentence together with its continuation (or what it continues), bound or not
         # (they are its context); a list item or table row stands on its own (its context is in
         # its text); further sentences only when they are bound themselves
         structured = best.structured
+        if structured and verb and best.unit.kind == "list_item":
+            # a how-question answered by a step of a list: the steps before it lead there
+            for c in sorted((c for c in cands if sibling(c, best) and c.start < best.start), key=lambda c: c.start):
+                if words + len(shown(c).split()) <= self.max_words and len(chosen) < self.max_list_items:
+                    c.belongs = True
+                    chosen.append(c)
+                    words += len(shown(c).split())
         for c in ([] if structured else _neighbours(best, cands, self.echo_threshold, verb)):
             if answered and c.hit is best.hit and c.start > best.start and not CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on

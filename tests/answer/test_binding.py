@@ -212,3 +212,31 @@ def test_a_sentence_about_the_text_itself_is_recognised_from_the_word_list():
         assert _ABOUT_THE_TEXT.match(sentence), sentence
     for sentence in ["Deze sneltoets opent de tabel.", "In de tabel staat de foutcode."]:
         assert not _ABOUT_THE_TEXT.match(sentence), sentence
+
+
+STEPS = """<html><head><title>Toetsenbord</title></head><body><main>
+<h1>Werken zonder muis</h1>
+<h2>Vensters</h2>
+<ol><li>Druk eerst op Alt+spatiebalk: het systeemmenu van het venster gaat open.</li>
+<li>Kies een opdracht met pijl omlaag en Enter.</li>
+<li>Nu kunt u het venster met de pijltoetsen verplaatsen.</li></ol>
+<h2>Afdrukken</h2>
+<p>Een document drukt u af met Ctrl+P. Het dialoogvenster Afdrukken toont de printers.</p>
+</main></body></html>
+"""
+
+
+def test_a_how_question_answered_by_a_step_of_a_list_gets_the_steps_before_it(base_settings, fake_embedder,
+                                                                              tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "toetsen.html").write_text(STEPS, encoding="utf-8")
+    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
+    index, _ = build_index(settings, fake_embedder, progress=False)
+    engine = Engine(settings, index, fake_embedder)
+    answer = engine.ask("Hoe verplaats ik een venster met de pijltoetsen?")
+    assert not answer.abstained
+    # the picked step alone would leave out how to get there
+    assert "pijltoetsen" in answer.answer and "Alt+spatiebalk" in answer.answer
+    assert answer.answer.index("Alt+spatiebalk") < answer.answer.index("pijltoetsen")    # in the list's order
+    assert_invariants(answer)
