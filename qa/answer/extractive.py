@@ -322,10 +322,11 @@ class ExtractiveGenerator:
         if structured and verb and best.unit.kind == "list_item":
             # a how-question answered by a step of a list: the steps before it lead there
             for c in sorted((c for c in cands if sibling(c, best) and c.start < best.start), key=lambda c: c.start):
-                if words + len(shown(c).split()) <= self.max_words and len(chosen) < self.max_list_items:
+                n_words = len(shown(c).split())
+                if words + n_words <= self.max_words and len(chosen) < self.max_list_items:
                     c.belongs = True
                     chosen.append(c)
-                    words += len(shown(c).split())
+                    words += n_words
         for c in ([] if structured else _neighbours(best, cands, self.echo_threshold, verb)):
             if answered and c.hit is best.hit and c.start > best.start and not CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on

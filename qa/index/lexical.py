@@ -235,18 +235,24 @@ class Endings:
         self._seen[term] = 0.5 if found else 0.0
         return self._seen[term]
 
-    def share_of(self, other: Iterable[str], idf: Mapping[str, float], default_idf: float) -> float:
-        """`coverage(list(other), self, idf, default_idf)` for distinct terms `other`, in one loop:
-        the IDF-weighted share of `other` present here (an answer sentence's echo of the question)."""
-        have, total, found = self.terms, 0.0, 0.0
-        for t in other:
-            w = idf.get(t, default_idf)
-            total += w
+    def found(self, weights: Iterable[tuple[str, float]]) -> float:
+        """The sum of `weight * presence(term)` over (term, weight) pairs, the exact-match case
+        of `presence` inlined (it is the common one)."""
+        have, found = self.terms, 0.0
+        for t, w in weights:
             if t in have:
                 found += w
             elif len(t) >= 4:
                 found += w * self.presence(t)
-        return found / total if total else 0.0
+        return found
+
+    def share_of(self, other: Iterable[str], idf: Mapping[str, float], default_idf: float) -> float:
+        """`coverage(list(other), self, idf, default_idf)` for distinct terms `other`, without a
+        `QueryWeights` per call: the IDF-weighted share of `other` present here (an answer
+        sentence's echo of the question)."""
+        weights = [(t, idf.get(t, default_idf)) for t in other]
+        total = sum(w for _, w in weights)
+        return self.found(weights) / total if total else 0.0
 
 
 def coverage(query_terms: list[str], text_terms: set[str] | Endings, idf: dict[str, float],
@@ -279,10 +285,4 @@ class QueryWeights:
             if all(t in text_terms for t, _ in self.weights):
                 return 1.0
             ends = Endings(text_terms)
-        have, found = ends.terms, 0.0
-        for t, w in self.weights:          # `ends.presence(t)`, its exact-match case inlined
-            if t in have:
-                found += w
-            elif len(t) >= 4:
-                found += w * ends.presence(t)
-        return found / self.total
+        return ends.found(self.weights) / self.total

@@ -200,8 +200,7 @@ def repair(document: Document, raw: list[tuple[Block, bool]], *, join_lines: boo
         if heading:
             section, marked = block.text, explicit
         else:
-            paragraphs.append(replace(block, section=section, section_marked=marked and section is not None,
-                                      para=len(paragraphs) + 1))
+            paragraphs.append(replace(block, section=section, section_marked=marked, para=len(paragraphs) + 1))
     return paragraphs
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from qa.ingest.layout import blocks_from_lines
 from qa.ingest.metadata import clean
-from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, heading_values, labels_rows, lead_before, looks_like_header,
-                                 nested_context, row_text)
+from qa.ingest.structure import (LIST_ITEM, PARAGRAPH, TABLE_ROW, heading_values, labels_rows, lead_before,
+                                 looks_like_header, nested_context, row_text)
 from qa.types import Block, normalize_text
 
 log = logging.getLogger(__name__)
