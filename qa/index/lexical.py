@@ -204,46 +204,44 @@ def _presence(term: str, text_terms: set[str]) -> float:
     return Endings(text_terms).presence(term)
 
 
-ENDINGS_MEMO = 512             # terms an Endings remembers the presence of
-
-
 class Endings:
-    """`_presence` against one set of terms without a loop over the set per term: the terms
-    are joined once into one string, so "some term ends with t" is one substring search.
-    Answers are remembered: one `Endings` of a question's terms serves every sentence."""
+    """`_presence` against one set of terms without a loop over the set per term: the terms of
+    at least 4 letters are joined once into one string and kept as one tuple, so "some term
+    ends with t" is one substring search and "t ends with some term" one `str.endswith`.
+    One `Endings` of a passage's or a question's terms serves every lookup against them."""
 
     def __init__(self, text_terms: set[str] | frozenset[str]):
         self.terms = text_terms
         self._joined: str | None = None
-        self._seen: dict[str, float] = {}
+        self._long: tuple[str, ...] = ()
+
+    def _prepare(self) -> None:
+        self._long = tuple(t for t in self.terms if len(t) >= 4)
+        self._joined = "\x00".join(self._long) + "\x00"
 
     def presence(self, term: str) -> float:
         if term in self.terms:
             return 1.0
         if len(term) < 4:
             return 0.0
-        seen = self._seen.get(term)
-        if seen is not None:
-            return seen
         if self._joined is None:
-            self._joined = "\x00".join(t for t in self.terms if len(t) >= 4) + "\x00"
-        # a longer term ends with `term` ("gezelmodel" ~ "model"), or `term` ends with one
-        # of at least 4 letters ("bepleit" ~ "pleit")
-        found = term + "\x00" in self._joined or any(term[i:] in self.terms for i in range(1, len(term) - 3))
-        if len(self._seen) >= ENDINGS_MEMO:      # a passage's Endings lives long: keep its memo small
-            self._seen.clear()
-        self._seen[term] = 0.5 if found else 0.0
-        return self._seen[term]
+            self._prepare()
+        # a longer term ends with `term` ("gezelmodel" ~ "model"), or `term` ends with one of at
+        # least 4 letters ("bepleit" ~ "pleit"); `term` itself is not among the terms
+        return 0.5 if term + "\x00" in self._joined or term.endswith(self._long) else 0.0
 
     def found(self, weights: Iterable[tuple[str, float]]) -> float:
-        """The sum of `weight * presence(term)` over (term, weight) pairs, the exact-match case
-        of `presence` inlined (it is the common one)."""
+        """The sum of `weight * presence(term)` over (term, weight) pairs, `presence` inlined
+        (this runs for every candidate sentence of every question)."""
         have, found = self.terms, 0.0
         for t, w in weights:
             if t in have:
                 found += w
             elif len(t) >= 4:
-                found += w * self.presence(t)
+                if self._joined is None:
+                    self._prepare()
+                if t + "\x00" in self._joined or t.endswith(self._long):
+                    found += 0.5 * w
         return found
 
     def share_of(self, other: Iterable[str], idf: Mapping[str, float], default_idf: float) -> float:

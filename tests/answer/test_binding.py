@@ -240,3 +240,25 @@ def test_a_how_question_answered_by_a_step_of_a_list_gets_the_steps_before_it(ba
     assert "pijltoetsen" in answer.answer and "Alt+spatiebalk" in answer.answer
     assert answer.answer.index("Alt+spatiebalk") < answer.answer.index("pijltoetsen")    # in the list's order
     assert_invariants(answer)
+
+
+def test_carries_keeps_its_definition_on_random_word_sets():
+    """`carries` (without typos) by its definition written out as loops: a form of the stem is
+    a word, or a word of the text starts or ends with it (4+ letters), or the stem ends with a
+    word of 5+ letters (a prefixed or compound form of it)."""
+    import random
+
+    from qa.answer.binding import Words, carries, verb_forms
+
+    def by_definition(words: set[str], stem: str) -> bool:
+        for form in verb_forms(stem):
+            if form in words or (len(form) >= 4 and any(w.endswith(form) or w.startswith(form) for w in words)):
+                return True
+        return any(len(w) >= 5 and w != stem and stem.endswith(w) for w in words)
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        have = Words(" ".join("".join(rng.choice("abet") for _ in range(rng.randint(1, 8)))
+                              for _ in range(rng.randint(0, 6))))
+        stem = "".join(rng.choice("abet") for _ in range(rng.randint(1, 8)))
+        assert carries(have, stem, fuzzy=False) == by_definition(have.set, stem), (stem, have.set)

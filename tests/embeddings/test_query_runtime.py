@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from embeddings import EmbedderConfig, EmbedderError, SentenceTransformerEmbedder, load_embedder
-from embeddings.onnx_export import MARKER, MODEL_FILE, q4_blocks
+from embeddings.onnx_export import MARKER, MODEL_FILE, q4_blocks, quantise_int8, smooth_down_projections
 from embeddings.onnx_query import OnnxQueryEmbedder
 from embeddings.query_runtime import export_dir
 
@@ -107,14 +107,63 @@ def test_q4_blocks_repack_exact_4bit_weights_and_refuse_others():
     assert q4_blocks(weight.T[:40]) is None                                       # K not a multiple of 32
 
 
+def _down_projection(path: Path, weight: np.ndarray) -> None:
+    """A graph of one MatMul x [1, tokens, K] @ weight [K, N] -> y, with K > N (a down-projection)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    k, n = weight.shape
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="down")], "down",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, None, k])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, None, n])],
+        [numpy_helper.from_array(weight, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+
+
+def test_smoothing_keeps_a_down_projection_with_an_outlier_channel_under_int8(tmp_path):
+    """One input channel 60x larger than the rest (as the GELU output before an FFN
+    down-projection has): plain dynamic int8 (one activation scale per run) flattens the small
+    channels; smoothed first, the int8 product stays close to the float one."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(3)
+    weight = q4_round(rng.standard_normal((32, 128)).astype(np.float32) * 0.05).T.copy()   # [K=128, N=32]
+
+    def inputs(seed: int) -> np.ndarray:
+        x = np.random.default_rng(seed).standard_normal((1, 12, 128)).astype(np.float32)
+        x[..., 7] *= 60.0
+        return x
+
+    def run(path: Path, x: np.ndarray) -> np.ndarray:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
+
+    plain, smoothed = tmp_path / "plain.onnx", tmp_path / "smoothed.onnx"
+    _down_projection(plain, weight)
+    _down_projection(smoothed, weight)
+    assert smooth_down_projections(smoothed, [{"x": inputs(seed)} for seed in range(4)]) == ["down"]
+    x = inputs(99)                                          # not one of the calibration inputs
+    exact = x @ weight
+    assert np.allclose(run(smoothed, x), exact, atol=1e-4)  # scaling alone leaves the product as it was
+    assert quantise_int8(plain) == 0                        # a down-projection is int8 only when smoothed
+    assert quantise_int8(plain, also=["down"]) == 1 and quantise_int8(smoothed, also=["down"]) == 1
+
+    def error(path: Path) -> float:
+        return float(np.abs(run(path, x) - exact).mean() / np.abs(exact).mean())
+
+    assert error(smoothed) < 0.5 * error(plain)
+    assert smooth_down_projections(plain, [{"x": x}]) == []     # int8 now: no exact-Q4 MatMul left to scale
+
+
 def test_export_is_offline_cached_beside_and_close_to_torch(config, offline, caplog):
     caplog.set_level(logging.INFO, logger="embeddings")
     embedder = load_embedder(config)
     assert isinstance(embedder, OnnxQueryEmbedder)
     folder = export_dir(config, config.model)
     assert (folder / MARKER).is_file() and (folder / MODEL_FILE).is_file()
-    assert embedder.queries.meta["int8_matmuls"] == 10      # 2 layers x (query, key, value, attention out, FFN up)
-    assert embedder.queries.meta["q4_nodes"] == 3           # 2 FFN down-projections + the word embeddings
+    assert embedder.queries.meta["int8_matmuls"] == 12      # 2 layers x (query, key, value, attention out, FFN up, down)
+    assert embedder.queries.meta["smoothed_matmuls"] == 2   # the FFN down-projections, scaled before int8
+    assert embedder.queries.meta["q4_nodes"] == 1           # the word embeddings
     assert "exported the question encoder" in caplog.text
     stale = folder.parent / (folder.name.rsplit("-v", 1)[0] + "-v0")                # an earlier export version
     stale.mkdir()
@@ -226,8 +275,9 @@ def test_real_model_questions_match_torch(embedder):
     import blingfire
 
     assert isinstance(embedder, OnnxQueryEmbedder)
-    assert embedder.queries.meta["int8_matmuls"] == 60      # 12 layers x (query, key, value, attention out, FFN up)
-    assert embedder.queries.meta["q4_nodes"] == 13          # 12 FFN down-projections + the word embeddings
+    assert embedder.queries.meta["int8_matmuls"] == 72      # 12 layers x (query, key, value, attention out, FFN up, down)
+    assert embedder.queries.meta["smoothed_matmuls"] == 12  # the FFN down-projections, scaled before int8
+    assert embedder.queries.meta["q4_nodes"] == 1           # the word embeddings
     text = (ROOT / "corpus" / "kennis-die-werkt.txt").read_text(encoding="utf-8")
     sentences = [s for s in blingfire.text_to_sentences(text).splitlines() if len(s) > 3][::3][:150]
     onnx_vectors = np.concatenate([embedder.encode_queries([s]) for s in sentences])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from qa.index.lexical import _presence, coverage, terms
+from qa.index.lexical import Endings, _presence, coverage, terms
 
 
 def by_definition(term: str, text_terms: set[str]) -> float:
@@ -33,3 +33,19 @@ def test_presence_equals_its_definition_on_random_term_sets():
         text = {"".join(rng.choice("abcde") for _ in range(rng.randint(1, 7))) for _ in range(rng.randint(0, 8))}
         term = "".join(rng.choice("abcde") for _ in range(rng.randint(1, 7)))
         assert _presence(term, text) == by_definition(term, text), (term, text)
+
+
+def test_one_endings_answers_many_terms_by_the_definition():
+    """An `Endings` is reused for many terms (a passage's for every question): `presence` and
+    the inlined `found` agree with the definition term by term, in any order of lookups."""
+    rng = random.Random(17)
+    for _ in range(2_000):
+        text = {"".join(rng.choice("abcde") for _ in range(rng.randint(1, 7))) for _ in range(rng.randint(0, 8))}
+        ends = Endings(text)
+        pairs = [("".join(rng.choice("abcde") for _ in range(rng.randint(1, 7))), rng.uniform(0.5, 3.0))
+                 for _ in range(rng.randint(1, 6))]
+        for term, _ in pairs:
+            assert ends.presence(term) == by_definition(term, text), (term, text)
+        expected = sum(w * by_definition(t, text) for t, w in pairs)
+        assert abs(Endings(text).found(pairs) - expected) < 1e-12
+        assert abs(ends.found(pairs) - expected) < 1e-12
