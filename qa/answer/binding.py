@@ -98,6 +98,21 @@ def _single_vowel(word: str) -> str:
     return re.sub(r"(aa|ee|oo|uu)([^aeiou])$", lambda v: v.group(1)[0] + v.group(2), word)
 
 
+_WHY = frozenset(word_list("question", "why"))
+_REASONS = frozenset(word_list("question", "reasons"))
+
+
+def asks_why(question: str) -> bool:
+    """The question asks for a reason ("Waarom …?")."""
+    first = re.match(r"\W*(\w+)", question)
+    return bool(first) and first.group(1).lower() in _WHY
+
+
+def gives_reason(text: str) -> bool:
+    """`text` holds a word that gives a reason or purpose ("omdat", "doordat", "doel" …)."""
+    return any(word in _REASONS for word in re.findall(r"\w+", text.lower()))
+
+
 def does(text: str, forms: tuple[str, ...]) -> bool:
     """True when a word of `text` holds one of the verb's `forms` ("goedkeuren" holds "keur")."""
     return any(f in word for word in re.findall(r"[\w\-]+", text.lower()) for f in forms)

@@ -24,7 +24,8 @@ import numpy as np
 
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
-from qa.answer.binding import (Binder, Specifiers, action, asks_value, carries_numbers, does, label, missing_words,
+from qa.answer.binding import (Binder, Specifiers, action, asks_value, asks_why, carries_numbers, does, gives_reason,
+                               label, missing_words,
                                numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
 from qa.answer.values import word_list
@@ -206,7 +207,7 @@ class ExtractiveGenerator:
         else:
             answered = asked.kind is not None or bool(noun and names_any(best.text, noun, heads_only=True)
                                                       and best.echo < self.echo_threshold)
-        return compose(question, self._choose(best, cands, answered, action(question)), retrieved)
+        return compose(question, self._choose(best, cands, answered, action(question), asks_why(question)), retrieved)
 
     def _words(self, hits: list[Hit]) -> float:
         """The largest IDF-weighted share of the question's words in one of the top passages."""
@@ -308,7 +309,7 @@ class ExtractiveGenerator:
         return answer
 
     def _choose(self, best: Candidate, cands: list[Candidate], answered: bool,
-                verb: tuple[str, ...]) -> list[Candidate]:
+                verb: tuple[str, ...], why: bool = False) -> list[Candidate]:
         """`best`, the sentences that belong with it (for a how-question answered by a step of a
         list, the steps before it: "Druk eerst op Alt+spatiebalk …" before "Nu kunt u met de
         pijltoetsen …"), then (unless `best` already answers: it gives the value or names the
@@ -327,7 +328,7 @@ class ExtractiveGenerator:
                     c.belongs = True
                     chosen.append(c)
                     words += n_words
-        for c in ([] if structured else _neighbours(best, cands, self.echo_threshold, verb)):
+        for c in ([] if structured else _neighbours(best, cands, self.echo_threshold, verb, why)):
             if answered and c.hit is best.hit and c.start > best.start and not CONTINUATION.match(c.text):
                 continue                 # the answer is given: read on only where it goes on
             if words + len(c.text.split()) <= self.max_words and len(chosen) < self.max_sentences:
@@ -394,18 +395,20 @@ def _where(hit: Hit) -> str:
 
 
 def _neighbours(best: Candidate, cands: list[Candidate], echo_threshold: float,
-                verb: tuple[str, ...] = ()) -> list[Candidate]:
+                verb: tuple[str, ...] = (), why: bool = False) -> list[Candidate]:
     """Sentences of the same passage that belong with `best`.
 
     The next one when it opens with a pointer word, or when `best` mostly repeats the
-    question or ends in a colon (it introduces the answer rather than giving it), or when
+    question or ends in a colon (it introduces the answer rather than giving it), or when it
+    answers a why-question without a word that gives a reason (the reason often follows the
+    sentence that repeats the claim: `binding.gives_reason`), or when
     a how-question's `verb` (`binding.action`) is not in `best` but in the next one ("Indien
     u pakketten wilt bouwen, heeft u … nodig. Om deze te installeren …"); the previous one
     when `best` itself points back (`POINTS_BACK`)."""
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
-    introduces = best.echo >= echo_threshold or best.text.endswith(":")
+    introduces = best.echo >= echo_threshold or best.text.endswith(":") or (why and not gives_reason(best.text))
     if i + 1 < len(same) and verb and not does(best.text, verb) and does(same[i + 1].text, verb):
         introduces = True
     if i + 1 < len(same) and (introduces or CONTINUATION.match(same[i + 1].text)):

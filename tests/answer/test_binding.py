@@ -262,3 +262,37 @@ def test_carries_keeps_its_definition_on_random_word_sets():
                               for _ in range(rng.randint(0, 6))))
         stem = "".join(rng.choice("abet") for _ in range(rng.randint(1, 8)))
         assert carries(have, stem, fuzzy=False) == by_definition(have.set, stem), (stem, have.set)
+
+
+WHY = """Het convenant van Veendam
+
+In 2019 sloot de gemeente Veendam een convenant met drie zorgaanbieders over de jeugdhulp in de wijken.
+Het convenant werd na twee jaar alweer stopgezet door de wethouder.
+De aanbieders kregen te weinig budget voor de afgesproken uren.
+Daarna koos de gemeente voor een eigen wijkteam met vaste medewerkers.
+"""
+
+
+def test_a_why_question_whose_answer_sentence_gives_no_reason_reads_on_to_the_next(base_settings, fake_embedder,
+                                                                                   tmp_path):
+    """The sentence that matches "waarom …" best often repeats the claim ("Het convenant werd …
+    stopgezet"); the reason follows it. Without a reason word ("omdat", "doordat", "doel" …:
+    words.toml [question] reasons) the answer reads on to the next sentence."""
+    from qa.answer.binding import asks_why, gives_reason
+
+    assert asks_why("Waarom werd het convenant stopgezet?") and asks_why("Why was it stopped?")
+    assert not asks_why("Wanneer werd het convenant stopgezet?")
+    assert gives_reason("Het werd stopgezet omdat het budget op was.") and not gives_reason(WHY.splitlines()[3])
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "veendam.txt").write_text(WHY, encoding="utf-8")
+    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
+    index, _ = build_index(settings, fake_embedder, progress=False)
+    engine = Engine(settings, index, fake_embedder)
+    answer = engine.ask("Waarom werd het convenant van Veendam stopgezet?")
+    assert not answer.abstained
+    assert "stopgezet" in answer.answer and "te weinig budget" in answer.answer
+    assert "wijkteam" not in answer.answer               # one sentence on, not the rest of the passage
+    assert_invariants(answer)
+    when = engine.ask("Wanneer werd het convenant van Veendam stopgezet?")   # not a why-question
+    assert "te weinig budget" not in when.answer
