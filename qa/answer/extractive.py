@@ -408,14 +408,24 @@ def _neighbours(best: Candidate, cands: list[Candidate], echo_threshold: float,
     same = sorted((c for c in cands if c.hit is best.hit), key=lambda c: c.start)
     i = same.index(best)
     out = []
-    introduces = best.echo >= echo_threshold or best.text.endswith(":") or (why and not gives_reason(best.text))
+    introduces = best.echo >= echo_threshold or best.text.endswith(":")
+    reason = None
+    if why and not gives_reason(best.text):
+        # the reason mostly follows the claim: the next sentence, and when that gives no reason
+        # either, the nearest other sentence within two that does (sometimes before the claim)
+        introduces = True
+        if i + 1 >= len(same) or not gives_reason(same[i + 1].text):
+            near = (same[j] for j in (i - 1, i + 2, i - 2) if 0 <= j < len(same))
+            reason = next((c for c in near if gives_reason(c.text)), None)
     if i + 1 < len(same) and verb and not does(best.text, verb) and does(same[i + 1].text, verb):
         introduces = True
     if i + 1 < len(same) and (introduces or CONTINUATION.match(same[i + 1].text)):
         out.append(same[i + 1])
+    if reason is not None:
+        out.append(reason)
     if POINTS_BACK.match(best.text):
         before = same[i - 1] if i > 0 else _last_of_previous_passage(best, cands)
-        if before is not None:
+        if before is not None and before is not reason:
             out.append(before)
     return out
 

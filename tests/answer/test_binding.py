@@ -296,3 +296,28 @@ def test_a_why_question_whose_answer_sentence_gives_no_reason_reads_on_to_the_ne
     assert_invariants(answer)
     when = engine.ask("Wanneer werd het convenant van Veendam stopgezet?")   # not a why-question
     assert "te weinig budget" not in when.answer
+
+
+REASON_LATER = """De buurtkamer in Zuidbroek
+
+De buurtkamer in Zuidbroek sloot in 2022 haar deuren voor de bewoners.
+Sindsdien ontmoeten de bewoners elkaar in de bibliotheek aan het plein.
+Dat kwam omdat de verhuurder het pand had verkocht aan een projectontwikkelaar.
+De gemeente zoekt nu een nieuwe ruimte in het dorp.
+"""
+
+
+def test_a_why_questions_reason_two_sentences_on_is_read_too(base_settings, fake_embedder, tmp_path):
+    """Neither the claim nor the sentence after it gives a reason; the one after that does
+    ("omdat …"): the answer reads on to it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "zuidbroek.txt").write_text(REASON_LATER, encoding="utf-8")
+    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
+    index, _ = build_index(settings, fake_embedder, progress=False)
+    engine = Engine(settings, index, fake_embedder)
+    answer = engine.ask("Waarom sloot de buurtkamer in Zuidbroek haar deuren?")
+    assert not answer.abstained
+    assert "sloot" in answer.answer and "verkocht" in answer.answer
+    assert "nieuwe ruimte" not in answer.answer
+    assert_invariants(answer)
