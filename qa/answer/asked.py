@@ -228,6 +228,12 @@ def _question_names(question: str) -> list[str]:
             if m.start() > 0 and not re.search(r"[.?!]\s*$", question[: m.start()])]
 
 
+# questions that open with a word asking for a place, reason, means or way (words.toml
+# [question] untyped_openers), unless "hoe" asks for a value ("hoe veel", "hoe lang": how_much)
+_OPENS_UNTYPED = re.compile(r"^\W*(?:%s)\b(?!\s*(?:%s)\b)" % (
+    "|".join(word_list("question", "untyped_openers")), "|".join(["veel", *word_list("question", "how_much")])))
+
+
 def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
     """(kind, attribute word, owner phrase) from the question's form."""
     def owner_after(noun: str, verbs: str = r"van|bij") -> str | None:
@@ -241,6 +247,10 @@ def _read(q: str, low: str) -> tuple[str | None, str, str | None]:
         kind = ("email" if "mail" in word else "phone" if "telefoon" in word
                 else "website" if word in ("website", "webadres", "internetadres") else "address")
         return kind, "", owner_after(word)
+    if _OPENS_UNTYPED.match(low):
+        # "Waar kijkt LilyPond naar om te bepalen hoeveel notenbalken …": a later "hoeveel",
+        # "welke" or "wanneer" is a question inside the question, not what is asked
+        return None, "", None
     hoeveel = re.search(r"\bhoe\s*veel\b", low)
     if hoeveel:
         after = _WORD.findall(low[hoeveel.end():])

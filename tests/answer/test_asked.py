@@ -33,6 +33,8 @@ from qa.answer.asked import asked_for, names_any, preferred_noun
     ("Wat is de achternaam van Mariska?", "surname", ""),
     ("Wie bedacht het spel?", "name", ""),                     # who did it: a name
     ("Wie hebben de e-learnings ontwikkeld?", "name", ""),
+    ("Waar vind ik het e-mailadres van het team?", "email", ""),  # "waar" with a contact: still typed
+    ("Hoe vaak komt de commissie bijeen?", "frequency", ""),       # "hoe" asking for a value
 ])
 def test_the_question_form_names_the_answer_type_and_attribute(question, kind, attribute):
     asked = asked_for(question)
@@ -46,6 +48,10 @@ def test_the_question_form_names_the_answer_type_and_attribute(question, kind, a
     "Wanneer noemt men een pakket defect?",         # "wanneer" as "under which condition"
     "Welke effecten noemt de hoogleraar?",
     "Wie kan een aanvraag doen?",                   # who may: a group can answer
+    # a question inside the question: it asks where, why or how, not how many / which / when
+    "Waar kijkt het programma naar om te bepalen hoeveel notenbalken een stuk krijgt?",
+    "Hoe weet ik welke versie van het pakket geïnstalleerd is?",
+    "Waarom weet niemand wanneer het rapport verschijnt?",
 ])
 def test_a_form_without_a_type_checks_nothing(question):
     asked = asked_for(question)
