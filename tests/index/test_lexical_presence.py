@@ -1,13 +1,14 @@
 """`coverage`'s compound matching (qa/index/lexical.py `_presence`) keeps its definition:
 1 for the same term, 0.5 when one term of at least 4 letters ends with the other
-("gezelmodel" ~ "model", "bepleit" ~ "pleit"), else 0 — checked against that definition
+("gezelmodel" ~ "model", "bepleit" ~ "pleit"), MODIFIER_MATCH when the term starts a longer
+one ("jeugd" ~ "jeugdhulp"), else 0 — checked against that definition
 written out as a loop, on real Dutch stems and on many random term sets."""
 
 from __future__ import annotations
 
 import random
 
-from qa.index.lexical import Endings, _presence, coverage, terms
+from qa.index.lexical import MODIFIER_MATCH, Endings, _presence, coverage, terms
 
 
 def by_definition(term: str, text_terms: set[str]) -> float:
@@ -15,6 +16,8 @@ def by_definition(term: str, text_terms: set[str]) -> float:
         return 1.0
     if len(term) >= 4 and any(len(o) >= 4 and (o.endswith(term) or term.endswith(o)) for o in text_terms):
         return 0.5
+    if len(term) >= 4 and any(o.startswith(term) for o in text_terms):
+        return MODIFIER_MATCH          # the modifier of a compound: "begin" ~ "beginnoot"
     return 0.0
 
 
@@ -24,6 +27,7 @@ def test_compounds_and_prefixed_forms_count_half():
     assert _presence("model", text) == 0.5            # the compound's head
     assert _presence(terms("bepleit")[0], text) == 0.5  # a prefixed form of a text term
     assert _presence("mod", text) == 0.0              # under 4 letters: exact only
+    assert _presence("jeugd", text) == MODIFIER_MATCH  # a compound's modifier counts less than its head
     assert coverage(["model", "jeugdhulp", "wachtlijst"], text, {}, 1.0) == (0.5 + 1.0 + 0.0) / 3
 
 
