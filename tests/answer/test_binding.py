@@ -226,14 +226,19 @@ STEPS = """<html><head><title>Toetsenbord</title></head><body><main>
 """
 
 
-def test_a_how_question_answered_by_a_step_of_a_list_gets_the_steps_before_it(base_settings, fake_embedder,
-                                                                              tmp_path):
+def _engine_on(tmp_path, name: str, text: str, base_settings, fake_embedder) -> Engine:
+    """An engine (fake embedder, support gate off) over a corpus of one document `name`."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "toetsen.html").write_text(STEPS, encoding="utf-8")
+    (corpus / name).write_text(text, encoding="utf-8")
     settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
     index, _ = build_index(settings, fake_embedder, progress=False)
-    engine = Engine(settings, index, fake_embedder)
+    return Engine(settings, index, fake_embedder)
+
+
+def test_a_how_question_answered_by_a_step_of_a_list_gets_the_steps_before_it(base_settings, fake_embedder,
+                                                                              tmp_path):
+    engine = _engine_on(tmp_path, "toetsen.html", STEPS, base_settings, fake_embedder)
     answer = engine.ask("Hoe verplaats ik een venster met de pijltoetsen?")
     assert not answer.abstained
     # the picked step alone would leave out how to get there
@@ -283,12 +288,7 @@ def test_a_why_question_whose_answer_sentence_gives_no_reason_reads_on_to_the_ne
     assert asks_why("Waarom werd het convenant stopgezet?") and asks_why("Why was it stopped?")
     assert not asks_why("Wanneer werd het convenant stopgezet?")
     assert gives_reason("Het werd stopgezet omdat het budget op was.") and not gives_reason(WHY.splitlines()[3])
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "veendam.txt").write_text(WHY, encoding="utf-8")
-    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
-    index, _ = build_index(settings, fake_embedder, progress=False)
-    engine = Engine(settings, index, fake_embedder)
+    engine = _engine_on(tmp_path, "veendam.txt", WHY, base_settings, fake_embedder)
     answer = engine.ask("Waarom werd het convenant van Veendam stopgezet?")
     assert not answer.abstained
     assert "stopgezet" in answer.answer and "te weinig budget" in answer.answer
@@ -310,12 +310,7 @@ De gemeente zoekt nu een nieuwe ruimte in het dorp.
 def test_a_why_questions_reason_two_sentences_on_is_read_too(base_settings, fake_embedder, tmp_path):
     """Neither the claim nor the sentence after it gives a reason; the one after that does
     ("omdat …"): the answer reads on to it."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "zuidbroek.txt").write_text(REASON_LATER, encoding="utf-8")
-    settings = base_settings.replace(corpus=corpus, index=tmp_path / "index", min_support=0.0)
-    index, _ = build_index(settings, fake_embedder, progress=False)
-    engine = Engine(settings, index, fake_embedder)
+    engine = _engine_on(tmp_path, "zuidbroek.txt", REASON_LATER, base_settings, fake_embedder)
     answer = engine.ask("Waarom sloot de buurtkamer in Zuidbroek haar deuren?")
     assert not answer.abstained
     assert "sloot" in answer.answer and "verkocht" in answer.answer
