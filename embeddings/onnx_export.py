@@ -11,8 +11,8 @@
   SmoothQuant-style per-channel scaling (`smooth_down_projections`): their GELU input has a
   few channels far larger than the rest, which one activation scale would flatten, so each
   input channel is divided by a scale calibrated on the Dutch texts of ``calibration.txt`` and
-  the weight's row multiplied by it (the product is unchanged). About 5x as fast as torch at
-  cosine >= 0.995 (benchmarks/encoder.py, docs/scale.md). A
+  the weight's row multiplied by it (the product is unchanged). About 4x as fast as torch at
+  cosine >= 0.996 (benchmarks/encoder.py, docs/scale.md). A
   Gather from such a table (the word
   embeddings) becomes ``GatherBlockQuantized``: 75 MB on disk and ~450 MB resident instead
   of 470 MB and ~800 MB. Other weights stay float32.
