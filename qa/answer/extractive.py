@@ -25,8 +25,7 @@ import numpy as np
 from qa.answer.asked import FORM_WORDS, Asked, asked_for, names_any, preferred_noun
 from qa.answer.base import ABSTAIN_INSTRUCTION, ABSTAIN_NO_EVIDENCE
 from qa.answer.binding import (Binder, Specifiers, action, asks_value, asks_why, carries_numbers, does, gives_reason,
-                               label, missing_words,
-                               numbers, terms)   # terms: lexical.terms, remembered per word
+                               label, missing_words, numbers, terms)   # terms: lexical.terms, remembered per word
 from qa.answer.compose import CONTINUATION, POINTS_BACK, Candidate, compose, near_duplicate, shown, sibling
 from qa.answer.values import word_list
 from qa.index.lexical import Endings, QueryWeights

@@ -229,32 +229,26 @@ class Endings:
         self._joined = "\x00" + "\x00".join(self._long) + "\x00"
 
     def presence(self, term: str) -> float:
-        if term in self.terms:
-            return 1.0
+        return 1.0 if term in self.terms else self._partial(term)
+
+    def _partial(self, term: str) -> float:
+        """`presence` of a term that is not among the terms: 0.5 when a longer term ends with it
+        ("gezelmodel" ~ "model") or it ends with one of at least 4 letters ("bepleit" ~ "pleit"),
+        MODIFIER_MATCH when a longer term starts with it, else 0 (always 0 under 4 letters)."""
         if len(term) < 4:
             return 0.0
         if self._joined is None:
             self._prepare()
-        # a longer term ends with `term` ("gezelmodel" ~ "model"), or `term` ends with one of at
-        # least 4 letters ("bepleit" ~ "pleit"); `term` itself is not among the terms
         if term + "\x00" in self._joined or term.endswith(self._long):
             return 0.5
         return MODIFIER_MATCH if "\x00" + term in self._joined else 0.0
 
     def found(self, weights: Iterable[tuple[str, float]]) -> float:
-        """The sum of `weight * presence(term)` over (term, weight) pairs, `presence` inlined
-        (this runs for every candidate sentence of every question)."""
+        """The sum of `weight * presence(term)` over (term, weight) pairs, the exact match inlined
+        (the common case; this runs for every candidate sentence of every question)."""
         have, found = self.terms, 0.0
         for t, w in weights:
-            if t in have:
-                found += w
-            elif len(t) >= 4:
-                if self._joined is None:
-                    self._prepare()
-                if t + "\x00" in self._joined or t.endswith(self._long):
-                    found += 0.5 * w
-                elif "\x00" + t in self._joined:
-                    found += MODIFIER_MATCH * w
+            found += w if t in have else w * self._partial(t)
         return found
 
     def share_of(self, other: Iterable[str], idf: Mapping[str, float], default_idf: float) -> float:
