@@ -121,3 +121,40 @@ def test_evidence_is_in_the_loaded_text(corpora, set_file, corpus, suffix):
         text = texts[q["document"] + suffix] if suffix else " ".join(texts.values())
         missing += [(q["id"], e) for e in q["evidence"] if normalize_text(e) not in text]
     assert not missing
+
+
+def test_evidence_rank_report_counts_every_question_in_one_rank_and_outcome():
+    er = _module("evidence_rank")
+    rows = [
+        {"dense": 1, "bm25": 4, "fused": 1, "final": 1, "outcome": "right"},
+        {"dense": 7, "bm25": None, "fused": 9, "final": 2, "outcome": "wrong"},
+        {"dense": None, "bm25": 31, "fused": None, "final": None, "outcome": "refused"},
+    ]
+    assert [er.bucket(r["final"]) for r in rows] == ["1", "2-5", ">5 or none"]
+    assert er.first_rank([5, 8, 2], {2, 8}) == 2 and er.first_rank([5], {2}) is None
+    lines = er.report(rows, "test", ["a"]).splitlines()
+    # ranking rows: how many questions have the evidence within @1 @3 @5 @10 @30
+    assert lines[3].split() == ["dense", "1", "1", "1", "2", "2"]
+    assert lines[4].split() == ["bm25", "0", "0", "1", "1", "1"]
+    assert lines[6].split() == ["final", "1", "2", "2", "2", "2"]
+    # outcome rows: questions, right, wrong, refused per final rank
+    assert lines[-4].split() == ["1", "1", "1", "0", "0"]
+    assert lines[-3].split() == ["2-5", "1", "0", "1", "0"]
+    assert lines[-1].split() == ["all", "3", "1", "1", "1"]
+
+
+def test_rescore_fit_learns_the_signal_that_puts_the_evidence_first():
+    import numpy as np
+
+    rf = _module("rescore_fit")
+    rng = np.random.default_rng(7)
+    questions = []
+    for _ in range(40):
+        x = rng.normal(size=(10, 2))
+        y = np.zeros(10, dtype=bool)
+        y[int(np.argmax(x[:, 1]))] = True           # the evidence is the best on signal 1; signal 0 is noise
+        questions.append((x, x[:, 0], y))
+    w = rf.fit(questions, [0, 1])
+    assert w[1] > 5 * abs(w[0])
+    assert rf.first_right(questions, lambda x, c: x[:, [0, 1]] @ w) >= 36     # L2 keeps some weight on the noise
+    assert rf.first_right(questions, lambda x, c: c) < 20    # the "current" score (signal 0) mostly misses
