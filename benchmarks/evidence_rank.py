@@ -36,13 +36,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import own_corpora  # noqa: E402
 import own_sets  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.eval.judge import normalize_text  # noqa: E402
 from qa.index.spelling import correct  # noqa: E402
 from qa.retrieve.hybrid import fuse, retrieve  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 
 STAGES = ("dense", "bm25", "fused", "final")
 CUTS = (1, 3, 5, 10, 30)
@@ -82,12 +80,8 @@ def ranks_of(engine: Engine, question: dict, depth: int) -> dict:
 
 def measure(split: str, work: Path, sets: list[str], depth: int) -> list[dict]:
     rows = []
-    for name in sets:
-        question_file, corpus = own_sets.SETS[name]
-        own_corpora.build_corpus(corpus, work)
-        settings = Settings().replace(corpus=work / corpus, index=work / "index" / corpus)
-        engine = Engine.load(settings, progress=False)
-        for q in own_sets.read_questions(question_file, split):
+    for name, engine, questions in own_sets.engines(split, work, sets):
+        for q in questions:
             if not q.get("answerable", True) or not q.get("evidence"):
                 continue
             answer = engine.ask(q["question"])
@@ -116,11 +110,7 @@ def report(rows: list[dict], split: str, sets: list[str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tune", "test", "all"], default="tune")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/own"))
-    # the PDF set asks the HTML set's questions again: left out by default
-    parser.add_argument("--sets", nargs="+", choices=list(own_sets.SETS),
-                        default=[s for s in own_sets.SETS if s != "lilypond-pdf"])
+    own_sets.add_set_options(parser)
     parser.add_argument("--depth", type=int, default=200, help="how deep the dense and BM25 rankings are read")
     parser.add_argument("--json", type=Path, help="also write every question's ranks and outcome here")
     args = parser.parse_args()

@@ -60,6 +60,18 @@ SETS = {
 }
 # Sets holding the same questions on the same text in two formats: (html, pdf).
 FORMAT_PAIRS = [("lilypond-html", "lilypond-pdf")]
+# The sets without a repeat: a PDF set asks its HTML set's questions again.
+DISTINCT_SETS = [name for name in SETS if name not in {pdf for _, pdf in FORMAT_PAIRS}]
+
+
+def add_set_options(parser: argparse.ArgumentParser, split: bool = True) -> None:
+    """The options of a script that measures on the own sets: --split (unless `split` is
+    False), --work (corpus and index folders) and --sets (default `DISTINCT_SETS`)."""
+    if split:
+        parser.add_argument("--split", choices=["tune", "test", "all"], default="tune")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/own"), help="corpus and index folders")
+    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=DISTINCT_SETS,
+                        help="only these sets (default: all but the PDF repeat of an HTML set)")
 
 
 def read_questions(name: str, split: str) -> list[dict]:
@@ -67,6 +79,19 @@ def read_questions(name: str, split: str) -> list[dict]:
     path = QUESTIONS / name
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [q for q in records if split == "all" or q.get("split") == split]
+
+
+def engines(split: str, work: Path, sets: list[str]):
+    """(set name, its loaded engine, the questions of the half) for each of `sets`, in process:
+    the corpus built under `work` and its index loaded (built when missing or outdated)."""
+    from qa.engine import Engine          # here: the scoring above needs no model
+    from qa.settings import Settings
+
+    for name in sets:
+        question_file, corpus = SETS[name]
+        own_corpora.build_corpus(corpus, work)
+        settings = Settings().replace(corpus=work / corpus, index=work / "index" / corpus)
+        yield name, Engine.load(settings, progress=False), read_questions(question_file, split)
 
 
 def has_fact(answer: str, question: dict) -> bool:

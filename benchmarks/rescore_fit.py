@@ -39,14 +39,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import own_corpora  # noqa: E402
 import own_sets  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.eval.judge import normalize_text  # noqa: E402
 from qa.index.lexical import QueryWeights, terms  # noqa: E402
 from qa.index.spelling import correct  # noqa: E402
 from qa.retrieve.hybrid import fuse, rescore  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 
 SIGNALS = ("sentence", "second", "passage", "coverage", "dense_rr", "bm25_rr", "bm25", "heading")
 SUBSETS = (
@@ -92,12 +90,8 @@ def candidates(engine: Engine, question: dict) -> Question:
 
 def collect(split: str, work: Path, sets: list[str]) -> list[Question]:
     out = []
-    for name in sets:
-        question_file, corpus = own_sets.SETS[name]
-        own_corpora.build_corpus(corpus, work)
-        engine = Engine.load(Settings().replace(corpus=work / corpus, index=work / "index" / corpus), progress=False)
-        out += [candidates(engine, q) for q in own_sets.read_questions(question_file, split)
-                if q.get("answerable", True) and q.get("evidence")]
+    for name, engine, questions in own_sets.engines(split, work, sets):
+        out += [candidates(engine, q) for q in questions if q.get("answerable", True) and q.get("evidence")]
         print(f"{split}: {name} done", file=sys.stderr, flush=True)
     return out
 
@@ -122,9 +116,7 @@ def first_right(questions: list[Question], score) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/tmp/own"))
-    parser.add_argument("--sets", nargs="+", choices=list(own_sets.SETS),
-                        default=[s for s in own_sets.SETS if s != "lilypond-pdf"])
+    own_sets.add_set_options(parser, split=False)
     args = parser.parse_args()
     tune, test = collect("tune", args.work, args.sets), collect("test", args.work, args.sets)
     print(f"evidence passage first, of {len(tune)} tune and {len(test)} test questions (before merging)")

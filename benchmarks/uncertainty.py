@@ -23,11 +23,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import own_corpora  # noqa: E402
 import own_sets  # noqa: E402
 from qa.answer.extractive import ExtractiveGenerator  # noqa: E402
-from qa.engine import Engine  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 
 WORDS = (0.4, 0.5, 0.6)
 LEADS = (0.1, 0.2, 0.3)
@@ -47,12 +44,8 @@ def signals(split: str, work: Path, sets: list[str]) -> list[tuple[str, float, f
     ExtractiveGenerator._uncertain = record
     out = []
     try:
-        for name in sets:
-            question_file, corpus = own_sets.SETS[name]
-            own_corpora.build_corpus(corpus, work)
-            settings = Settings().replace(corpus=work / corpus, index=work / "index" / corpus)
-            engine = Engine.load(settings, progress=False)
-            for q in own_sets.read_questions(question_file, split):
+        for _, engine, questions in own_sets.engines(split, work, sets):
+            for q in questions:
                 seen.pop("last", None)
                 answer = engine.ask(q["question"])
                 if answer.abstained or "last" not in seen:
@@ -69,11 +62,7 @@ def signals(split: str, work: Path, sets: list[str]) -> list[tuple[str, float, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tune", "test", "all"], default="tune")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/own"))
-    # the PDF set asks the HTML set's questions again: left out by default
-    parser.add_argument("--sets", nargs="+", choices=list(own_sets.SETS),
-                        default=[s for s in own_sets.SETS if s != "lilypond-pdf"])
+    own_sets.add_set_options(parser)
     args = parser.parse_args()
     rows = signals(args.split, args.work, args.sets)
     counts = {k: sum(1 for o, _, _ in rows if o == k) for k in ("right", "wrong", "near_miss")}
