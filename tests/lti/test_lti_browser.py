@@ -4,9 +4,12 @@ the simulated platform's course page (http://localhost:<port>) frames the tool
 A learner asks and rates an answer; reloading the framed course page shows the chat again
 (the session travels in the URL fragment) while the captured launch POST, sent again, is
 refused; an expired session shows the Dutch "open de cursus opnieuw"; an instructor uploads a
-real PDF, sees it indexed, and gets an answer from it with a citation."""
+real PDF, sees it indexed, and gets an answer from it with a citation; the panels start even
+when their script arrives after the session check."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from fpdf import FPDF
@@ -100,6 +103,23 @@ def test_instructor_uploads_a_pdf_and_gets_an_answer_from_it(page, lti_server, p
     expect(where).to_contain_text("p. 2")
     expect(reply.locator(".vbw-quote").first).to_contain_text("dinsdagmiddag")
     expect(frame.locator("#lti-up")).to_have_text("0")
+
+
+def test_panels_start_when_their_script_arrives_after_the_session(page, lti_server, platform):
+    """lti-boot.js checks the session while the later deferred scripts still load; when
+    lti-docs.js arrives after /lti/session has answered (a slow network, a busy server), the
+    document list and the chat must still start, not stay at "Laden…"."""
+    def slow_script(route):
+        response = route.fetch()
+        time.sleep(2)                                   # /lti/session answers well before this
+        route.fulfill(response=response)
+
+    page.route("**/lti/static/lti-docs.js", slow_script)
+    frame = open_tool(page, platform, {"sub": "slow-teacher", "roles": INSTRUCTOR,
+                                       "context": {"id": "slow-course", "title": "Traag netwerk"}})
+    expect(frame.locator(".lti-role")).to_have_text("Docent")
+    expect(frame.locator("#lti-doc-rows")).to_contain_text("Nog geen documenten", timeout=15_000)
+    expect(frame.locator("#vbw-form[data-ready]")).to_have_count(1, timeout=15_000)
 
 
 def test_reload_in_the_lms_iframe_shows_the_chat_again(page, lti_server, platform):

@@ -37,8 +37,16 @@
   }};
 
   if (!token) { stop(EXPIRED); return; }
-  fetch("/lti/session", {credentials: "omit", headers: {"X-Vraagbaak-LTI": token}})
-    .then(function (resp) { return resp.ok ? resp.json() : null; })
+  // The panels (lti-chat.js, lti-docs.js, lti-open.js) are deferred scripts after this one and
+  // listen for "vb-lti-ready". A fast /lti/session can answer before a slow script has even
+  // run, so the event waits for DOMContentLoaded, which comes after every deferred script.
+  var scriptsRan = new Promise(function (resolve) {
+    document.addEventListener("DOMContentLoaded", resolve, {once: true});
+  });
+  var session = fetch("/lti/session", {credentials: "omit", headers: {"X-Vraagbaak-LTI": token}})
+    .then(function (resp) { return resp.ok ? resp.json() : null; });
+  Promise.all([session, scriptsRan])
+    .then(function (both) { return both[0]; })
     .then(function (info) {
       if (!info) { stop(EXPIRED); return; }
       setMeta("vb-lti", token);
